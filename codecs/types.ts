@@ -1,0 +1,21 @@
+import type { Frame } from '../src/core/frame.ts'
+
+/**
+ * A codec turns one Frame into bytes and back. Length prefixes and stream framing are not the
+ * codec's job (see codecs/stream.ts); uhppoted compatibility is a whole wire format of its own.
+ */
+export interface Codec {
+  /** Name used on the command line and in the hello (`protobuf`, `avro`, `msgpack`). */
+  readonly name: string
+  /** Exact encoded size of a frame, so callers can encode into a shared buffer. */
+  encodedLength(frame: Frame): number
+  /** Encodes into `out` at `offset` and returns the offset after the last byte written. */
+  encodeInto(frame: Frame, out: Uint8Array, offset: number): number
+  /** Convenience: encodes into a fresh buffer. */
+  encode(frame: Frame): Uint8Array
+  /**
+   * Decodes exactly one frame from the whole of `bytes`. Throws a RelayError with code
+   * `E_FRAME_DECODE` on malformed or trailing input. The payload may be a view into `bytes`.
+   */
+  decode(bytes: Uint8Array): Frame
+}

@@ -1,0 +1,104 @@
+/**
+ * The contract between the runtime-free core and a runtime (DESIGN.md §4). Everything that touches
+ * a runtime global (node:*, Bun.*, Deno.*) lives behind this interface, in src/adapter/<runtime>/.
+ */
+
+export type Family = 4 | 6
+
+export interface SocketAddress {
+  address: string
+  port: number
+  family: Family
+}
+
+export interface UdpBindOptions {
+  /** Literal address to bind (`0.0.0.0`, `::`, `127.0.0.1`, `fe80::1%eth0`). */
+  address: string
+  port: number
+  family: Family
+  /** SO_BROADCAST. */
+  broadcast?: boolean
+  reuseAddr?: boolean
+  /** IPV6_V6ONLY for `::` (ignored where the runtime cannot set it; see `capabilities`). */
+  ipv6Only?: boolean
+  /**
+   * Called for every datagram. `data` may be a view into a buffer the adapter reuses after the
+   * callback returns: copy it if you keep it.
+   */
+  onMessage(data: Uint8Array, address: string, port: number): void
+  /** Asynchronous socket errors after bind (send failures, ICMP errors). */
+  onError?(err: Error): void
+}
+
+export interface UdpSocket {
+  readonly local: SocketAddress
+  /** Fire-and-forget send; failures go to onError. Never truncates. */
+  send(data: Uint8Array, port: number, address: string): void
+  close(): void
+}
+
+export interface StreamConn {
+  readonly remote: SocketAddress
+  readonly local: SocketAddress
+  /** Queues bytes. Returns false when the kernel/user-space buffer is above its high-water mark. */
+  write(data: Uint8Array): boolean
+  /** Bytes queued in user space and not yet handed to the kernel. */
+  readonly bufferedAmount: number
+  /** Sets the handlers; data chunks may be views into buffers the adapter reuses. */
+  setHandlers(h: StreamHandlers): void
+  /** Half-close after flushing queued writes. */
+  end(): void
+  /** Immediate close; queued writes are dropped. */
+  destroy(err?: Error): void
+}
+
+export interface StreamHandlers {
+  onData(chunk: Uint8Array): void
+  /** Called once, when the connection is gone for any reason. */
+  onClose(err?: Error): void
+  onDrain?(): void
+}
+
+export interface TcpListenOptions {
+  address: string
+  port: number
+  family: Family
+  ipv6Only?: boolean
+  onConnection(conn: StreamConn): void
+}
+
+export interface StreamListener {
+  readonly local: SocketAddress
+  close(): Promise<void>
+}
+
+export interface TcpConnectOptions {
+  /** A literal address: name resolution and racing happen in the core. */
+  address: string
+  port: number
+  signal?: AbortSignal
+  /** Local bind, optional. */
+  localAddress?: string
+}
+
+export interface ResolvedAddress {
+  address: string
+  family: Family
+}
+
+export interface RuntimeCapabilities {
+  /** Whether ipv6Only is honoured on UDP sockets bound to `::`. */
+  udpIpv6Only: boolean
+  /** Whether received link-local addresses keep their `%zone`. */
+  keepsZoneOnReceive: boolean
+}
+
+export interface Runtime {
+  readonly name: 'node' | 'bun' | 'deno' | 'edge'
+  readonly capabilities: RuntimeCapabilities
+  bindUdp(opts: UdpBindOptions): Promise<UdpSocket>
+  listenTcp(opts: TcpListenOptions): Promise<StreamListener>
+  connectTcp(opts: TcpConnectOptions): Promise<StreamConn>
+  /** getaddrinfo-style lookup honouring /etc/hosts; results in resolver order. */
+  lookup(name: string, family?: Family): Promise<ResolvedAddress[]>
+}

@@ -1,0 +1,62 @@
+/**
+ * A tiny test harness that behaves the same on Node, Bun and Deno, so one suite runs unchanged on
+ * all three (node:test differs between runtimes in reporting and timeouts). Test files call
+ * `test()` at import time; test/entry.ts runs what they registered.
+ */
+
+export interface TestContext {
+  /** Aborted when the test ends (pass, fail or timeout): tie every resource's lifetime to it. */
+  signal: AbortSignal
+  /** Registers a cleanup that runs after the test, last registered first. */
+  defer(fn: () => unknown): void
+  /** The runtime running this test. */
+  runtime: 'node' | 'bun' | 'deno'
+}
+
+export interface TestOptions {
+  /** Milliseconds before the test fails as timed out (default 20 s). */
+  timeout?: number
+  /** A written reason to skip; the runner prints it. */
+  skip?: string | false
+}
+
+export interface RegisteredTest {
+  name: string
+  file: string
+  fn: (t: TestContext) => unknown
+  options: TestOptions
+}
+
+export const registered: RegisteredTest[] = []
+let currentFile = ''
+
+export function setCurrentFile(file: string): void {
+  currentFile = file
+}
+
+export function test(name: string, fn: (t: TestContext) => unknown, options: TestOptions = {}): void {
+  registered.push({ name, file: currentFile, fn, options })
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws `what`). */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(everyMs)
+  }
+}
+
+export function currentRuntime(): 'node' | 'bun' | 'deno' {
+  const g = globalThis as Record<string, unknown>
+  if (g.Bun) return 'bun'
+  if (g.Deno) return 'deno'
+  return 'node'
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: runs every test/**\/*.test.ts file on Node, Bun and Deno (override with
+ * RUNTIMES=node,bun or by naming files), then prints per-runtime counts and one summary line.
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const bin = (name) => join(root, 'node_modules', '.bin', name)
+
+export const runtimeCommands = {
+  node: [process.execPath, ['--import', 'tsx', 'test/entry.ts']],
+  bun: [bin('bun'), ['test/entry.ts']],
+  deno: [bin('deno'), ['run', '-A', '--unstable-net', 'test/entry.ts']],
+}
+
+function findTests(dir) {
+  const out = []
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) out.push(...findTests(path))
+    else if (name.endsWith('.test.ts')) out.push(relative(root, path))
+  }
+  return out
+}
+
+const args = process.argv.slice(2)
+const files = args.length ? args : findTests(join(root, 'test'))
+const runtimes = (process.env.RUNTIMES ?? 'node,bun,deno').split(',').filter(Boolean)
+
+function runOne(runtime) {
+  const [cmd, base] = runtimeCommands[runtime]
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn(cmd, [...base, ...files], { cwd: root, env: { ...process.env, EDGERELAY_TEST_RUNTIME: runtime }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let summary
+    let pending = ''
+    const onLine = (line) => {
+      if (line.startsWith('##SUMMARY ')) summary = JSON.parse(line.slice(10))
+      else if (line.length) process.stdout.write(`[${runtime}] ${line}\n`)
+    }
+    child.stdout.on('data', (d) => {
+      pending += d
+      const lines = pending.split('\n')
+      pending = lines.pop()
+      lines.forEach(onLine)
+    })
+    child.stderr.on('data', (d) => {
+      if (process.env.TEST_VERBOSE) process.stderr.write(`[${runtime}:stderr] ${d}`)
+    })
+    // A hung runtime must not hang CI: the whole run of one runtime is bounded.
+    const limit = Number(process.env.TEST_RUNTIME_LIMIT_MS ?? 360_000)
+    const killer = setTimeout(() => child.kill('SIGKILL'), limit)
+    child.on('close', (code) => {
+      clearTimeout(killer)
+      if (pending) onLine(pending)
+      const seconds = ((Date.now() - started) / 1000).toFixed(1)
+      if (!summary) summary = { runtime, passed: 0, failed: 1, skipped: 0, failures: [`${runtime} runner exited with ${code} and no summary`] }
+      summary.seconds = seconds
+      resolve(summary)
+    })
+  })
+}
+
+const results = []
+for (const runtime of runtimes) results.push(await runOne(runtime))
+
+let passed = 0
+let failed = 0
+let skipped = 0
+console.log('')
+for (const r of results) {
+  passed += r.passed
+  failed += r.failed
+  skipped += r.skipped
+  console.log(`${r.runtime.padEnd(5)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${r.seconds} s)`)
+  for (const f of r.failures) console.log(`  ✗ [${r.runtime}] ${f.split('\n')[0]}`)
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 ? 1 : 0)
