@@ -56,10 +56,19 @@ for (const t of registered) {
     clearTimeout(timer)
     controller.abort()
     for (const fn of cleanups.reverse()) {
+      // A cleanup that hangs is a failure of its own and must not stall the whole run.
+      let cleanupTimer: ReturnType<typeof setTimeout> | undefined
       try {
-        await fn()
+        await Promise.race([
+          Promise.resolve().then(fn),
+          new Promise((_, reject) => {
+            cleanupTimer = setTimeout(() => reject(new Error('cleanup did not finish within 5 s')), 5000)
+          }),
+        ])
       } catch (err) {
         error ??= err
+      } finally {
+        clearTimeout(cleanupTimer)
       }
     }
   }

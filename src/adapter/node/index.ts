@@ -1,0 +1,17 @@
+/**
+ * @module
+ * The Node.js adapter: node:dgram, node:net and node:dns.
+ */
+import type { Runtime } from '../types.ts'
+import { lookup } from './dns.ts'
+import { connectTcp, listenTcp } from './tcp.ts'
+import { bindUdp } from './udp.ts'
+
+export const nodeRuntime: Runtime = {
+  name: 'node',
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true },
+  bindUdp,
+  listenTcp,
+  connectTcp,
+  lookup,
+}

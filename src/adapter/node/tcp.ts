@@ -1,0 +1,122 @@
+import net from 'node:net'
+import type { Family, SocketAddress, StreamConn, StreamHandlers, StreamListener, TcpConnectOptions, TcpListenOptions } from '../types.ts'
+
+/** Above this many bytes queued in user space, write() reports backpressure. */
+const HIGH_WATER = 1 << 20
+/** How long a closing listener lets accepted connections finish before cutting them. */
+const LINGER_MS = 1000
+
+function familyOf(address: string | undefined): Family {
+  return address !== undefined && address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4
+}
+
+/** Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d: normalise before logging or keying (spec S7). */
+function normalise(address: string | undefined): string {
+  if (!address) return ''
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
+
+function addressOf(address: string | undefined, port: number | undefined): SocketAddress {
+  const a = normalise(address)
+  return { address: a, port: port ?? 0, family: familyOf(a) }
+}
+
+/** Wraps a node:net (or node:tls) socket as a StreamConn. Exported for the TLS adapter. */
+export function wrapSocket(socket: net.Socket): StreamConn {
+  socket.setNoDelay(true)
+  let handlers: StreamHandlers | undefined
+  let closed = false
+  let closeError: Error | undefined
+  const pending: Uint8Array[] = []
+  socket.on('data', (chunk: Uint8Array) => {
+    if (handlers) handlers.onData(chunk)
+    else pending.push(chunk)
+  })
+  socket.on('drain', () => handlers?.onDrain?.())
+  socket.on('error', (err) => {
+    closeError ??= err
+  })
+  socket.on('close', () => {
+    closed = true
+    handlers?.onClose(closeError)
+  })
+  return {
+    remote: addressOf(socket.remoteAddress, socket.remotePort),
+    local: addressOf(socket.localAddress, socket.localPort),
+    write(data) {
+      if (closed || socket.destroyed) return false
+      socket.write(data)
+      return socket.writableLength < HIGH_WATER
+    },
+    get bufferedAmount() {
+      return socket.writableLength
+    },
+    setHandlers(h) {
+      handlers = h
+      for (const chunk of pending.splice(0)) h.onData(chunk)
+      if (closed) h.onClose(closeError)
+    },
+    end() {
+      socket.end()
+    },
+    destroy(err) {
+      socket.destroy(err)
+    },
+  }
+}
+
+export function listenTcp(opts: TcpListenOptions): Promise<StreamListener> {
+  return new Promise((resolve, reject) => {
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+      // A reset before we look at it must not surface as an unhandled error.
+      socket.on('error', () => {})
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      opts.onConnection(wrapSocket(socket))
+    })
+    server.once('error', reject)
+    server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {
+      server.off('error', reject)
+      server.on('error', () => {})
+      const addr = server.address() as net.AddressInfo
+      resolve({
+        local: { address: addr.address, port: addr.port, family: opts.family },
+        // server.close() waits for every accepted connection to end: give them a moment to finish
+        // gracefully, then cut what is left so closing a listener is always bounded.
+        close: () => new Promise<void>((done) => {
+          server.close(() => done())
+          const timer = setTimeout(() => {
+            for (const socket of sockets) socket.destroy()
+          }, LINGER_MS)
+          timer.unref()
+        }),
+      })
+    })
+  })
+}
+
+export function connectTcp(opts: TcpConnectOptions): Promise<StreamConn> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(opts.signal.reason)
+    const socket = net.connect({
+      host: opts.address,
+      port: opts.port,
+      localAddress: opts.localAddress,
+      noDelay: true,
+      // Racing happens in the core (spec C-rules); the runtime must dial exactly the literal we give.
+      autoSelectFamily: false,
+    })
+    const onAbort = () => socket.destroy(opts.signal?.reason as Error)
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    socket.once('error', (err) => {
+      opts.signal?.removeEventListener('abort', onAbort)
+      reject(err)
+    })
+    socket.once('connect', () => {
+      opts.signal?.removeEventListener('abort', onAbort)
+      socket.removeAllListeners('error')
+      resolve(wrapSocket(socket))
+    })
+  })
+}

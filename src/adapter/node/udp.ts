@@ -1,0 +1,43 @@
+import dgram from 'node:dgram'
+import type { UdpBindOptions, UdpSocket } from '../types.ts'
+
+/** UDP through node:dgram. Used on Node; Bun and Deno have faster native paths of their own. */
+export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({
+      type: opts.family === 6 ? 'udp6' : 'udp4',
+      reuseAddr: opts.reuseAddr ?? false,
+      ipv6Only: opts.ipv6Only ?? false,
+      // Large bursts of replies (broadcast answered by many devices) must not be dropped by a tiny default buffer.
+      recvBufferSize: 1 << 20,
+      sendBufferSize: 1 << 20,
+    })
+    const onBindError = (err: Error) => {
+      socket.close()
+      reject(err)
+    }
+    socket.once('error', onBindError)
+    socket.on('message', (msg, rinfo) => opts.onMessage(msg, rinfo.address, rinfo.port))
+    socket.bind({ address: opts.address, port: opts.port, exclusive: true }, () => {
+      socket.off('error', onBindError)
+      socket.on('error', (err) => opts.onError?.(err))
+      if (opts.broadcast) socket.setBroadcast(true)
+      const addr = socket.address()
+      let closed = false
+      resolve({
+        local: { address: addr.address, port: addr.port, family: opts.family },
+        send(data, port, address) {
+          if (closed) return
+          socket.send(data, port, address, (err) => {
+            if (err) opts.onError?.(err)
+          })
+        },
+        close() {
+          if (closed) return
+          closed = true
+          socket.close()
+        },
+      })
+    })
+  })
+}

@@ -1,0 +1,52 @@
+import { RelayError } from '../core/errors.ts'
+
+/** The command line, before config files are merged in. Option names follow uhppoted-tunnel. */
+export interface CliArgs {
+  command: 'run' | 'version' | 'help'
+  options: Record<string, string | boolean>
+}
+
+/** Options that take no value. */
+const FLAGS = new Set(['ipv4', 'ipv6', 'console', 'debug', 'help', 'version', 'client-auth', 'quiet'])
+/** Options that take a value. */
+const VALUED = new Set([
+  'in', 'out', 'config', 'codec', 'udp-timeout', 'flow-idle', 'max-retries', 'max-retry-delay', 'ca-cert', 'cert', 'key',
+  'token', 'log-level', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
+  'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes',
+])
+
+export const KNOWN_OPTIONS = [...VALUED, ...FLAGS].sort()
+
+/**
+ * Parses `edgerelay [run] --in X --out Y ...`. Accepts `--opt value`, `--opt=value` and Go's
+ * single-dash `-opt` (uhppoted-tunnel's command lines use the flag package).
+ */
+export function parseArgs(argv: string[]): CliArgs {
+  let command: CliArgs['command'] = 'run'
+  const options: Record<string, string | boolean> = {}
+  let i = 0
+  if (argv[0] === 'run' || argv[0] === 'version' || argv[0] === 'help') {
+    command = argv[0]
+    i = 1
+  }
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!
+    const m = /^--?([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(arg)
+    if (!m) throw new RelayError('E_USAGE', `unexpected argument '${arg}' (options start with --; try 'edgerelay help')`)
+    const name = m[1]!
+    if (FLAGS.has(name)) {
+      if (m[2] !== undefined && !/^(true|false|1|0)$/.test(m[2])) throw new RelayError('E_USAGE', `--${name} takes no value (or true/false), got '${m[2]}'`)
+      options[name] = m[2] === undefined ? true : m[2] === 'true' || m[2] === '1'
+    } else if (VALUED.has(name)) {
+      const value = m[2] ?? argv[++i]
+      if (value === undefined) throw new RelayError('E_USAGE', `--${name} needs a value`)
+      options[name] = value
+    } else {
+      const close = KNOWN_OPTIONS.filter((k) => k.startsWith(name.slice(0, 3)))
+      throw new RelayError('E_USAGE', `unknown option --${name}${close.length ? ` (did you mean ${close.map((c) => `--${c}`).join(', ')}?)` : ''}`)
+    }
+  }
+  if (options.help) command = 'help'
+  if (options.version) command = 'version'
+  return { command, options }
+}

@@ -1,0 +1,38 @@
+import type { HalfOptions } from '../core/half.ts'
+import { RelayError } from '../core/errors.ts'
+import { isLogLevel } from '../core/logger.ts'
+
+/** Turns merged command-line/config options (uhppoted-tunnel names) into HalfOptions. */
+export function toHalfOptions(o: Record<string, string | boolean>, where: string): HalfOptions {
+  const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined)
+  const inText = str('in')
+  const outText = str('out')
+  if (!inText || !outText) throw new RelayError('E_CONFIG', `${where}: both --in and --out are required (e.g. --in udp/listen:127.0.0.1:60000 --out tcp/client:relay.example.com:12345)`)
+  if (o.ipv4 === true && o.ipv6 === true) throw new RelayError('E_CONFIG', `${where}: --ipv4 and --ipv6 exclude each other`)
+  const level = str('log-level') ?? 'info'
+  if (!isLogLevel(level)) throw new RelayError('E_CONFIG', `${where}: --log-level must be debug, info, warn or error, not '${level}'`)
+  const logLevel = o.debug === true ? 'debug' : level
+  const int = (k: string) => {
+    const v = str(k)
+    if (v === undefined) return undefined
+    if (!/^-?\d+$/.test(v)) throw new RelayError('E_CONFIG', `${where}: --${k} must be a whole number, not '${v}'`)
+    return Number(v)
+  }
+  return {
+    in: inText,
+    out: outText,
+    codec: str('codec'),
+    udpTimeout: str('udp-timeout'),
+    flowIdle: str('flow-idle'),
+    token: str('token'),
+    family: o.ipv4 === true ? 4 : o.ipv6 === true ? 6 : undefined,
+    maxRetries: int('max-retries'),
+    maxRetryDelay: str('max-retry-delay'),
+    helloTimeout: str('hello-timeout'),
+    connectTimeout: str('connect-timeout'),
+    heartbeat: str('heartbeat'),
+    queueMaxPackets: int('queue-packets'),
+    queueMaxBytes: int('queue-bytes'),
+    logLevel,
+  }
+}

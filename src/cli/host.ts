@@ -1,0 +1,24 @@
+/**
+ * The process around the CLI: argv, files, signals, exit. node:process and node:fs exist on Node,
+ * Bun and Deno alike, so the CLI needs no per-runtime code; the relay core never imports this.
+ */
+import process from 'node:process'
+import { readFileSync } from 'node:fs'
+
+export const argv = (): string[] => process.argv.slice(2)
+export const readText = (path: string): string => readFileSync(path, 'utf8')
+export const exit = (code: number): never => process.exit(code)
+export const print = (text: string): void => void process.stdout.write(`${text}\n`)
+export const printError = (text: string): void => void process.stderr.write(`${text}\n`)
+
+/** Calls `fn` once on the first SIGINT or SIGTERM; a second signal exits at once. */
+export function onShutdownSignal(fn: (signal: string) => void): void {
+  let seen = false
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (seen) process.exit(130)
+      seen = true
+      fn(sig)
+    })
+  }
+}

@@ -1,0 +1,210 @@
+import type { ResolvedAddress, SocketAddress, StreamConn, StreamListener } from '../adapter/types.ts'
+import { Backoff, sleepUnlessAborted } from '../core/backoff.ts'
+import type { HalfContext, InConnector, OutConnector, PacketKind, PacketSink } from '../core/connector.ts'
+import { RelayError } from '../core/errors.ts'
+import type { Flow } from '../core/flow.ts'
+import { Kind, type KindValue } from '../core/frame.ts'
+import { Downstream } from '../core/tunnel/downstream.ts'
+import { Session } from '../core/tunnel/session.ts'
+import { Upstream } from '../core/tunnel/upstream.ts'
+import type { Wire } from '../core/tunnel/wire.ts'
+import { bindAll } from '../net/bind-all.ts'
+import type { Endpoint } from '../net/endpoint.ts'
+import { resolveConnect, resolveListen } from '../net/resolve.ts'
+import { wireFor } from './wire-for.ts'
+
+/** How a stream tunnel (tcp now, tls next) opens connections. */
+export interface StreamTransport {
+  /** Name for logs: `tcp/server`, `tls/client`. */
+  name: string
+  listen(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn) => void): Promise<StreamListener>
+  dial(addresses: ResolvedAddress[], port: number, signal: AbortSignal): Promise<StreamConn>
+}
+
+export interface StreamTunnelOptions {
+  text: string
+  endpoint: Endpoint
+  /** Packets received from the peer are events (the out side is udp/event). */
+  eventsIn?: boolean
+}
+
+type Owner = { attach(session: Session): void }
+
+/** Common plumbing: sessions over accepted or dialled connections, handed to an owner. */
+abstract class StreamTunnelBase {
+  protected readonly ctx: HalfContext
+  protected readonly transport: StreamTransport
+  protected readonly opts: StreamTunnelOptions
+  readonly wire: Wire
+  protected readonly log
+  owner!: Owner
+  defaultKind: KindValue = Kind.request
+
+  constructor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions) {
+    this.ctx = ctx
+    this.transport = transport
+    this.opts = opts
+    this.wire = wireFor(ctx.options.codec)
+    this.log = ctx.logger.child(transport.name)
+  }
+
+  protected newSession(conn: StreamConn, side: 'client' | 'server'): Session {
+    const { options } = this.ctx
+    return new Session(conn, {
+      side,
+      wire: this.wire,
+      token: options.token,
+      helloTimeoutMs: options.helloTimeoutMs,
+      heartbeatMs: options.heartbeatMs,
+      defaultKind: this.defaultKind,
+      logger: this.log,
+      stats: this.ctx.stats,
+    })
+  }
+}
+
+/** Accepts tunnel connections; each ready session goes to the owner. */
+class ServerSide extends StreamTunnelBase {
+  private listeners: StreamListener[] = []
+  private readonly sessions = new Set<Session>()
+
+  async listen(): Promise<void> {
+    const { endpoint, text } = this.opts
+    const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family)
+    this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
+      this.transport.listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
+    for (const l of this.listeners) this.log.info(`listening on ${fmt(l.local)} (codec ${this.wire.name})`)
+  }
+
+  private accept(conn: StreamConn): void {
+    if (this.ctx.signal.aborted) {
+      conn.destroy()
+      return
+    }
+    const session = this.newSession(conn, 'server')
+    this.sessions.add(session)
+    this.ctx.stats.add('tunnel.accepted')
+    session.onClose((err) => {
+      this.sessions.delete(session)
+      if (err && (err as RelayError).code !== 'E_CLOSED') this.log.warn((err as Error).message)
+      else this.log.info(`peer ${session.label} disconnected`)
+    })
+    session.ready.then(() => {
+      this.log.info(`peer ${session.label} connected`)
+      this.owner.attach(session)
+    }, () => {})
+  }
+
+  addresses(): SocketAddress[] {
+    return this.listeners.map((l) => l.local)
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions) s.close()
+    await Promise.all(this.listeners.map((l) => l.close()))
+  }
+}
+
+/** Dials the peer, keeps one session up, reconnects with backoff. */
+class ClientSide extends StreamTunnelBase {
+  private session: Session | undefined
+  private readonly stop = new AbortController()
+  private loop: Promise<void> | undefined
+
+  start(): void {
+    this.loop = this.run()
+  }
+
+  private async run(): Promise<void> {
+    const { options } = this.ctx
+    const backoff = new Backoff({ maxMs: options.maxRetryDelayMs, maxRetries: options.maxRetries })
+    const signal = AbortSignal.any([this.ctx.signal, this.stop.signal])
+    while (!signal.aborted) {
+      let failure: Error | undefined
+      try {
+        const addrs = await resolveConnect(this.ctx.runtime, this.opts.endpoint, this.opts.text, options.family)
+        const conn = await this.transport.dial(addrs, this.opts.endpoint.port, signal)
+        const session = this.newSession(conn, 'client')
+        this.session = session
+        const closed = new Promise<Error | undefined>((resolve) => session.onClose(resolve))
+        await session.ready
+        backoff.reset()
+        this.ctx.stats.add('tunnel.connected')
+        this.log.info(`connected to ${session.label} (codec ${this.wire.name})`)
+        this.owner.attach(session)
+        failure = await closed
+        this.log.warn(`connection to ${session.label} lost${failure ? `: ${failure.message}` : ''}`)
+      } catch (err) {
+        failure = err as Error
+        if (signal.aborted) break
+        const code = (err as RelayError).code
+        // A refusal (codec, token, version) will not fix itself by retrying fast: say it loudly.
+        const level = code === 'E_CODEC_MISMATCH' || code === 'E_AUTH' || code === 'E_HELLO_REFUSED' ? 'error' : 'warn'
+        this.log[level](failure.message)
+      }
+      if (signal.aborted) break
+      const delay = backoff.next()
+      if (delay === undefined) {
+        this.ctx.fatal(new RelayError('E_CONNECT', `${this.opts.text}: giving up after ${backoff.attempts} retries (${failure?.message ?? 'connection lost'})`, { cause: failure }))
+        break
+      }
+      this.log.info(`retrying in ${delay} ms`)
+      if (!(await sleepUnlessAborted(delay, signal))) break
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort()
+    this.session?.close()
+    await this.loop
+  }
+}
+
+function fmt(a: SocketAddress): string {
+  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+}
+
+function sideFor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client') {
+  return role === 'server' ? new ServerSide(ctx, transport, opts) : new ClientSide(ctx, transport, opts)
+}
+
+async function startSide(side: ServerSide | ClientSide): Promise<void> {
+  if (side instanceof ServerSide) await side.listen()
+  else side.start()
+}
+
+/** A stream tunnel used as --in: requests from the peer go to the local out connector. */
+export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client'): InConnector {
+  const side = sideFor(ctx, transport, opts, role)
+  let downstream: Downstream | undefined
+  return {
+    async start(out: PacketSink) {
+      downstream = new Downstream(ctx, side.wire, out)
+      side.defaultKind = opts.eventsIn ? Kind.event : Kind.request
+      side.owner = downstream
+      await startSide(side)
+    },
+    async close() {
+      await side.close()
+      downstream?.close()
+    },
+    addresses: () => (side instanceof ServerSide ? side.addresses() : []),
+  }
+}
+
+/** A stream tunnel used as --out: local packets go to the peer, replies come back. */
+export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client'): OutConnector {
+  const side = sideFor(ctx, transport, opts, role)
+  const upstream = new Upstream(ctx, side.wire)
+  side.defaultKind = Kind.reply
+  side.owner = upstream
+  return {
+    start: () => startSide(side),
+    send: (flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) => upstream.send(flow, kind, id, payload),
+    async close() {
+      await side.close()
+      upstream.close()
+    },
+    addresses: () => (side instanceof ServerSide ? side.addresses() : []),
+  }
+}

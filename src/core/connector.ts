@@ -1,0 +1,67 @@
+import type { Runtime, SocketAddress } from '../adapter/types.ts'
+import type { Flow } from './flow.ts'
+import type { Logger } from './logger.ts'
+import type { Stats, DropReporter } from './stats.ts'
+
+export type PacketKind = 'request' | 'event'
+
+/** What an in connector hands packets to: the out side of the same half. */
+export interface PacketSink {
+  /**
+   * Sends one packet of `flow` on. `payload` is only valid during the call: keep a copy if it is
+   * queued. Never throws for bad traffic: drops are counted and logged.
+   */
+  send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array): void
+}
+
+export interface OutConnector extends PacketSink {
+  /** Binds or starts dialling. Resolves when the connector can accept packets (clients: at once). */
+  start(): Promise<void>
+  close(): Promise<void>
+  /** Local addresses a listening out connector is bound to (reverse tunnels). */
+  addresses?(): SocketAddress[]
+}
+
+export interface InConnector {
+  /** Binds or starts dialling and from then on sends packets to `out`. */
+  start(out: PacketSink): Promise<void>
+  close(): Promise<void>
+  addresses?(): SocketAddress[]
+}
+
+/** Everything a connector needs from the half it belongs to. */
+export interface HalfContext {
+  runtime: Runtime
+  logger: Logger
+  stats: Stats
+  drops: DropReporter
+  /** Aborted when the half stops. */
+  signal: AbortSignal
+  /** Stops the half with an error a connector cannot recover from (retries used up). */
+  fatal(err: Error): void
+  options: HalfOptionsResolved
+}
+
+export interface HalfOptionsResolved {
+  codec: string
+  /** How long a request waits for replies (uhppoted-tunnel's --udp-timeout). */
+  udpTimeoutMs: number
+  /** Idle time after which a UDP flow and its socket are closed. */
+  flowIdleMs: number
+  /** Shared secret checked in the hello, or undefined. */
+  token?: string
+  /** How long a tunnel peer may take to complete the hello. */
+  helloTimeoutMs: number
+  /** How long one dial attempt may take. */
+  connectTimeoutMs: number
+  /** Reconnect policy: -1 = forever. */
+  maxRetries: number
+  maxRetryDelayMs: number
+  /** Interval for pings on an idle tunnel; a peer silent for 3× this is declared dead. */
+  heartbeatMs: number
+  /** Bound on packets queued while no tunnel is up. */
+  queueMaxPackets: number
+  queueMaxBytes: number
+  /** Restrict resolution to a family. */
+  family?: 4 | 6
+}

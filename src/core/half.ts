@@ -1,0 +1,145 @@
+import type { Runtime, SocketAddress } from '../adapter/types.ts'
+import { codecByName } from '../../codecs/index.ts'
+import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector } from './connector.ts'
+import { parseDuration } from './duration.ts'
+import { RelayError } from './errors.ts'
+import { createLogger, type LogLevel, type Logger, type LogSink } from './logger.ts'
+import { DropReporter, Stats } from './stats.ts'
+import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
+import { createIn, createOut } from '../connectors/registry.ts'
+
+export interface HalfOptions {
+  /** Where requests come in: a connector string (`udp/listen:127.0.0.1:5300`) or a parsed spec. */
+  in: string | ConnectorSpec
+  /** Where they go out. */
+  out: string | ConnectorSpec
+  /** `protobuf` (default), `avro`, `msgpack` or `uhppoted`. */
+  codec?: string
+  /** How long a request waits for replies (default 5s). Duration string or ms. */
+  udpTimeout?: string | number
+  /** Idle time that ends a UDP flow (default 60s, never less than udpTimeout). */
+  flowIdle?: string | number
+  token?: string
+  /** Restrict name resolution and wildcards to one IP family. */
+  family?: 4 | 6
+  maxRetries?: number
+  maxRetryDelay?: string | number
+  helloTimeout?: string | number
+  connectTimeout?: string | number
+  heartbeat?: string | number
+  queueMaxPackets?: number
+  queueMaxBytes?: number
+  logLevel?: LogLevel
+  /** A logger or a line sink; default: lines on stderr. */
+  logger?: Logger | LogSink
+  /** Stops the half when aborted. */
+  signal?: AbortSignal
+  /** Runtime adapter; default: the one for the runtime we run on. */
+  runtime?: Runtime
+}
+
+export interface Half extends AsyncDisposable {
+  readonly stats: Stats
+  /** Addresses the in connector listens on (empty for dialling connectors). */
+  inAddresses(): SocketAddress[]
+  outAddresses(): SocketAddress[]
+  /** Settles when the half has stopped: resolves on close/abort, rejects on a fatal error. */
+  readonly done: Promise<void>
+  close(): Promise<void>
+}
+
+export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
+  const codec = o.codec ?? 'protobuf'
+  if (codec !== 'uhppoted') codecByName(codec)
+  const udpTimeoutMs = parseDuration(o.udpTimeout ?? '5s', 'udp-timeout')
+  const flowIdleMs = Math.max(udpTimeoutMs, parseDuration(o.flowIdle ?? '60s', 'flow-idle'))
+  const maxRetries = o.maxRetries ?? -1
+  if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new RelayError('E_CONFIG', `max-retries must be -1 (forever) or a count, not ${maxRetries}`)
+  return {
+    codec,
+    udpTimeoutMs,
+    flowIdleMs,
+    token: o.token,
+    helloTimeoutMs: parseDuration(o.helloTimeout ?? '10s', 'hello-timeout'),
+    connectTimeoutMs: parseDuration(o.connectTimeout ?? '10s', 'connect-timeout'),
+    maxRetries,
+    maxRetryDelayMs: parseDuration(o.maxRetryDelay ?? '5m', 'max-retry-delay'),
+    heartbeatMs: parseDuration(o.heartbeat ?? '10s', 'heartbeat'),
+    queueMaxPackets: o.queueMaxPackets ?? 1024,
+    queueMaxBytes: o.queueMaxBytes ?? 4 << 20,
+    family: o.family,
+  }
+}
+
+function toSpec(value: string | ConnectorSpec): ConnectorSpec {
+  return typeof value === 'string' ? parseConnector(value) : value
+}
+
+/**
+ * Creates and starts one half (DESIGN.md §1): the out connector first, so packets have somewhere
+ * to go, then the in connector. Throws a RelayError (E_CONFIG, E_LISTEN, ...) if either cannot
+ * start; nothing stays bound after a failed start.
+ */
+export async function startHalf(o: HalfOptions): Promise<Half> {
+  const inSpec = toSpec(o.in)
+  const outSpec = toSpec(o.out)
+  const options = resolveOptions(o)
+  const runtime = o.runtime ?? (await (await import('../adapter/index.ts')).currentRuntime())
+  const logger = typeof o.logger === 'function' ? createLogger(o.logLevel ?? 'info', o.logger) : (o.logger ?? createLogger(o.logLevel ?? 'info'))
+  const stats = new Stats()
+  const controller = new AbortController()
+  let fatalError: Error | undefined
+  let settle!: () => void
+  const done = new Promise<void>((resolve, reject) => {
+    settle = () => (fatalError ? reject(fatalError) : resolve())
+  })
+  done.catch(() => {})
+  let closing: Promise<void> | undefined
+  let inConn: InConnector | undefined
+  let outConn: OutConnector | undefined
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      controller.abort()
+      await inConn?.close().catch((e) => logger.warn(`closing --in: ${(e as Error).message}`))
+      await outConn?.close().catch((e) => logger.warn(`closing --out: ${(e as Error).message}`))
+      settle()
+    })()
+    return closing
+  }
+
+  const ctx: HalfContext = {
+    runtime,
+    logger,
+    stats,
+    drops: new DropReporter(stats, (m) => logger.warn(m)),
+    signal: controller.signal,
+    options,
+    fatal(err) {
+      fatalError ??= err
+      logger.error(err.message)
+      void close()
+    },
+  }
+
+  if (o.signal?.aborted) throw new RelayError('E_CANCELLED', 'aborted before start')
+  outConn = createOut(outSpec, ctx, inSpec)
+  inConn = createIn(inSpec, ctx, outSpec)
+  try {
+    await outConn.start()
+    await inConn.start(outConn)
+  } catch (err) {
+    await close()
+    throw err
+  }
+  o.signal?.addEventListener('abort', () => void close(), { once: true })
+
+  return {
+    stats,
+    inAddresses: () => inConn?.addresses?.() ?? [],
+    outAddresses: () => outConn?.addresses?.() ?? [],
+    done,
+    close,
+    [Symbol.asyncDispose]: close,
+  }
+}

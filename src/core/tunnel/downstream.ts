@@ -1,0 +1,70 @@
+import { BasicFlow, FlowTable } from '../flow.ts'
+import type { HalfContext, PacketSink } from '../connector.ts'
+import { Kind, type Frame } from '../frame.ts'
+import type { Session } from './session.ts'
+import type { Wire } from './wire.ts'
+
+/**
+ * The tunnel used as an in connector: requests and events arriving from the peer half become
+ * local flows handed to the out connector; replies go back on the connection they came from.
+ * Flows are keyed per connection, so peers never see each other's replies.
+ */
+export class Downstream {
+  private readonly ctx: HalfContext
+  private readonly wire: Wire
+  private readonly out: PacketSink
+  private readonly tables = new Set<FlowTable<number>>()
+
+  constructor(ctx: HalfContext, wire: Wire, out: PacketSink) {
+    this.ctx = ctx
+    this.wire = wire
+    this.out = out
+  }
+
+  attach(session: Session): void {
+    // Without flow ids (uhppoted) every request is its own flow, living one reply window.
+    const idle = this.wire.carriesFlows ? this.ctx.options.flowIdleMs : this.ctx.options.udpTimeoutMs + 1000
+    const table = new FlowTable<number>(idle)
+    this.tables.add(table)
+    session.onFrame = (frame) => this.onFrame(session, table, frame)
+    session.onClose(() => {
+      table.closeAll()
+      this.tables.delete(table)
+    })
+  }
+
+  close(): void {
+    for (const table of this.tables) table.closeAll()
+    this.tables.clear()
+  }
+
+  get flowCount(): number {
+    let n = 0
+    for (const t of this.tables) n += t.size
+    return n
+  }
+
+  private onFrame(session: Session, table: FlowTable<number>, frame: Frame): void {
+    if (frame.kind !== Kind.request && frame.kind !== Kind.event) {
+      this.ctx.drops.drop('unexpected_kind', `peer ${session.label} sent a reply to the receiving side of the tunnel`)
+      return
+    }
+    if (frame.payload.length === 0) {
+      this.ctx.drops.drop('empty_payload', `zero-length packet from ${session.label}`)
+      return
+    }
+    const key = this.wire.carriesFlows ? frame.flow : frame.id
+    let flow = table.get(key)
+    if (!flow) {
+      const wireFlow = this.wire.carriesFlows ? frame.flow : 0
+      flow = new BasicFlow(`${session.label} flow ${key}`, (id, payload) => {
+        session.send({ flow: wireFlow, id, kind: Kind.reply, payload })
+      }, Date.now())
+      table.add(key, flow)
+    } else {
+      flow.touch()
+    }
+    this.ctx.stats.add(`tunnel.received.${frame.kind === Kind.request ? 'request' : 'event'}`)
+    this.out.send(flow, frame.kind === Kind.request ? 'request' : 'event', frame.id, frame.payload)
+  }
+}

@@ -1,0 +1,123 @@
+import type { Codec } from '../../../codecs/types.ts'
+import { UHPPOTED_HEADER, encodeUhppotedInto } from '../../../codecs/uhppoted/codec.ts'
+import { RelayError } from '../errors.ts'
+import { Kind, MAX_ENCODED_FRAME, type Frame, type KindValue } from '../frame.ts'
+import { ByteQueue } from './byte-queue.ts'
+
+/**
+ * How frames travel on a byte stream (tcp, tls). Two formats:
+ * - edgerelay v1: a hello first, then `u32 length | codec bytes` (any codec);
+ * - uhppoted: no hello, `u16 length | u32 id | payload`, exactly as uhppoted-tunnel.
+ * A reader never assumes one read is one frame: it reassembles splits and splits batches.
+ */
+export interface Wire {
+  readonly name: string
+  /** Whether a hello exchange precedes the frames. */
+  readonly hello: boolean
+  /** Whether frames carry a flow id; without one, replies are matched by request id. */
+  readonly carriesFlows: boolean
+  /** Encodes one frame with its stream framing. */
+  encode(frame: Frame): Uint8Array
+  /** A reassembling reader; push() throws RelayError on a corrupt stream. */
+  reader(onFrame: (frame: Frame) => void, defaultKind: KindValue): FrameReader
+}
+
+export interface FrameReader {
+  push(chunk: Uint8Array): void
+  /** Bytes held waiting for the rest of a frame. */
+  readonly buffered: number
+}
+
+/** edgerelay v1 stream framing around any codec. */
+export function lengthPrefixedWire(codec: Codec): Wire {
+  return {
+    name: codec.name,
+    hello: true,
+    carriesFlows: true,
+    encode(frame) {
+      const size = codec.encodedLength(frame)
+      if (size > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_ENCODED_FRAME}`)
+      const out = new Uint8Array(4 + size)
+      new DataView(out.buffer).setUint32(0, size)
+      codec.encodeInto(frame, out, 4)
+      return out
+    },
+    reader(onFrame) {
+      return new StreamReader(4, (data, off) => {
+        const len = ((data[off]! << 24) >>> 0) + (data[off + 1]! << 16) + (data[off + 2]! << 8) + data[off + 3]!
+        if (len === 0) throw new RelayError('E_FRAME_EMPTY', 'zero-length frame')
+        if (len > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame length field says ${len} bytes, more than the ${MAX_ENCODED_FRAME} allowed`)
+        return len
+      }, (body) => onFrame(codec.decode(body)))
+    },
+  }
+}
+
+/** uhppoted-tunnel's framing (protocol/message.go), without its 2,048-byte read limit. */
+export const uhppotedWire: Wire = {
+  name: 'uhppoted',
+  hello: false,
+  carriesFlows: false,
+  encode(frame) {
+    const out = new Uint8Array(UHPPOTED_HEADER + frame.payload.length)
+    encodeUhppotedInto(frame.id, frame.payload, out, 0)
+    return out
+  },
+  reader(onFrame, defaultKind) {
+    let id = 0
+    return new StreamReader(UHPPOTED_HEADER, (data, off) => {
+      id = ((data[off + 2]! << 24) >>> 0) + (data[off + 3]! << 16) + (data[off + 4]! << 8) + data[off + 5]!
+      return (data[off]! << 8) + data[off + 1]!
+    }, (payload) => onFrame({ flow: 0, id, kind: defaultKind, payload }))
+  },
+}
+
+/**
+ * Generic reassembly: a fixed header whose parser returns the body length, then the body. Whole
+ * frames inside one chunk are decoded straight from the chunk; only a trailing partial frame is
+ * copied aside.
+ */
+class StreamReader implements FrameReader {
+  private readonly pending = new ByteQueue()
+  private readonly headerSize: number
+  private readonly bodyLength: (data: Uint8Array, offset: number) => number
+  private readonly onBody: (body: Uint8Array) => void
+
+  constructor(headerSize: number, bodyLength: (data: Uint8Array, offset: number) => number, onBody: (body: Uint8Array) => void) {
+    this.headerSize = headerSize
+    this.bodyLength = bodyLength
+    this.onBody = onBody
+  }
+
+  get buffered(): number {
+    return this.pending.length
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.pending.length === 0) {
+      const used = this.consume(chunk)
+      if (used < chunk.length) this.pending.append(chunk.subarray(used))
+      return
+    }
+    this.pending.append(chunk)
+    const view = this.pending.view()
+    const used = this.consume(view)
+    this.pending.discard(used)
+  }
+
+  /** Decodes every complete frame in `data`; returns how many bytes were used. */
+  private consume(data: Uint8Array): number {
+    let off = 0
+    const header = this.headerSize
+    while (data.length - off >= header) {
+      const len = this.bodyLength(data, off)
+      const end = off + header + len
+      if (end > data.length) break
+      this.onBody(data.subarray(off + header, end))
+      off = end
+    }
+    return off
+  }
+}
+
+export { Kind }

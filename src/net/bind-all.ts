@@ -1,0 +1,76 @@
+import type { ResolvedAddress, SocketAddress } from '../adapter/types.ts'
+import { RelayError, errnoOf } from '../core/errors.ts'
+
+export interface Bound {
+  readonly local: SocketAddress
+  close(): unknown
+}
+
+/** One failed bind inside a ListenError. */
+export interface BindFailure {
+  address: string
+  port: number
+  errno?: string
+  message: string
+}
+
+export class ListenError extends RelayError {
+  readonly failures: BindFailure[]
+  constructor(text: string, failures: BindFailure[]) {
+    const list = failures.map((f) => `${f.address.includes(':') ? `[${f.address}]` : f.address}:${f.port}: ${f.message}`).join('; ')
+    super('E_LISTEN', `${text}: cannot listen: ${list}`)
+    this.name = 'ListenError'
+    this.failures = failures
+  }
+}
+
+const FAMILY_MISSING = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL'])
+const PORT_SYNC_TRIES = 5
+
+/**
+ * Binds every address as one unit (spec S1, S4, S5): all or nothing for explicit addresses; for
+ * a wildcard, a family the host lacks is skipped with a warning. Port 0 gives one port number on
+ * every socket: the first socket's ephemeral port is reused for the rest, retried on collision.
+ */
+export async function bindAll<T extends Bound>(
+  text: string,
+  addresses: ResolvedAddress[],
+  port: number,
+  wildcard: boolean,
+  bind: (address: ResolvedAddress, port: number) => Promise<T>,
+  warn: (msg: string) => void,
+): Promise<T[]> {
+  for (let attempt = 0; ; attempt++) {
+    const bound: T[] = []
+    let chosenPort = port
+    let collided = false
+    const failures: BindFailure[] = []
+    for (const addr of addresses) {
+      try {
+        const sock = await bind(addr, chosenPort)
+        bound.push(sock)
+        if (chosenPort === 0) chosenPort = sock.local.port
+      } catch (err) {
+        const errno = errnoOf(err)
+        if (wildcard && errno && FAMILY_MISSING.has(errno)) {
+          warn(`W_FAMILY_UNAVAILABLE ${text}: IPv${addr.family} is not available on this host, listening without it`)
+          continue
+        }
+        if (wildcard && errno === 'EADDRINUSE' && addr.family === 4 && bound.some((b) => b.local.family === 6 && port !== 0)) {
+          // The runtime could not make `::` IPv6-only, so it already receives IPv4 (spec S3).
+          warn(`W_V6ONLY_UNSUPPORTED ${text}: this runtime's [::] socket is dual-stack and already covers IPv4`)
+          continue
+        }
+        if (port === 0 && bound.length > 0 && errno === 'EADDRINUSE') collided = true
+        failures.push({ address: addr.address, port: chosenPort, errno, message: (err as Error).message })
+        break
+      }
+    }
+    if (failures.length === 0 && bound.length > 0) return bound
+    for (const b of bound) await b.close()
+    if (collided && attempt + 1 < PORT_SYNC_TRIES) continue
+    if (collided) throw new RelayError('E_LISTEN_PORT_SYNC', `${text}: could not find one free port for every address after ${PORT_SYNC_TRIES} tries`)
+    if (failures.length === 0) throw new ListenError(text, [{ address: '*', port, message: 'no address family is available' }])
+    throw new ListenError(text, failures)
+  }
+}

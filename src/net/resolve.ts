@@ -1,0 +1,72 @@
+import type { Family, ResolvedAddress, Runtime } from '../adapter/types.ts'
+import { RelayError } from '../core/errors.ts'
+import type { Endpoint } from './endpoint.ts'
+
+/** The literal a socket API takes for an endpoint's host, zone included (`fe80::1%eth0`). */
+export function literalOf(ep: Endpoint): string {
+  return ep.zone ? `${ep.host}%${ep.zone}` : ep.host
+}
+
+function allowed(family: Family, forced?: Family): boolean {
+  return forced === undefined || forced === family
+}
+
+function checkLiteralFamily(ep: Endpoint, forced: Family | undefined, text: string): void {
+  const family: Family = ep.hostKind === 'ipv6' ? 6 : 4
+  if (forced !== undefined && forced !== family) {
+    throw new RelayError('E_FAMILY_CONFLICT', `${text}: an IPv${family} address cannot be used with --ipv${forced}`)
+  }
+}
+
+/**
+ * Addresses to bind for a listening endpoint: a wildcard means every enabled family (`::` first,
+ * so a runtime whose `::` is always dual-stack covers IPv4 too), a name means every address it
+ * resolves to (spec S2).
+ */
+export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, family?: Family): Promise<ResolvedAddress[]> {
+  const forced = ep.family ?? family
+  switch (ep.hostKind) {
+    case 'wildcard': {
+      const out: ResolvedAddress[] = []
+      if (allowed(6, forced)) out.push({ address: '::', family: 6 })
+      if (allowed(4, forced)) out.push({ address: '0.0.0.0', family: 4 })
+      return out
+    }
+    case 'ipv4':
+    case 'ipv6':
+      checkLiteralFamily(ep, forced, text)
+      return [{ address: literalOf(ep), family: ep.hostKind === 'ipv6' ? 6 : 4 }]
+    default:
+      return resolveName(rt, ep.host, forced, text)
+  }
+}
+
+/** Addresses to try for a remote endpoint, in resolver order. */
+export async function resolveConnect(rt: Runtime, ep: Endpoint, text: string, family?: Family): Promise<ResolvedAddress[]> {
+  const forced = ep.family ?? family
+  switch (ep.hostKind) {
+    case 'wildcard':
+      throw new RelayError('E_INVALID_REMOTE', `${text}: '*' means every local address and cannot be a remote`)
+    case 'ipv4':
+    case 'ipv6':
+      checkLiteralFamily(ep, forced, text)
+      return [{ address: literalOf(ep), family: ep.hostKind === 'ipv6' ? 6 : 4 }]
+    default:
+      return resolveName(rt, ep.host, forced, text)
+  }
+}
+
+async function resolveName(rt: Runtime, name: string, forced: Family | undefined, text: string): Promise<ResolvedAddress[]> {
+  let found: ResolvedAddress[]
+  try {
+    found = await rt.lookup(name, forced)
+  } catch (cause) {
+    throw new RelayError('E_RESOLVE', `${text}: cannot resolve '${name}' (${(cause as Error).message})`, { cause })
+  }
+  const seen = new Set<string>()
+  const unique = found.filter((a) => allowed(a.family, forced) && !seen.has(a.address) && seen.add(a.address))
+  if (unique.length === 0) {
+    throw new RelayError(forced ? 'E_NO_SUITABLE_ADDRESS' : 'E_RESOLVE', `${text}: '${name}' has no ${forced ? `IPv${forced} ` : ''}address`)
+  }
+  return unique
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict'
+import { sleep, test, waitFor } from '../harness.ts'
+import { half, tunnel } from '../helpers/halves.ts'
+import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
+
+const CODECS = ['protobuf', 'avro', 'msgpack', 'uhppoted']
+
+for (const codec of CODECS) {
+  test(`request and reply through a tcp tunnel (${codec})`, async (t) => {
+    const device = await echoDevice(t)
+    const { nearPort } = await tunnel(t, device.port, { codec })
+    const client = await udpPeer(t)
+    client.send('hello', nearPort)
+    await client.waitCount(1)
+    assert.equal(text(client.received[0]!.data), 'reply0:hello')
+  })
+
+  test(`reverse tunnel: the far half dials out (${codec})`, async (t) => {
+    const device = await echoDevice(t)
+    const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: 'tcp/server:127.0.0.1:0', codec })
+    const nearTunnelPort = near.outAddresses()[0]!.port
+    const far = await half(t, { in: `tcp/client:127.0.0.1:${nearTunnelPort}`, out: `udp/broadcast:127.0.0.1:${device.port}`, codec })
+    await waitFor(() => far.stats.get('tunnel.connected') === 1, 'far half to connect')
+    const client = await udpPeer(t)
+    client.send('rev', near.inAddresses()[0]!.port)
+    await client.waitCount(1)
+    assert.equal(text(client.received[0]!.data), 'reply0:rev')
+  })
+
+  test(`a 65,507-byte datagram crosses whole, and zero-length ones are counted drops (${codec})`, async (t) => {
+    const device = await echoDevice(t)
+    const { near, nearPort } = await tunnel(t, device.port, { codec })
+    const client = await udpPeer(t)
+    client.send(new Uint8Array(0), nearPort)
+    await waitFor(() => near.stats.get('dropped.empty_datagram') === 1, 'the empty datagram to be counted')
+    // The echo adds 7 bytes, so the reply would exceed 65,507: use a device that replies with the same size.
+    const big = new Uint8Array(65_507).map((_, i) => i % 251)
+    const mirror = await udpPeer(t, { onMessage: (p, data, a, port) => p.socket.send(data.map((b) => b ^ 0xff), port, a) })
+    const { nearPort: port2 } = await tunnel(t, mirror.port, { codec })
+    client.send(big, port2)
+    await client.waitCount(1, 8000)
+    const got = client.received[0]!.data
+    assert.equal(got.length, 65_507)
+    assert.ok(got.every((b, i) => b === ((i % 251) ^ 0xff)))
+  })
+}
+
+test('every reply to a broadcast comes back, each the moment it arrives', async (t) => {
+  const device = await echoDevice(t, { copies: 3 })
+  const { nearPort } = await tunnel(t, device.port)
+  const client = await udpPeer(t)
+  client.send('who', nearPort)
+  await client.waitCount(3)
+  assert.deepEqual(client.received.map((r) => text(r.data)).sort(), ['reply0:who', 'reply1:who', 'reply2:who'])
+})
+
+test('replies after --udp-timeout: delivered late on flow-carrying codecs, dropped and counted with uhppoted framing', async (t) => {
+  const device = await echoDevice(t, { delayMs: 600 })
+  const a = await tunnel(t, device.port, { udpTimeout: '200ms' })
+  const client = await udpPeer(t)
+  client.send('late', a.nearPort)
+  await client.waitCount(1)
+  assert.equal(a.far.stats.get('udp.late_replies'), 1)
+
+  const b = await tunnel(t, device.port, { udpTimeout: '200ms', codec: 'uhppoted' })
+  const client2 = await udpPeer(t)
+  client2.send('late', b.nearPort)
+  await waitFor(() => b.far.stats.get('dropped.flow_closed') + b.near.stats.get('dropped.reply_unknown_flow') + b.far.stats.get('udp.late_replies') >= 1, 'the late reply to be accounted', 4000)
+  await sleep(300)
+  assert.equal(client2.received.length, 0)
+})
+
+test('udp/event in and out: one-way datagrams, nothing waits for a reply', async (t) => {
+  const sink = await udpPeer(t)
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/event:127.0.0.1:${sink.port}` })
+  const near = await half(t, { in: 'udp/event:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}` })
+  const sender = await udpPeer(t)
+  for (let i = 0; i < 5; i++) sender.send(`event${i}`, near.inAddresses()[0]!.port)
+  await sink.waitCount(5)
+  assert.deepEqual(sink.received.map((r) => text(r.data)).sort(), ['event0', 'event1', 'event2', 'event3', 'event4'])
+  assert.equal(far.stats.get('tunnel.received.event'), 5)
+  assert.equal(sender.received.length, 0)
+})
+
+test('100 clients with interleaved requests each get exactly their own answers', async (t) => {
+  const device = await echoDevice(t, { delayMs: 5 })
+  const { nearPort } = await tunnel(t, device.port)
+  const clients = await Promise.all(Array.from({ length: 100 }, () => udpPeer(t)))
+  for (let round = 0; round < 3; round++) clients.forEach((c, i) => c.send(`c${i}r${round}`, nearPort))
+  await Promise.all(clients.map((c) => c.waitCount(3, 8000)))
+  clients.forEach((c, i) => {
+    assert.deepEqual(c.received.map((r) => text(r.data)).sort(), [0, 1, 2].map((r) => `reply0:c${i}r${r}`))
+  })
+})
+
+test('several near halves on one tcp/server never receive each other\'s replies', async (t) => {
+  const device = await echoDevice(t, { delayMs: 10 })
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const farPort = far.inAddresses()[0]!.port
+  const nears = await Promise.all([0, 1, 2].map(() => half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${farPort}` })))
+  await waitFor(() => nears.every((n) => n.stats.get('tunnel.connected') === 1), 'all near halves to connect')
+  const clients = await Promise.all(nears.map(() => udpPeer(t)))
+  for (let i = 0; i < 20; i++) clients.forEach((c, k) => c.send(`n${k}m${i}`, nears[k]!.inAddresses()[0]!.port))
+  await Promise.all(clients.map((c) => c.waitCount(20)))
+  await sleep(100)
+  clients.forEach((c, k) => {
+    assert.equal(c.received.length, 20)
+    assert.ok(c.received.every((r) => text(r.data).startsWith(`reply0:n${k}m`)), `client ${k} got a foreign reply`)
+  })
+})
+
+test('a restarted near half never receives replies meant for its previous run', async (t) => {
+  const device = await echoDevice(t, { delayMs: 400 })
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const farPort = far.inAddresses()[0]!.port
+  const first = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${farPort}` })
+  const nearPort = first.inAddresses()[0]!.port
+  const client = await udpPeer(t)
+  client.send('old-run', nearPort)
+  await waitFor(() => far.stats.get('udp.sent.request') === 1, 'the request to reach the device')
+  await first.close()
+  const second = await half(t, { in: `udp/listen:127.0.0.1:${nearPort}`, out: `tcp/client:127.0.0.1:${farPort}` })
+  await waitFor(() => second.stats.get('tunnel.connected') === 1, 'the new run to connect')
+  client.send('new-run', nearPort)
+  await client.waitCount(1)
+  await sleep(700)
+  assert.deepEqual(client.received.map((r) => text(r.data)), ['reply0:new-run'])
+})
+
+test('the client side retries until the server side is up', async (t) => {
+  const device = await echoDevice(t)
+  const { freePort } = await import('../helpers/ports.ts')
+  const port = await freePort()
+  const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${port}`, maxRetryDelay: '300ms' })
+  const client = await udpPeer(t)
+  client.send('early', near.inAddresses()[0]!.port)
+  await sleep(500)
+  await half(t, { in: `tcp/server:127.0.0.1:${port}`, out: `udp/broadcast:127.0.0.1:${device.port}` })
+  await client.waitCount(1, 5000)
+  assert.equal(text(client.received[0]!.data), 'reply0:early')
+})
+
+test('two halves with different codecs refuse each other with a clear message on both sides', async (t) => {
+  const device = await echoDevice(t)
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${device.port}`, codec: 'avro' })
+  const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, codec: 'msgpack', maxRetryDelay: '5s' })
+  await waitFor(() => near.lines.some((l) => /refused.*codec mismatch.*'avro'.*'msgpack'/.test(l)), 'the near half to log the refusal')
+  await waitFor(() => far.lines.some((l) => /codec mismatch/.test(l)), 'the far half to log the refusal')
+  const u = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, codec: 'uhppoted', maxRetryDelay: '5s' })
+  await sleep(300)
+  assert.equal(u.stats.get('tunnel.received.reply'), 0)
+})
+
+test('a port already in use is a listen error naming the address', async (t) => {
+  const first = await half(t, { in: 'udp/listen:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9' })
+  const port = first.inAddresses()[0]!.port
+  await assert.rejects(half(t, { in: `udp/listen:127.0.0.1:${port}`, out: 'udp/broadcast:127.0.0.1:9' }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_LISTEN')
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`))
+    return true
+  })
+})

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { TestContext } from '../harness.ts'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const BIN = `${ROOT}node_modules/.bin`
+
+/** The exact commands README gives for running the CLI on each runtime. */
+export const CLI: Record<'node' | 'bun' | 'deno', string[]> = {
+  node: ['node', `${ROOT}bin/edgerelay.mjs`],
+  bun: [`${BIN}/bun`, `${ROOT}src/cli/main.ts`],
+  deno: [`${BIN}/deno`, 'run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', `${ROOT}src/cli/main.ts`],
+}
+
+export interface Proc {
+  child: ChildProcess
+  /** Everything written to stdout and stderr so far. */
+  output(): string
+  /** Waits until the output matches (or the process exits, or time runs out). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>
+  stop(signal?: NodeJS.Signals): Promise<number | string>
+}
+
+/** Starts a program whose lifetime is bound to the test: killed at the end whatever happens. */
+export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string } = {}): Proc {
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  let out = ''
+  const waiters = new Set<() => void>()
+  const onData = (d: Buffer) => {
+    out += d.toString()
+    for (const w of waiters) w()
+  }
+  child.stdout!.on('data', onData)
+  child.stderr!.on('data', onData)
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? -1)
+      for (const w of waiters) w()
+    })
+    child.on('error', (err) => {
+      out += `spawn error: ${err.message}\n`
+      resolve(-1)
+    })
+  })
+  let exitedFlag = false
+  void exited.then(() => (exitedFlag = true))
+  t.defer(async () => {
+    if (!exitedFlag) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  return {
+    child,
+    output: () => out,
+    exited,
+    waitFor(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(out)
+          if (m) {
+            cleanup()
+            resolve(m[0])
+          } else if (exitedFlag) {
+            cleanup()
+            reject(new Error(`process exited before printing ${pattern}; output:\n${out}`))
+          }
+        }
+        const timer = setTimeout(() => {
+          cleanup()
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; output:\n${out}`))
+        }, timeoutMs)
+        const cleanup = () => {
+          clearTimeout(timer)
+          waiters.delete(check)
+        }
+        waiters.add(check)
+        check()
+      })
+    },
+    async stop(signal = 'SIGTERM') {
+      if (!exitedFlag) child.kill(signal)
+      return exited
+    },
+  }
+}
+
+/** Runs a program to completion and returns its exit code and output. */
+export function run(cmd: string[], timeoutMs = 15_000): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? signal ?? -1, stdout, stderr })
+    })
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      resolve({ code: -1, stdout, stderr: stderr + err.message })
+    })
+  })
+}

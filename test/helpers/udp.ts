@@ -1,0 +1,78 @@
+import { currentRuntime } from '../../src/adapter/index.ts'
+import type { UdpSocket } from '../../src/adapter/types.ts'
+import type { TestContext } from '../harness.ts'
+
+export interface UdpPeer {
+  socket: UdpSocket
+  port: number
+  /** Every datagram received so far, copied. */
+  received: { data: Uint8Array; address: string; port: number }[]
+  send(data: Uint8Array | string, port: number, address?: string): void
+  /** Waits until at least `n` datagrams have arrived. */
+  waitCount(n: number, timeoutMs?: number): Promise<void>
+}
+
+const enc = new TextEncoder()
+
+/** A UDP socket on loopback for tests, closed when the test ends. */
+export async function udpPeer(t: TestContext, opts: { address?: string; onMessage?: (peer: UdpPeer, data: Uint8Array, address: string, port: number) => void } = {}): Promise<UdpPeer> {
+  const rt = await currentRuntime()
+  const address = opts.address ?? '127.0.0.1'
+  const received: UdpPeer['received'] = []
+  let waiters: (() => void)[] = []
+  let peer!: UdpPeer
+  const socket = await rt.bindUdp({
+    address,
+    port: 0,
+    family: address.includes(':') ? 6 : 4,
+    onMessage(data, from, port) {
+      const copy = data.slice()
+      received.push({ data: copy, address: from, port })
+      opts.onMessage?.(peer, copy, from, port)
+      for (const w of waiters) w()
+    },
+  })
+  t.defer(() => socket.close())
+  peer = {
+    socket,
+    port: socket.local.port,
+    received,
+    send(data, port, to = address) {
+      socket.send(typeof data === 'string' ? enc.encode(data) : data, port, to)
+    },
+    waitCount(n, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (received.length >= n) {
+            clearTimeout(timer)
+            waiters = waiters.filter((w) => w !== check)
+            resolve()
+          }
+        }
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== check)
+          reject(new Error(`expected ${n} datagrams within ${timeoutMs} ms, got ${received.length}`))
+        }, timeoutMs)
+        waiters.push(check)
+        check()
+      })
+    },
+  }
+  return peer
+}
+
+/** A device that answers every datagram with `reply:` + the request (and optional extra copies). */
+export function echoDevice(t: TestContext, opts: { copies?: number; delayMs?: number; address?: string } = {}): Promise<UdpPeer> {
+  return udpPeer(t, {
+    address: opts.address,
+    onMessage(peer, data, address, port) {
+      const answer = () => {
+        for (let i = 0; i < (opts.copies ?? 1); i++) peer.socket.send(Uint8Array.from([...enc.encode(`reply${i}:`), ...data]), port, address)
+      }
+      if (opts.delayMs) setTimeout(answer, opts.delayMs)
+      else answer()
+    },
+  })
+}
+
+export const text = (d: Uint8Array) => new TextDecoder().decode(d)
