@@ -1,0 +1,19 @@
+/**
+ * @module
+ * The Bun adapter: Bun.udpSocket for UDP (the measured fast path); node:net and node:dns for TCP
+ * and lookups (they work on Bun, and node:tls builds on node:net).
+ */
+import type { Runtime } from '../types.ts'
+import { lookup } from '../node/dns.ts'
+import { connectTcp, listenTcp } from '../node/tcp.ts'
+import { bindUdp } from './udp.ts'
+
+export const bunRuntime: Runtime = {
+  name: 'bun',
+  // ipv6Only via Bun.udpSocket's numeric flags; Bun appends %ifname to scoped sources itself.
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true },
+  bindUdp,
+  listenTcp,
+  connectTcp,
+  lookup,
+}

@@ -1,0 +1,24 @@
+/**
+ * @module
+ * The Deno adapter: Deno.listenDatagram for UDP (needs --unstable-net, else node:dgram); node:net
+ * and node:dns for TCP and lookups (node:tls, socket activation and verbatim DNS order need them).
+ */
+import type { Runtime } from '../types.ts'
+import { lookup } from '../node/dns.ts'
+import { connectTcp, listenTcp } from '../node/tcp.ts'
+import { bindUdp, hasNativeUdp } from './udp.ts'
+
+export const denoRuntime: Runtime = {
+  name: 'deno',
+  capabilities: {
+    // Deno.listenDatagram has no ipv6Only; the node:dgram fallback honours it.
+    udpIpv6Only: !hasNativeUdp,
+    // Deno drops the zone on both paths; ./udp.ts restores it only for sockets bound to a zoned
+    // link-local address, so the core must not count on it.
+    keepsZoneOnReceive: false,
+  },
+  bindUdp,
+  listenTcp,
+  connectTcp,
+  lookup,
+}

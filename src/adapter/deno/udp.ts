@@ -1,0 +1,187 @@
+import type { UdpBindOptions, UdpSocket } from '../types.ts'
+import { bindUdp as bindNodeUdp } from '../node/udp.ts'
+
+/** The slice of Deno.listenDatagram we use (Deno's types are not installed). */
+interface DenoNetAddr {
+  transport: 'udp'
+  hostname: string
+  port: number
+}
+
+interface DenoDatagramConn {
+  readonly addr: DenoNetAddr
+  receive(buf?: Uint8Array): Promise<[Uint8Array, DenoNetAddr]>
+  send(data: Uint8Array, addr: DenoNetAddr): Promise<number>
+  close(): void
+}
+
+interface DenoGlobal {
+  listenDatagram?(opts: { transport: 'udp'; hostname: string; port: number; reuseAddress?: boolean }): DenoDatagramConn
+}
+
+declare const Deno: DenoGlobal
+
+interface Outgoing {
+  data: Uint8Array
+  to: DenoNetAddr
+}
+
+/** Bounds of the per-socket send queue (no unbounded queues, DESIGN.md §7). */
+const QUEUE_MAX_PACKETS = 1024
+const QUEUE_MAX_BYTES = 4 << 20
+
+function errorWithCode(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code })
+}
+
+/** Largest UDP payload over IPv4; Deno's own default read buffer has the same size. */
+const MAX_DATAGRAM = 65507
+
+/** Deno.listenDatagram exists only with --unstable-net (notes/runtimes.md §3 item 1). */
+export const hasNativeUdp = typeof Deno.listenDatagram === 'function'
+
+let warned = false
+
+/** Receive buffers of live native sockets: send() copies views of these (see send below). */
+const receiveBuffers = new WeakSet<ArrayBufferLike>()
+
+/**
+ * UDP on Deno. Deno.listenDatagram is ~100× faster than Deno's node:dgram at receiving
+ * (notes/runtimes.md §2.1), so it is used whenever --unstable-net is on; otherwise node:dgram.
+ *
+ * Buffer reuse: the native path receives every datagram into ONE buffer it reuses, so `data` is only
+ * valid during onMessage (copy it to keep it). This saves a 64 KiB allocation per datagram, and a
+ * kept 10-byte view would otherwise pin 64 KiB.
+ */
+export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
+  const onMessage = withZone(opts)
+  if (!hasNativeUdp) {
+    if (!warned) {
+      warned = true
+      console.warn('edgerelay: Deno.listenDatagram is unavailable (run deno with --unstable-net); using node:dgram, which on Deno receives only ~1k datagrams/s and can reorder bursts of sends')
+    }
+    return bindNodeUdp({ ...opts, onMessage })
+  }
+  return bindNative(opts, onMessage)
+}
+
+/**
+ * Deno drops the %zone of received link-local addresses (notes/runtimes.md §3 item 3), so a reply
+ * would leave through the wrong link. A socket bound to a zoned link-local address can only hear
+ * that link: give received fe80::/10 addresses the bound zone back.
+ */
+function withZone(opts: UdpBindOptions): UdpBindOptions['onMessage'] {
+  const percent = opts.address.indexOf('%')
+  if (percent < 0 || !isLinkLocal(opts.address)) return opts.onMessage
+  const zone = opts.address.slice(percent)
+  return (data, address, port) => {
+    opts.onMessage(data, isLinkLocal(address) && !address.includes('%') ? address + zone : address, port)
+  }
+}
+
+function isLinkLocal(address: string): boolean {
+  // fe80::/10 is fe80 … febf.
+  return /^fe[89ab][0-9a-f]:/i.test(address)
+}
+
+async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMessage']): Promise<UdpSocket> {
+  // Deno has no ipv6Only (always dual-stack on '::') and SO_BROADCAST is always on, so
+  // opts.ipv6Only and opts.broadcast need nothing here (see capabilities in ./index.ts).
+  const conn = Deno.listenDatagram!({ transport: 'udp', hostname: opts.address, port: opts.port, reuseAddress: opts.reuseAddr ?? false })
+  let closed = false
+  const onError = (err: unknown) => {
+    if (!closed) opts.onError?.(err instanceof Error ? err : new Error(String(err)))
+  }
+
+  // Sends that are not awaited can leave in reverse order on Deno (measured: bursts of 64 went out
+  // last-first), so one send is in flight at a time and the rest wait, in order, in a bounded queue.
+  let queue: Outgoing[] = []
+  let head = 0
+  let queuedBytes = 0
+  let sending = false
+
+  const pump = async () => {
+    sending = true
+    while (head < queue.length && !closed) {
+      const p = queue[head]
+      queue[head++] = undefined as unknown as Outgoing
+      queuedBytes -= p.data.byteLength
+      try {
+        await conn.send(p.data, p.to)
+      } catch (err) {
+        onError(err)
+      }
+      if (head > 1024 && head * 2 > queue.length) {
+        queue = queue.slice(head)
+        head = 0
+      }
+    }
+    if (head === queue.length) {
+      queue = []
+      head = 0
+    }
+    sending = false
+  }
+
+  const socket: UdpSocket = {
+    local: { address: conn.addr.hostname, port: conn.addr.port, family: opts.family },
+    send(data, port, address) {
+      if (closed) return
+      if (queue.length - head >= QUEUE_MAX_PACKETS || queuedBytes + data.byteLength > QUEUE_MAX_BYTES) {
+        onError(errorWithCode('ENOBUFS', `UDP send queue full (${queue.length - head} datagrams): dropped a ${data.byteLength}-byte datagram to ${address}:${port}`))
+        return
+      }
+      // Views of a receive buffer are copied: our receive loop overwrites it before the send may
+      // have happened (Deno's send is zero-copy). Caller buffers are not copied: as with queued
+      // node:dgram sends, they must not change after send().
+      const payload = receiveBuffers.has(data.buffer) ? data.slice() : data
+      queue.push({ data: payload, to: { transport: 'udp', hostname: address, port } })
+      queuedBytes += payload.byteLength
+      if (!sending) void pump()
+    },
+    close() {
+      if (closed) return
+      closed = true
+      queue = []
+      head = 0
+      queuedBytes = 0
+      try {
+        conn.close()
+      } catch {
+        // The resource is already gone (a failed receive took it with it).
+      }
+    },
+  }
+
+  void (async () => {
+    const buf = new Uint8Array(MAX_DATAGRAM)
+    receiveBuffers.add(buf.buffer)
+    let failures = 0
+    while (!closed) {
+      let received: [Uint8Array, DenoNetAddr]
+      try {
+        received = await conn.receive(buf)
+      } catch (err) {
+        // close() makes the pending receive reject (Interrupted / BadResource): that is the normal end.
+        if (closed) return
+        onError(err)
+        const name = (err as { name?: string }).name
+        if (name === 'BadResource' || name === 'Interrupted' || ++failures > 100) {
+          // Give up for good rather than spin on a broken socket.
+          socket.close()
+          return
+        }
+        continue
+      }
+      failures = 0
+      try {
+        onMessage(received[0], received[1].hostname, received[1].port)
+      } catch (err) {
+        // A throwing handler must not end the loop (nor become an unhandled rejection).
+        onError(err)
+      }
+    }
+  })()
+
+  return socket
+}
