@@ -86,6 +86,7 @@ class ServerSide extends StreamTunnelBase {
     this.ctx.stats.add('tunnel.accepted')
     session.onClose((err) => {
       this.sessions.delete(session)
+      if (this.ctx.signal.aborted) return
       if (err && (err as RelayError).code !== 'E_CLOSED') this.log.warn((err as Error).message)
       else this.log.info(`peer ${session.label} disconnected`)
     })
@@ -133,6 +134,7 @@ class ClientSide extends StreamTunnelBase {
         this.log.info(`connected to ${session.label} (codec ${this.wire.name})`)
         this.owner.attach(session)
         failure = await closed
+        if (signal.aborted) break
         this.log.warn(`connection to ${session.label} lost${failure ? `: ${failure.message}` : ''}`)
       } catch (err) {
         failure = err as Error

@@ -28,6 +28,11 @@ export function wrapSocket(socket: net.Socket): StreamConn {
   let closed = false
   let closeError: Error | undefined
   const pending: Uint8Array[] = []
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
   socket.on('data', (chunk: Uint8Array) => {
     if (handlers) handlers.onData(chunk)
     else pending.push(chunk)
@@ -45,6 +50,13 @@ export function wrapSocket(socket: net.Socket): StreamConn {
     local: addressOf(socket.localAddress, socket.localPort),
     write(data) {
       if (closed || socket.destroyed) return false
+      // Frames written in one event-loop turn leave in one writev: cork now, uncork once the
+      // turn's I/O callbacks have run (setImmediate runs right after the poll phase).
+      if (!corked) {
+        corked = true
+        socket.cork()
+        setImmediate(uncork)
+      }
       socket.write(data)
       return socket.writableLength < HIGH_WATER
     },
