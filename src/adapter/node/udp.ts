@@ -22,15 +22,17 @@ export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
       socket.off('error', onBindError)
       socket.on('error', (err) => opts.onError?.(err))
       if (opts.broadcast) socket.setBroadcast(true)
+      // One shared callback: no closure per datagram on the hot path.
+      const onSent = (err: Error | null) => {
+        if (err) opts.onError?.(err)
+      }
       const addr = socket.address()
       let closed = false
       resolve({
         local: { address: addr.address, port: addr.port, family: opts.family },
         send(data, port, address) {
           if (closed) return
-          socket.send(data, port, address, (err) => {
-            if (err) opts.onError?.(err)
-          })
+          socket.send(data, port, address, onSent)
         },
         close() {
           if (closed) return
