@@ -37,6 +37,12 @@ const FLAG_REUSE_ADDR = 16
 const QUEUE_MAX_PACKETS = 1024
 const QUEUE_MAX_BYTES = 4 << 20
 
+/** Bun reports a zoned link-local bind (fe80::1%eth0) without its zone; Node keeps it. */
+function withBoundZone(bound: string, asked: string): string {
+  const percent = asked.indexOf('%')
+  return percent >= 0 && !bound.includes('%') ? bound + asked.slice(percent) : bound
+}
+
 function errorWithCode(code: string, message: string): Error {
   return Object.assign(new Error(message), { code })
 }
@@ -94,7 +100,7 @@ export async function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
   }
 
   return {
-    local: { address: socket.address.address, port: socket.port, family: opts.family },
+    local: { address: withBoundZone(socket.address.address, opts.address), port: socket.port, family: opts.family },
     send(data, port, address) {
       if (closed) return
       if (queue.length === 0) {

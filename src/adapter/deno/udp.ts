@@ -42,6 +42,13 @@ export const hasNativeUdp = typeof Deno.listenDatagram === 'function'
 
 let warned = false
 
+/**
+ * Ports of sockets closed but not yet released. Deno frees the fd only once the pending receive
+ * (or send) op has been cancelled, a macrotask after close(), so a relay restarting on the same
+ * port would get EADDRINUSE: bind waits for that instead.
+ */
+const releasing = new Map<number, Promise<unknown>>()
+
 /** Receive buffers of live native sockets: send() copies views of these (see send below). */
 const receiveBuffers = new WeakSet<ArrayBufferLike>()
 
@@ -79,6 +86,12 @@ function withZone(opts: UdpBindOptions): UdpBindOptions['onMessage'] {
   }
 }
 
+/** Deno also drops the zone from the bound address; Node keeps it. */
+function keepZone(bound: string, asked: string): string {
+  const percent = asked.indexOf('%')
+  return percent >= 0 && !bound.includes('%') && isLinkLocal(bound) ? bound + asked.slice(percent) : bound
+}
+
 function isLinkLocal(address: string): boolean {
   // fe80::/10 is fe80 … febf.
   return /^fe[89ab][0-9a-f]:/i.test(address)
@@ -87,6 +100,7 @@ function isLinkLocal(address: string): boolean {
 async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMessage']): Promise<UdpSocket> {
   // Deno has no ipv6Only (always dual-stack on '::') and SO_BROADCAST is always on, so
   // opts.ipv6Only and opts.broadcast need nothing here (see capabilities in ./index.ts).
+  if (opts.port !== 0) await releasing.get(opts.port)
   const conn = Deno.listenDatagram!({ transport: 'udp', hostname: opts.address, port: opts.port, reuseAddress: opts.reuseAddr ?? false })
   let closed = false
   const onError = (err: unknown) => {
@@ -99,6 +113,7 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
   let head = 0
   let queuedBytes = 0
   let sending = false
+  let inFlight: Promise<unknown> = Promise.resolve()
 
   const pump = async () => {
     sending = true
@@ -107,7 +122,8 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
       queue[head++] = undefined as unknown as Outgoing
       queuedBytes -= p.data.byteLength
       try {
-        await conn.send(p.data, p.to)
+        inFlight = conn.send(p.data, p.to)
+        await inFlight
       } catch (err) {
         onError(err)
       }
@@ -124,7 +140,7 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
   }
 
   const socket: UdpSocket = {
-    local: { address: conn.addr.hostname, port: conn.addr.port, family: opts.family },
+    local: { address: keepZone(conn.addr.hostname, opts.address), port: conn.addr.port, family: opts.family },
     send(data, port, address) {
       if (closed) return
       if (queue.length - head >= QUEUE_MAX_PACKETS || queuedBytes + data.byteLength > QUEUE_MAX_BYTES) {
@@ -150,10 +166,15 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
       } catch {
         // The resource is already gone (a failed receive took it with it).
       }
+      const port = socket.local.port
+      const released: Promise<unknown> = Promise.allSettled([receiving, inFlight]).then(() => {
+        if (releasing.get(port) === released) releasing.delete(port)
+      })
+      releasing.set(port, released)
     },
   }
 
-  void (async () => {
+  const receiving = (async () => {
     const buf = new Uint8Array(MAX_DATAGRAM)
     receiveBuffers.add(buf.buffer)
     let failures = 0
