@@ -17,7 +17,14 @@ export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
       reject(err)
     }
     socket.once('error', onBindError)
-    socket.on('message', (msg, rinfo) => opts.onMessage(msg, rinfo.address, rinfo.port))
+    socket.on('message', (msg, rinfo) => {
+      // A throwing handler must cost one datagram, not the process (same as the Bun/Deno adapters).
+      try {
+        opts.onMessage(msg, rinfo.address, rinfo.port)
+      } catch (err) {
+        opts.onError?.(err as Error)
+      }
+    })
     socket.bind({ address: opts.address, port: opts.port, exclusive: true }, () => {
       socket.off('error', onBindError)
       socket.on('error', (err) => opts.onError?.(err))
