@@ -38,7 +38,10 @@ export function lengthPrefixedWire(codec: Codec): Wire {
       const size = codec.encodedLength(frame)
       if (size > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_ENCODED_FRAME}`)
       const out = new Uint8Array(4 + size)
-      new DataView(out.buffer).setUint32(0, size)
+      out[0] = size >>> 24
+      out[1] = (size >>> 16) & 0xff
+      out[2] = (size >>> 8) & 0xff
+      out[3] = size & 0xff
       codec.encodeInto(frame, out, 4)
       return out
     },
