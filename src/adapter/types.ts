@@ -79,6 +79,8 @@ export interface TcpConnectOptions {
   signal?: AbortSignal
   /** Local bind, optional. */
   localAddress?: string
+  /** Local port (`sourceport=`), optional; a failure to bind it fails the attempt with syscall 'bind'. */
+  localPort?: number
 }
 
 export interface ResolvedAddress {

@@ -115,6 +115,7 @@ export function connectTcp(opts: TcpConnectOptions): Promise<StreamConn> {
       host: opts.address,
       port: opts.port,
       localAddress: opts.localAddress,
+      localPort: opts.localPort,
       noDelay: true,
       // Racing happens in the core (spec C-rules); the runtime must dial exactly the literal we give.
       autoSelectFamily: false,
