@@ -83,6 +83,46 @@ export interface TcpConnectOptions {
   localPort?: number
 }
 
+/** TLS material and checks for a listening socket (PEM strings: the CLI reads the files). */
+export interface TlsServerOptions {
+  cert: string
+  key: string
+  /** CA that signs client certificates; required with requestCert. */
+  ca?: string
+  /** Mutual TLS: ask for a client certificate and refuse the handshake without a valid one. */
+  requestCert?: boolean
+  /** Clients that have not finished the handshake by then are dropped. */
+  handshakeTimeoutMs: number
+  /** A client whose handshake failed (bad or missing certificate, timeout, not TLS): for logs. */
+  onClientError?(err: Error, remote: SocketAddress): void
+}
+
+export interface TlsListenOptions extends TcpListenOptions {
+  tls: TlsServerOptions
+}
+
+/** TLS settings of a dialling socket. The server certificate is always verified. */
+export interface TlsClientOptions {
+  /** Trusted CA (PEM); default: the runtime's trust store. */
+  ca?: string
+  /** Client certificate and key for mutual TLS (PEM). */
+  cert?: string
+  key?: string
+  /**
+   * The name the server certificate must carry, also sent as SNI when it is not an IP literal.
+   * Default: the address dialled.
+   */
+  servername?: string
+  /** How long the TLS handshake may take once TCP is connected. */
+  handshakeTimeoutMs: number
+}
+
+export interface TlsConnectOptions extends TcpConnectOptions {
+  tls: TlsClientOptions
+  /** How long the TCP connect may take (the handshake has its own limit); default: no limit. */
+  connectTimeoutMs?: number
+}
+
 export interface ResolvedAddress {
   address: string
   family: Family
@@ -101,6 +141,10 @@ export interface Runtime {
   bindUdp(opts: UdpBindOptions): Promise<UdpSocket>
   listenTcp(opts: TcpListenOptions): Promise<StreamListener>
   connectTcp(opts: TcpConnectOptions): Promise<StreamConn>
+  /** TLS server: connections are handed over only after a completed handshake. */
+  listenTls?(opts: TlsListenOptions): Promise<StreamListener>
+  /** Resolves only after the TLS handshake (and the server certificate check) succeeded. */
+  connectTls?(opts: TlsConnectOptions): Promise<StreamConn>
   /** getaddrinfo-style lookup honouring /etc/hosts; results in resolver order. */
   lookup(name: string, family?: Family): Promise<ResolvedAddress[]>
 }

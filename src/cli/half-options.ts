@@ -1,6 +1,8 @@
 import type { HalfOptions } from '../core/half.ts'
 import { RelayError } from '../core/errors.ts'
 import { isLogLevel } from '../core/logger.ts'
+import type { TlsMaterial } from '../core/connector.ts'
+import { readText } from './host.ts'
 
 /** Turns merged command-line/config options (uhppoted-tunnel names) into HalfOptions. */
 export function toHalfOptions(o: Record<string, string | boolean>, where: string): HalfOptions {
@@ -33,6 +35,22 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     heartbeat: str('heartbeat'),
     queueMaxPackets: int('queue-packets'),
     queueMaxBytes: int('queue-bytes'),
+    tls: tlsMaterial(o, where),
     logLevel,
   }
+}
+
+/** --ca-cert, --cert and --key name PEM files (read here: the library takes PEM text). */
+function tlsMaterial(o: Record<string, string | boolean>, where: string): TlsMaterial {
+  const file = (k: string): string | undefined => {
+    const path = o[k]
+    if (path === undefined || path === false) return undefined
+    if (typeof path !== 'string' || path === '') throw new RelayError('E_CONFIG', `${where}: --${k} needs a file name`)
+    try {
+      return readText(path)
+    } catch (cause) {
+      throw new RelayError('E_CONFIG', `${where}: cannot read the --${k} file '${path}': ${(cause as Error).message}`, { cause })
+    }
+  }
+  return { caCert: file('ca-cert'), cert: file('cert'), key: file('key'), clientAuth: o['client-auth'] === true || o['client-auth'] === 'true' }
 }

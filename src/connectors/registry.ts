@@ -3,6 +3,7 @@ import { RelayError } from '../core/errors.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { streamTunnelIn, streamTunnelOut } from './stream-tunnel.ts'
 import { tcpTransport } from './tcp.ts'
+import { tlsTransport } from './tls.ts'
 import { udpBroadcastOut } from './udp-broadcast.ts'
 import { udpEventOut } from './udp-event-out.ts'
 import { udpListenIn } from './udp-listen.ts'
@@ -56,5 +57,11 @@ for (const role of ['server', 'client'] as const) {
   registerConnector(`tcp/${role}`, {
     in: (s, ctx, peer) => streamTunnelIn(ctx, tcpTransport(ctx, role, s.text), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
     out: (s, ctx) => streamTunnelOut(ctx, tcpTransport(ctx, role, s.text), { text: s.text, endpoint: endpointOf(s) }, role),
+  })
+}
+for (const role of ['server', 'client'] as const) {
+  registerConnector(`tls/${role}`, {
+    in: (s, ctx, peer) => streamTunnelIn(ctx, tlsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
+    out: (s, ctx) => streamTunnelOut(ctx, tlsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
   })
 }

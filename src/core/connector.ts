@@ -64,4 +64,17 @@ export interface HalfOptionsResolved {
   queueMaxBytes: number
   /** Restrict resolution to a family. */
   family?: 4 | 6
+  /** Certificates for tls/server and tls/client (PEM text), if any were given. */
+  tls: TlsMaterial
+}
+
+/** uhppoted-tunnel's --ca-cert, --cert, --key and --client-auth, as PEM text (the CLI reads the files). */
+export interface TlsMaterial {
+  /** tls/client: the CA that signs the server certificate (default: the system's trust store). tls/server with clientAuth: the CA that signs client certificates. */
+  caCert?: string
+  /** tls/server: its certificate (required). tls/client: a client certificate for mutual TLS. */
+  cert?: string
+  key?: string
+  /** tls/server: require a client certificate signed by caCert. */
+  clientAuth?: boolean
 }

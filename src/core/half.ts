@@ -1,6 +1,6 @@
 import type { Runtime, SocketAddress } from '../adapter/types.ts'
 import { codecByName } from '../../codecs/index.ts'
-import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector } from './connector.ts'
+import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, TlsMaterial } from './connector.ts'
 import { parseDuration } from './duration.ts'
 import { RelayError } from './errors.ts'
 import { createLogger, type LogLevel, type Logger, type LogSink } from './logger.ts'
@@ -29,6 +29,8 @@ export interface HalfOptions {
   heartbeat?: string | number
   queueMaxPackets?: number
   queueMaxBytes?: number
+  /** PEM text for tls/server and tls/client (uhppoted-tunnel's --ca-cert, --cert, --key, --client-auth). */
+  tls?: TlsMaterial
   logLevel?: LogLevel
   /** A logger or a line sink; default: lines on stderr. */
   logger?: Logger | LogSink
@@ -64,10 +66,11 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     connectTimeoutMs: parseDuration(o.connectTimeout ?? '10s', 'connect-timeout'),
     maxRetries,
     maxRetryDelayMs: parseDuration(o.maxRetryDelay ?? '5m', 'max-retry-delay'),
-    heartbeatMs: parseDuration(o.heartbeat ?? '10s', 'heartbeat'),
+    heartbeatMs: parseDuration(o.heartbeat ?? '8s', 'heartbeat'),
     queueMaxPackets: o.queueMaxPackets ?? 1024,
     queueMaxBytes: o.queueMaxBytes ?? 4 << 20,
     family: o.family,
+    tls: o.tls ?? {},
   }
 }
 

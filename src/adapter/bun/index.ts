@@ -6,6 +6,7 @@
 import type { Runtime } from '../types.ts'
 import { lookup } from '../node/dns.ts'
 import { connectTcp, listenTcp } from '../node/tcp.ts'
+import { connectTls, listenTls } from '../node/tls.ts'
 import { bindUdp } from './udp.ts'
 
 export const bunRuntime: Runtime = {
@@ -15,5 +16,7 @@ export const bunRuntime: Runtime = {
   bindUdp,
   listenTcp,
   connectTcp,
+  listenTls,
+  connectTls,
   lookup,
 }

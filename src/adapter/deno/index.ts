@@ -6,6 +6,7 @@
 import type { Runtime } from '../types.ts'
 import { lookup } from '../node/dns.ts'
 import { connectTcp, listenTcp } from '../node/tcp.ts'
+import { connectTls, listenTls } from '../node/tls.ts'
 import { bindUdp, hasNativeUdp } from './udp.ts'
 
 export const denoRuntime: Runtime = {
@@ -20,5 +21,7 @@ export const denoRuntime: Runtime = {
   bindUdp,
   listenTcp,
   connectTcp,
+  listenTls,
+  connectTls,
   lookup,
 }

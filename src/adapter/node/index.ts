@@ -5,6 +5,7 @@
 import type { Runtime } from '../types.ts'
 import { lookup } from './dns.ts'
 import { connectTcp, listenTcp } from './tcp.ts'
+import { connectTls, listenTls } from './tls.ts'
 import { bindUdp } from './udp.ts'
 
 export const nodeRuntime: Runtime = {
@@ -13,5 +14,7 @@ export const nodeRuntime: Runtime = {
   bindUdp,
   listenTcp,
   connectTcp,
+  listenTls,
+  connectTls,
   lookup,
 }

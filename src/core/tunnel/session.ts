@@ -214,6 +214,8 @@ export class Session {
 
   private startHeartbeat(): void {
     const every = this.opts.heartbeatMs
+    // Checked four times per interval, so a dead peer is declared between 3 and 3.25 intervals
+    // after its last byte (default 8 s: within 26 s).
     this.heartbeat = unrefTimer(setInterval(() => {
       const quiet = Date.now() - this.lastReceived
       if (quiet >= every * 3) {
@@ -222,7 +224,7 @@ export class Session {
       } else if (quiet >= every) {
         this.send({ flow: 0, id: 0, kind: Kind.ping, payload: new Uint8Array(0) })
       }
-    }, every))
+    }, Math.max(10, every / 4)))
   }
 
   private protocolError(err: Error): void {
