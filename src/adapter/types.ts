@@ -37,6 +37,30 @@ export interface UdpSocket {
   close(): void
 }
 
+/** The interface a multicast socket joins and sends on (MC1, MC4): always named, never the OS's pick. */
+export interface MulticastInterface {
+  name: string
+  /** Interface index (IPv6 joins on Deno take the index). */
+  index: number
+  /** An IPv4 address of the interface: IPv4 joins and the IPv4 multicast-if are given by address. */
+  ipv4?: string
+}
+
+export interface MulticastBindOptions extends UdpBindOptions {
+  iface: MulticastInterface
+  /** Receivers: groups to join on `iface` (bind the group family's wildcard with reuseAddr, MC2); `source` = source-specific join (MC6). */
+  join?: { group: string; source?: string }[]
+  /** Senders: multicast-if = `iface`, TTL / hop limit and loopback, always set explicitly (MC4). */
+  send?: { ttl: number; loopback: boolean }
+}
+
+export interface MulticastSocket extends UdpSocket {
+  /** Drops every membership; idempotent (MC3). close() drops them too. */
+  leave(): void
+  /** How the runtime carries this socket, for logs (`Deno.listenDatagram`, `node:dgram`). */
+  readonly via: string
+}
+
 export interface StreamConn {
   readonly remote: SocketAddress
   readonly local: SocketAddress
@@ -81,6 +105,8 @@ export interface TcpConnectOptions {
   localAddress?: string
   /** Local port (`sourceport=`), optional; a failure to bind it fails the attempt with syscall 'bind'. */
   localPort?: number
+  /** Local port (`sourceport=`), optional; a failure to bind it fails the attempt with syscall 'bind'. */
+  localPort?: number
 }
 
 /** TLS material and checks for a listening socket (PEM strings: the CLI reads the files). */
@@ -123,6 +149,19 @@ export interface TlsConnectOptions extends TcpConnectOptions {
   connectTimeoutMs?: number
 }
 
+/** One address of a network interface, as enumerated now. */
+export interface InterfaceAddress {
+  /** Interface name (`eth0`). */
+  name: string
+  address: string
+  family: Family
+  /** Loopback. */
+  internal: boolean
+  prefixLength: number
+  /** IPv6 scope id: the interface index for link-local addresses, 0 otherwise. */
+  scopeId?: number
+}
+
 export interface ResolvedAddress {
   address: string
   family: Family
@@ -145,6 +184,12 @@ export interface Runtime {
   listenTls?(opts: TlsListenOptions): Promise<StreamListener>
   /** Resolves only after the TLS handshake (and the server certificate check) succeeded. */
   connectTls?(opts: TlsConnectOptions): Promise<StreamConn>
+  /** Addresses of the host's interfaces, read fresh each call (absent where there are none: edge). */
+  networkInterfaces?(): InterfaceAddress[]
+  /** The index of a named interface, or undefined when there is no such interface. */
+  interfaceIndex?(name: string): number | undefined
+  /** UDP multicast receive/send (absent where there is no UDP). */
+  bindMulticast?(opts: MulticastBindOptions): Promise<MulticastSocket>
   /** getaddrinfo-style lookup honouring /etc/hosts; results in resolver order. */
   lookup(name: string, family?: Family): Promise<ResolvedAddress[]>
 }

@@ -16,9 +16,11 @@ const BY_CODE: Record<string, number> = {
 }
 
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof RelayError)) return EXIT.failure
-  if (err.code in BY_CODE) return BY_CODE[err.code]!
+  // RelayErrors, and AggregateErrors with a code (ConnectRaceError, which cannot extend RelayError).
+  const code = err instanceof RelayError ? err.code : (err as { code?: unknown } | null)?.code
+  if (!(err instanceof Error) || typeof code !== 'string' || !code.startsWith('E_')) return EXIT.failure
+  if (code in BY_CODE) return BY_CODE[code]!
   // Everything a user wrote wrong: connector strings, options, codecs, config files.
-  if (/^E_(CONFIG|UNKNOWN|INVALID|ENDPOINT|CONNECTOR|IPV6|ZONE|NO_SUCH|DUPLICATE|USAGE)/.test(err.code)) return EXIT.config
+  if (/^E_(CONFIG|UNKNOWN|INVALID|ENDPOINT|CONNECTOR|IPV6|ZONE|NO_SUCH|DUPLICATE|USAGE|NOT_MULTICAST|UNSUPPORTED)/.test(code)) return EXIT.config
   return EXIT.failure
 }

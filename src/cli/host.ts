@@ -11,6 +11,15 @@ export const exit = (code: number): never => process.exit(code)
 export const print = (text: string): void => void process.stdout.write(`${text}\n`)
 export const printError = (text: string): void => void process.stderr.write(`${text}\n`)
 
+/** Calls `fn` on every SIGHUP (udp/listen:* rescans local addresses, spec U4). */
+export function onReloadSignal(fn: () => void): void {
+  try {
+    process.on('SIGHUP', fn)
+  } catch {
+    // A runtime or platform without SIGHUP: the periodic rescan still runs.
+  }
+}
+
 /** Calls `fn` once on the first SIGINT or SIGTERM; a second signal exits at once. */
 export function onShutdownSignal(fn: (signal: string) => void): void {
   let seen = false

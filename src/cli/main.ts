@@ -9,7 +9,7 @@ import { loadConfig } from './config.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
 import { HELP, VERSION } from './help.ts'
-import { argv, exit, onShutdownSignal, print, printError, readText } from './host.ts'
+import { argv, exit, onReloadSignal, onShutdownSignal, print, printError, readText } from './host.ts'
 
 function fail(err: unknown): never {
   const code = err instanceof RelayError ? ` [${err.code}]` : ''
@@ -73,6 +73,9 @@ async function main(): Promise<void> {
       fail(err)
     }
   }
+  onReloadSignal(() => {
+    for (const h of halves) void h.rescan()
+  })
   // A half that stops on its own (retries used up) takes the process down with its exit code.
   await Promise.all(halves.map((h) => h.done.catch(async (err) => {
     if (stopping) return

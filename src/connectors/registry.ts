@@ -55,8 +55,8 @@ registerConnector('udp/event', {
 registerConnector('udp/broadcast', { out: (s, ctx) => udpBroadcastOut(ctx, endpointOf(s), s.text) })
 for (const role of ['server', 'client'] as const) {
   registerConnector(`tcp/${role}`, {
-    in: (s, ctx, peer) => streamTunnelIn(ctx, tcpTransport(ctx, role, s.text), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
-    out: (s, ctx) => streamTunnelOut(ctx, tcpTransport(ctx, role, s.text), { text: s.text, endpoint: endpointOf(s) }, role),
+    in: (s, ctx, peer) => streamTunnelIn(ctx, tcpTransport(ctx, role, s.text, endpointOf(s)), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
+    out: (s, ctx) => streamTunnelOut(ctx, tcpTransport(ctx, role, s.text, endpointOf(s)), { text: s.text, endpoint: endpointOf(s) }, role),
   })
 }
 for (const role of ['server', 'client'] as const) {

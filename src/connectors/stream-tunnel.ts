@@ -140,6 +140,12 @@ class ClientSide extends StreamTunnelBase {
         failure = err as Error
         if (signal.aborted) break
         const code = (err as RelayError).code
+        // A local bind that cannot reach the remote's family (or zone) is a configuration
+        // mistake, not a network hiccup: stop with its own exit code (spec M2, M4, F3).
+        if (code === 'E_FAMILY_MISMATCH' || code === 'E_ZONE_MISMATCH' || code === 'E_FAMILY_CONFLICT' || code === 'E_NO_SUCH_INTERFACE') {
+          this.ctx.fatal(failure)
+          break
+        }
         // A refusal (codec, token, version) will not fix itself by retrying fast: say it loudly.
         const level = code === 'E_CODEC_MISMATCH' || code === 'E_AUTH' || code === 'E_HELLO_REFUSED' ? 'error' : 'warn'
         this.log[level](failure.message)

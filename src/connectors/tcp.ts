@@ -1,13 +1,37 @@
 import type { HalfContext } from '../core/connector.ts'
-import { dialFirst } from '../net/dial.ts'
+import type { Endpoint } from '../net/endpoint.ts'
+import { raceOptionsOf, raceTcp } from '../net/dial.ts'
+import { filterForLocal, localBindOf } from '../net/family.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 
-/** Plain TCP as a tunnel transport. */
-export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string): StreamTransport {
+/**
+ * Plain TCP as a tunnel transport. Clients race the resolved addresses (RFC 8305, spec C1–C10)
+ * from the local bind given by `bind=`, `sourceport=` or the `::iface:` prefix, keeping only the
+ * remote addresses that bind can reach (M1–M4).
+ */
+export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint): StreamTransport {
   const rt = ctx.runtime
+  const log = ctx.logger.child(`tcp/${role}`)
+  let warned = false
+  const warnOnce = (m: string) => {
+    if (!warned) log.warn(m)
+    warned = true
+  }
+  const race = role === 'client' && endpoint ? raceOptionsOf(endpoint.options, text, (m) => log.warn(m)) : {}
   return {
     name: `tcp/${role}`,
     listen: (addr, port, onConnection) => rt.listenTcp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6, onConnection }),
-    dial: (addresses, port, signal) => dialFirst(rt, text, addresses, port, ctx.options.connectTimeoutMs, signal),
+    dial: (addresses, port, signal) => {
+      const local = endpoint && localBindOf(rt, endpoint, text)
+      const targets = filterForLocal(rt, addresses, local, text, warnOnce)
+      return raceTcp(rt, text, targets, port, {
+        timeoutMs: ctx.options.connectTimeoutMs,
+        signal,
+        race,
+        localAddressFor: local && ((c) => local.addressFor(c)),
+        localPort: local?.port,
+        onEvent: (e) => log.debug(`${e.type} ${e.address.includes(':') ? `[${e.address}]` : e.address}:${port} at ${Math.round(e.atMs)} ms${e.type === 'attempt-fail' ? `: ${e.errno ?? e.message}` : ''}`),
+      })
+    },
   }
 }

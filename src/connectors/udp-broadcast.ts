@@ -1,8 +1,8 @@
-import type { ResolvedAddress, UdpSocket } from '../adapter/types.ts'
+import type { UdpSocket } from '../adapter/types.ts'
 import type { HalfContext, OutConnector, PacketKind } from '../core/connector.ts'
 import type { Flow } from '../core/flow.ts'
 import type { Endpoint } from '../net/endpoint.ts'
-import { resolveConnect } from '../net/resolve.ts'
+import { type UdpSender, udpSender } from './udp-sender.ts'
 
 interface FlowSocket {
   socket: UdpSocket | undefined
@@ -24,17 +24,13 @@ const MAX_WAITING = 64
 export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: string): OutConnector {
   const log = ctx.logger.child('udp/broadcast')
   const perFlow = new Map<Flow, FlowSocket>()
-  let target!: ResolvedAddress
+  let target!: UdpSender
   const port = endpoint.port
 
   const open = (flow: Flow): FlowSocket => {
     const state: FlowSocket = { socket: undefined, waiting: [], requestId: 0, windowEnd: 0 }
     perFlow.set(flow, state)
-    ctx.runtime.bindUdp({
-      address: target.family === 6 ? '::' : '0.0.0.0',
-      port: 0,
-      family: target.family,
-      broadcast: target.family === 4,
+    target.open({
       onMessage: (data, address, fromPort) => {
         if (data.length === 0) {
           ctx.drops.drop('empty_datagram', `zero-length reply from ${address}:${fromPort}`)
@@ -67,9 +63,8 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
 
   return {
     async start() {
-      const addrs = await resolveConnect(ctx.runtime, endpoint, text, ctx.options.family)
-      target = addrs[0]!
-      log.info(`sending to ${target.family === 6 ? `[${target.address}]` : target.address}:${port}`)
+      target = await udpSender(ctx, endpoint, text, log, false)
+      log.info(`sending to ${target.describe}`)
     },
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (flow.closed) return

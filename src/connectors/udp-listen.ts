@@ -1,74 +1,198 @@
-import type { SocketAddress, UdpSocket } from '../adapter/types.ts'
+import type { Family, ResolvedAddress, SocketAddress, UdpSocket } from '../adapter/types.ts'
 import type { HalfContext, InConnector, PacketKind, PacketSink } from '../core/connector.ts'
-import { BasicFlow, FlowTable } from '../core/flow.ts'
+import { parseDuration } from '../core/duration.ts'
+import { RelayError } from '../core/errors.ts'
+import { BasicFlow, FlowTable, unrefTimer } from '../core/flow.ts'
 import { MAX_DATAGRAM } from '../core/frame.ts'
-import { bindAll } from '../net/bind-all.ts'
+import { bindAll, skipUnavailableAddress } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
-import { resolveListen } from '../net/resolve.ts'
+import { localUnicastAddresses } from '../net/local-addresses.ts'
+import { checkNotMulticastOptions, isMulticastHost, multicastPlan } from '../net/multicast.ts'
+import { effectiveFamily, resolveListen } from '../net/resolve.ts'
+
+/** How often `udp/listen:*` looks for new or vanished local addresses (U4; `rescan=` changes it). */
+const DEFAULT_RESCAN_MS = 30_000
+
+interface Bound {
+  socket: UdpSocket
+  /** Part of every flow key of this socket (U2: flows are keyed by socket and peer). */
+  index: number
+}
 
 /**
  * udp/listen and udp/event as --in: every local client (socket, address, port) is a flow; its
  * replies leave from the socket it sent to. udp/event sends one-way events instead of requests.
+ *
+ * Addresses: `*` binds one socket per local unicast address (spec U1; `,wildcard` binds the
+ * family wildcards instead, U3) and rescans every 30 s or on rescan(); a name binds every address
+ * it resolves to; a multicast group binds the group family's wildcard and joins the group on the
+ * named interface (MC1–MC3).
  */
 export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, kind: PacketKind): InConnector {
   const log = ctx.logger.child(kind === 'event' ? 'udp/event' : 'udp/listen')
   const flows = new FlowTable<string>(ctx.options.flowIdleMs)
-  let sockets: UdpSocket[] = []
+  const sockets = new Map<string, Bound>()
   let nextId = 1
   let socketSeq = 0
+  let out: PacketSink | undefined
+  let port = endpoint.port
+  let rescanTimer: ReturnType<typeof setInterval> | undefined
+  let rescanning: Promise<void> | undefined
+  let closed = false
 
-  const onMessage = (sock: () => UdpSocket, index: number, out: PacketSink) => (data: Uint8Array, address: string, port: number) => {
+  checkNotMulticastOptions(endpoint, text)
+  const multicast = isMulticastHost(endpoint)
+  const enumerated = endpoint.hostKind === 'wildcard' && endpoint.options.wildcard === undefined
+  const rescanMs = endpoint.options.rescan === undefined ? DEFAULT_RESCAN_MS : parseDuration(endpoint.options.rescan, 'rescan')
+
+  const onMessage = (sock: () => UdpSocket, index: number) => (data: Uint8Array, address: string, fromPort: number) => {
     if (data.length === 0) {
-      ctx.drops.drop('empty_datagram', `zero-length datagram from ${address}:${port} (nothing to forward)`)
+      ctx.drops.drop('empty_datagram', `zero-length datagram from ${address}:${fromPort} (nothing to forward)`)
       return
     }
     if (data.length > MAX_DATAGRAM) {
-      ctx.drops.drop('oversized_datagram', `${data.length}-byte datagram from ${address}:${port}`)
+      ctx.drops.drop('oversized_datagram', `${data.length}-byte datagram from ${address}:${fromPort}`)
       return
     }
-    const key = `${index}|${address}|${port}`
+    const key = `${index}|${address}|${fromPort}`
     let flow = flows.get(key)
     if (!flow) {
       const s = sock()
-      flow = new BasicFlow(`udp ${address}:${port}`, (_id, payload) => {
-        s.send(payload, port, address)
+      flow = new BasicFlow(`udp ${address}:${fromPort}`, (_id, payload) => {
+        s.send(payload, fromPort, address)
         ctx.stats.add('udp.replies')
       }, Date.now())
       flows.add(key, flow)
       ctx.stats.add('udp.flows')
-      log.debug(`new flow ${flow.label}`)
+      log.debug(`new flow ${flow.label} on ${fmt(s.local)}`)
     } else {
       flow.touch()
     }
     const id = nextId
     nextId = nextId === 0xffffffff ? 1 : nextId + 1
     ctx.stats.add(kind === 'event' ? 'udp.events' : 'udp.requests')
-    out.send(flow, kind, id, data)
+    out!.send(flow, kind, id, data)
+  }
+
+  const bindOne = async (addr: ResolvedAddress, atPort: number): Promise<UdpSocket> => {
+    const index = socketSeq++
+    let socket!: UdpSocket
+    socket = await ctx.runtime.bindUdp({
+      address: addr.address,
+      port: atPort,
+      family: addr.family,
+      ipv6Only: addr.family === 6,
+      onMessage: onMessage(() => socket, index),
+      onError: (err) => log.warn(`socket error on ${fmt(socket.local)}: ${err.message}`),
+    })
+    sockets.set(addr.address, { socket, index })
+    return socket
+  }
+
+  const families = (): Family[] => {
+    const f = effectiveFamily(endpoint, ctx.options.family, text)
+    return f === undefined ? [6, 4] : [f]
+  }
+
+  const enumerate = (warn: boolean) => {
+    const found = localUnicastAddresses(ctx.runtime, families(), text, endpoint.iface)
+    if (warn) for (const f of found.missing) log.warn(`W_FAMILY_UNAVAILABLE ${text}: this host has no IPv${f} address, listening without it`)
+    return found.addresses
+  }
+
+  /** Closes one socket and ends its flows (`session-lost`, U4). */
+  const drop = (address: string) => {
+    const b = sockets.get(address)
+    if (!b) return
+    sockets.delete(address)
+    b.socket.close()
+    const prefix = `${b.index}|`
+    for (const [key, flow] of [...flows.flows]) {
+      if (!key.startsWith(prefix)) continue
+      flow.close()
+      ctx.stats.add('udp.sessions_lost')
+      log.info(`session-lost ${flow.label}: local address ${fmt(b.socket.local)} is gone`)
+    }
+    log.info(`address ${address} is gone: closed its socket`)
+  }
+
+  const rescan = (): Promise<void> => {
+    rescanning ??= (async () => {
+      try {
+        if (closed) return
+        const now = enumerate(false)
+        const wanted = new Set(now.map((a) => a.address))
+        for (const address of [...sockets.keys()]) if (!wanted.has(address)) drop(address)
+        for (const addr of now) {
+          if (sockets.has(addr.address) || closed) continue
+          try {
+            const s = await bindOne(addr, port)
+            if (closed) s.close()
+            else log.info(`new address: listening on ${fmt(s.local)}`)
+          } catch (err) {
+            log.warn(`W_ADDRESS_UNAVAILABLE ${text}: cannot bind new address ${addr.address} on port ${port}: ${(err as Error).message}`)
+          }
+        }
+      } finally {
+        rescanning = undefined
+      }
+    })()
+    return rescanning
+  }
+
+  const startMulticast = async () => {
+    const plan = multicastPlan(ctx.runtime, endpoint, text)
+    if (!ctx.runtime.bindMulticast) throw new RelayError('E_UNSUPPORTED_ON_RUNTIME', `${text}: the ${ctx.runtime.name} runtime has no multicast`)
+    let socket!: UdpSocket
+    const mc = await ctx.runtime.bindMulticast({
+      address: plan.family === 6 ? '::' : '0.0.0.0',
+      port,
+      family: plan.family,
+      ipv6Only: plan.family === 6,
+      reuseAddr: true,
+      iface: plan.iface,
+      join: [{ group: plan.group, ...(plan.source ? { source: plan.source } : {}) }],
+      onMessage: onMessage(() => socket, 0),
+      onError: (err) => log.warn(`socket error on group ${plan.group}: ${err.message}`),
+    })
+    socket = mc
+    sockets.set(plan.group, { socket, index: 0 })
+    log.info(`joined ${plan.group}${plan.source ? ` from ${plan.source}` : ''} on ${plan.iface.name}, port ${mc.local.port} (${mc.via})`)
   }
 
   return {
-    async start(out) {
+    async start(sink) {
+      out = sink
+      if (multicast) return startMulticast()
+      if (enumerated) {
+        const addrs = enumerate(true)
+        if (addrs.length === 0) throw new RelayError('E_LISTEN', `${text}: no local address to listen on`)
+        const bound = await bindAll(text, addrs, port, skipUnavailableAddress(text), bindOne, (m) => log.warn(m))
+        port = bound[0]!.local.port
+        // A failed attempt of the port-0 sync leaves entries behind: keep only live sockets.
+        for (const [address, b] of [...sockets]) if (!bound.includes(b.socket)) sockets.delete(address)
+        log.info(`listening on port ${port} of ${bound.length} local address${bound.length === 1 ? '' : 'es'}: ${bound.map((s) => fmt(s.local)).join(', ')}`)
+        if (rescanMs > 0) rescanTimer = unrefTimer(setInterval(() => void rescan(), rescanMs))
+        return
+      }
+      if (endpoint.hostKind === 'wildcard') {
+        log.warn(`W_UDP_WILDCARD_SOURCE ${text}: one wildcard socket per family; replies may come from another address on multihomed hosts`)
+      }
       const addrs = await resolveListen(ctx.runtime, endpoint, text, ctx.options.family)
-      sockets = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', async (addr, port) => {
-        const index = socketSeq++
-        let socket!: UdpSocket
-        socket = await ctx.runtime.bindUdp({
-          address: addr.address,
-          port,
-          family: addr.family,
-          ipv6Only: addr.family === 6,
-          onMessage: onMessage(() => socket, index, out),
-          onError: (err) => log.warn(`socket error: ${err.message}`),
-        })
-        return socket
-      }, (m) => log.warn(m))
-      for (const s of sockets) log.info(`listening on ${fmt(s.local)}`)
+      const bound = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', bindOne, (m) => log.warn(m))
+      for (const [address, b] of [...sockets]) if (!bound.includes(b.socket)) sockets.delete(address)
+      for (const s of bound) log.info(`listening on ${fmt(s.local)}`)
     },
     async close() {
+      closed = true
+      if (rescanTimer !== undefined) clearInterval(rescanTimer)
+      await rescanning
       flows.closeAll()
-      for (const s of sockets) s.close()
+      for (const b of sockets.values()) b.socket.close()
+      sockets.clear()
     },
-    addresses: (): SocketAddress[] => sockets.map((s) => s.local),
+    addresses: (): SocketAddress[] => [...sockets.values()].map((b) => b.socket.local),
+    rescan: () => (enumerated ? rescan() : Promise.resolve()),
   }
 }
 

@@ -20,6 +20,7 @@ export interface OutConnector extends PacketSink {
   close(): Promise<void>
   /** Local addresses a listening out connector is bound to (reverse tunnels). */
   addresses?(): SocketAddress[]
+  rescan?(): Promise<void>
 }
 
 export interface InConnector {
@@ -27,6 +28,8 @@ export interface InConnector {
   start(out: PacketSink): Promise<void>
   close(): Promise<void>
   addresses?(): SocketAddress[]
+  /** Looks at the local addresses again now (udp/listen:* binds new ones, drops vanished ones: spec U4). */
+  rescan?(): Promise<void>
 }
 
 /** Everything a connector needs from the half it belongs to. */

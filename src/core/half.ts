@@ -7,6 +7,7 @@ import { createLogger, type LogLevel, type Logger, type LogSink } from './logger
 import { DropReporter, Stats } from './stats.ts'
 import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
 import { createIn, createOut } from '../connectors/registry.ts'
+import { preflight } from '../net/family.ts'
 
 export interface HalfOptions {
   /** Where requests come in: a connector string (`udp/listen:127.0.0.1:5300`) or a parsed spec. */
@@ -45,6 +46,8 @@ export interface Half extends AsyncDisposable {
   /** Addresses the in connector listens on (empty for dialling connectors). */
   inAddresses(): SocketAddress[]
   outAddresses(): SocketAddress[]
+  /** Picks up new and vanished local addresses now (SIGHUP in the CLI; also every 30 s on its own). */
+  rescan(): Promise<void>
   /** Settles when the half has stopped: resolves on close/abort, rejects on a fatal error. */
   readonly done: Promise<void>
   close(): Promise<void>
@@ -126,6 +129,10 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   }
 
   if (o.signal?.aborted) throw new RelayError('E_CANCELLED', 'aborted before start')
+  // Contradictions (--ipv4 with an IPv6 literal, a local bind of the other family) fail here, at
+  // start, with their own exit code, rather than in a dialling retry loop (spec F3, M2).
+  preflight(runtime, inSpec, options.family, 'in')
+  preflight(runtime, outSpec, options.family, 'out')
   outConn = createOut(outSpec, ctx, inSpec)
   inConn = createIn(inSpec, ctx, outSpec)
   try {
@@ -141,6 +148,10 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
     stats,
     inAddresses: () => inConn?.addresses?.() ?? [],
     outAddresses: () => outConn?.addresses?.() ?? [],
+    rescan: async () => {
+      await inConn?.rescan?.()
+      await outConn?.rescan?.()
+    },
     done,
     close,
     [Symbol.asyncDispose]: close,

@@ -28,15 +28,27 @@ const FAMILY_MISSING = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL'])
 const PORT_SYNC_TRIES = 5
 
 /**
+ * Decides whether a failed bind may be skipped: returns the warning to log, or undefined when
+ * the failure is fatal.
+ */
+export type SkipRule = (addr: ResolvedAddress, errno: string | undefined) => string | undefined
+
+/** `udp/listen:*` sockets on enumerated addresses: an address that vanished or is not ready yet
+ * (IPv6 duplicate address detection) is skipped, and the next rescan tries it again (U1, U4). */
+export const skipUnavailableAddress = (text: string): SkipRule => (addr, errno) =>
+  errno && FAMILY_MISSING.has(errno) ? `W_ADDRESS_UNAVAILABLE ${text}: cannot bind ${addr.family === 6 ? `[${addr.address}]` : addr.address} now (${errno}); skipped until the next rescan` : undefined
+
+/**
  * Binds every address as one unit (spec S1, S4, S5): all or nothing for explicit addresses; for
- * a wildcard, a family the host lacks is skipped with a warning. Port 0 gives one port number on
- * every socket: the first socket's ephemeral port is reused for the rest, retried on collision.
+ * a wildcard, a family the host lacks is skipped with a warning (or `wildcard` is a SkipRule of
+ * its own). Port 0 gives one port number on every socket: the first socket's ephemeral port is
+ * reused for the rest, retried on collision.
  */
 export async function bindAll<T extends Bound>(
   text: string,
   addresses: ResolvedAddress[],
   port: number,
-  wildcard: boolean,
+  wildcard: boolean | SkipRule,
   bind: (address: ResolvedAddress, port: number) => Promise<T>,
   warn: (msg: string) => void,
 ): Promise<T[]> {
@@ -52,11 +64,16 @@ export async function bindAll<T extends Bound>(
         if (chosenPort === 0) chosenPort = sock.local.port
       } catch (err) {
         const errno = errnoOf(err)
-        if (wildcard && errno && FAMILY_MISSING.has(errno)) {
+        const skip = typeof wildcard === 'function' ? wildcard(addr, errno) : undefined
+        if (skip !== undefined) {
+          warn(skip)
+          continue
+        }
+        if (wildcard === true && errno && FAMILY_MISSING.has(errno)) {
           warn(`W_FAMILY_UNAVAILABLE ${text}: IPv${addr.family} is not available on this host, listening without it`)
           continue
         }
-        if (wildcard && errno === 'EADDRINUSE' && addr.family === 4 && bound.some((b) => b.local.family === 6 && port !== 0)) {
+        if (wildcard === true && errno === 'EADDRINUSE' && addr.family === 4 && bound.some((b) => b.local.family === 6 && port !== 0)) {
           // The runtime could not make `::` IPv6-only, so it already receives IPv4 (spec S3).
           warn(`W_V6ONLY_UNSUPPORTED ${text}: this runtime's [::] socket is dual-stack and already covers IPv4`)
           continue

@@ -218,8 +218,8 @@ export interface TcpDialOptions {
   timeoutMs: number
   signal: AbortSignal
   race?: RaceOptions
-  /** Local address to bind per attempt family (M1/M2 filtering happens before). */
-  localAddress?: Partial<Record<Family, string>>
+  /** Local address to bind for an attempt (M1/M2 filtering happens before); undefined: none. */
+  localAddressFor?(remote: Candidate): string | undefined
   localPort?: number
   onEvent?(event: RaceEvent): void
 }
@@ -230,7 +230,7 @@ export function raceTcp(rt: Runtime, text: string, addresses: ResolvedAddress[],
     text,
     port,
     candidates: addresses,
-    attempt: (c, signal) => rt.connectTcp({ address: c.address, port, signal, localAddress: o.localAddress?.[c.family], localPort: o.localPort }),
+    attempt: (c, signal) => rt.connectTcp({ address: c.address, port, signal, localAddress: o.localAddressFor?.(c), localPort: o.localPort }),
     dispose: (conn) => conn.destroy(),
     race: { ...o.race, timeoutMs: o.timeoutMs },
     signal: o.signal,
@@ -244,4 +244,21 @@ export function raceTcp(rt: Runtime, text: string, addresses: ResolvedAddress[],
  */
 export function dialFirst(rt: Runtime, text: string, addresses: ResolvedAddress[], port: number, timeoutMs: number, signal: AbortSignal): Promise<StreamConn> {
   return raceTcp(rt, text, addresses, port, { timeoutMs, signal })
+}
+
+/** Shortest and longest `attempt-delay=` (RFC 8305 §5, §8); below 100 ms is allowed with a warning. */
+const ATTEMPT_DELAY_MIN = 10
+const ATTEMPT_DELAY_LOW = 100
+const ATTEMPT_DELAY_MAX = 2000
+
+/** Race settings from an endpoint's options (`attempt-delay=<ms>`), checked as spec §2.3 says. */
+export function raceOptionsOf(options: Record<string, string>, text: string, warn?: (msg: string) => void): RaceOptions {
+  const value = options['attempt-delay']
+  if (value === undefined) return {}
+  const ms = /^[0-9]+(ms)?$/.test(value) ? Number.parseInt(value, 10) : Number.NaN
+  if (!(ms >= ATTEMPT_DELAY_MIN && ms <= ATTEMPT_DELAY_MAX)) {
+    throw new RelayError('E_CONFIG', `${text}: attempt-delay must be ${ATTEMPT_DELAY_MIN}–${ATTEMPT_DELAY_MAX} ms, not '${value}'`)
+  }
+  if (ms < ATTEMPT_DELAY_LOW) warn?.(`W_ATTEMPT_DELAY_LOW ${text}: attempt-delay=${ms} is below the recommended ${ATTEMPT_DELAY_LOW} ms`)
+  return { attemptDelayMs: ms }
 }

@@ -181,7 +181,8 @@ export class HappyEyeballs {
         this.finishFailed(now, 'cancelled', out, input.message)
         return out
     }
-    if (this.phase === 'done') return out
+    // (A getter: TypeScript would narrow `this.phase` and miss that the handlers above end the race.)
+    if (this.done) return out
     this.advance(now, out)
     return out
   }

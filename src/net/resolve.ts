@@ -11,6 +11,17 @@ function allowed(family: Family, forced?: Family): boolean {
   return forced === undefined || forced === family
 }
 
+/**
+ * The family an endpoint is restricted to (F1, F2): its own digit (`tcp6/…`) or the global
+ * --ipv4/--ipv6. Both given and different is a contradiction (F3).
+ */
+export function effectiveFamily(ep: Endpoint, global: Family | undefined, text: string): Family | undefined {
+  if (ep.family !== undefined && global !== undefined && ep.family !== global) {
+    throw new RelayError('E_FAMILY_CONFLICT', `${text}: this connector is IPv${ep.family} only, which contradicts --ipv${global}`)
+  }
+  return ep.family ?? global
+}
+
 function checkLiteralFamily(ep: Endpoint, forced: Family | undefined, text: string): void {
   const family: Family = ep.hostKind === 'ipv6' ? 6 : 4
   if (forced !== undefined && forced !== family) {
@@ -24,7 +35,7 @@ function checkLiteralFamily(ep: Endpoint, forced: Family | undefined, text: stri
  * resolves to (spec S2).
  */
 export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, family?: Family): Promise<ResolvedAddress[]> {
-  const forced = ep.family ?? family
+  const forced = effectiveFamily(ep, family, text)
   switch (ep.hostKind) {
     case 'wildcard': {
       const out: ResolvedAddress[] = []
@@ -43,7 +54,7 @@ export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, fam
 
 /** Addresses to try for a remote endpoint, in resolver order. */
 export async function resolveConnect(rt: Runtime, ep: Endpoint, text: string, family?: Family): Promise<ResolvedAddress[]> {
-  const forced = ep.family ?? family
+  const forced = effectiveFamily(ep, family, text)
   switch (ep.hostKind) {
     case 'wildcard':
       throw new RelayError('E_INVALID_REMOTE', `${text}: '*' means every local address and cannot be a remote`)

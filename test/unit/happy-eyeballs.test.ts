@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import type { Family } from '../../src/adapter/types.ts'
 import { type Candidate, HappyEyeballs, interleave, type Query, type RaceCommand, type RaceEvent, type RaceFailure, type RaceOptions } from '../../src/net/happy-eyeballs.ts'
-import { raceDial } from '../../src/net/dial.ts'
+import { ConnectRaceError, raceDial } from '../../src/net/dial.ts'
 import { test } from '../harness.ts'
 
 type Fate = { connectAfter: number } | { failAfter: number; errno: string } | 'never'
@@ -346,13 +346,14 @@ test('driver: all attempts failing rejects with a ConnectRaceError (AggregateErr
     candidates: [cand('2001:db8:3::1'), cand('127.0.0.1')],
     attempt: (c) => Promise.reject(fail(c.family === 6 ? 'EINVAL' : 'ECONNREFUSED')),
     dispose: () => {},
-  }).then(() => assert.fail('should fail'), (e) => e)
+  }).then(() => assert.fail('should fail'), (e: ConnectRaceError) => e)
   assert.ok(err instanceof AggregateError)
+  assert.ok(err instanceof ConnectRaceError)
   assert.equal(err.name, 'ConnectRaceError')
   assert.equal(err.code, 'E_CONNECT_FAILED')
-  assert.deepEqual(err.errors.map((e: { errno: string }) => e.errno), ['EINVAL', 'ECONNREFUSED'])
-  assert.equal(err.primary.errno, 'EINVAL')
-  assert.equal(err.primary.port, 80)
+  assert.deepEqual(err.errors.map((e) => e.errno), ['EINVAL', 'ECONNREFUSED'])
+  assert.equal(err.primary?.errno, 'EINVAL')
+  assert.equal(err.primary?.port, 80)
   assert.match(err.message, /\[2001:db8:3::1\]:80 EINVAL.*127\.0\.0\.1:80 ECONNREFUSED/)
 })
 

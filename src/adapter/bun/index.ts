@@ -4,6 +4,8 @@
  * and lookups (they work on Bun, and node:tls builds on node:net).
  */
 import type { Runtime } from '../types.ts'
+import { interfaceIndex, networkInterfaces } from '../node/interfaces.ts'
+import { bindMulticast } from '../node/multicast.ts'
 import { lookup } from '../node/dns.ts'
 import { connectTcp, listenTcp } from '../node/tcp.ts'
 import { connectTls, listenTls } from '../node/tls.ts'
@@ -19,4 +21,7 @@ export const bunRuntime: Runtime = {
   listenTls,
   connectTls,
   lookup,
+  networkInterfaces,
+  interfaceIndex,
+  bindMulticast,
 }

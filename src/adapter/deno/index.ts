@@ -4,6 +4,8 @@
  * and node:dns for TCP and lookups (node:tls, socket activation and verbatim DNS order need them).
  */
 import type { Runtime } from '../types.ts'
+import { interfaceIndex, networkInterfaces } from '../node/interfaces.ts'
+import { bindMulticast } from './multicast.ts'
 import { lookup } from '../node/dns.ts'
 import { connectTcp, listenTcp } from '../node/tcp.ts'
 import { connectTls, listenTls } from '../node/tls.ts'
@@ -24,4 +26,7 @@ export const denoRuntime: Runtime = {
   listenTls,
   connectTls,
   lookup,
+  networkInterfaces,
+  interfaceIndex,
+  bindMulticast,
 }

@@ -8,8 +8,16 @@ interface DenoNetAddr {
   port: number
 }
 
-interface DenoDatagramConn {
+/** A multicast membership of Deno.listenDatagram. */
+export interface DenoMembership {
+  leave(): Promise<void>
+  setLoopback(on: boolean): Promise<void>
+}
+
+export interface DenoDatagramConn {
   readonly addr: DenoNetAddr
+  joinMulticastV4?(group: string, ifaceAddress: string): Promise<DenoMembership>
+  joinMulticastV6?(group: string, ifaceIndex: number): Promise<DenoMembership>
   receive(buf?: Uint8Array): Promise<[Uint8Array, DenoNetAddr]>
   send(data: Uint8Array, addr: DenoNetAddr): Promise<number>
   close(): void
@@ -97,11 +105,27 @@ function isLinkLocal(address: string): boolean {
   return /^fe[89ab][0-9a-f]:/i.test(address)
 }
 
-async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMessage']): Promise<UdpSocket> {
+/**
+ * A native socket with `setup` run on it before it is handed out (multicast joins); if setup
+ * fails the socket is closed and the error thrown.
+ */
+export function bindNativeUdp(opts: UdpBindOptions, setup: (conn: DenoDatagramConn) => Promise<void>): Promise<UdpSocket> {
+  return bindNative(opts, withZone(opts), setup)
+}
+
+async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMessage'], setup?: (conn: DenoDatagramConn) => Promise<void>): Promise<UdpSocket> {
   // Deno has no ipv6Only (always dual-stack on '::') and SO_BROADCAST is always on, so
   // opts.ipv6Only and opts.broadcast need nothing here (see capabilities in ./index.ts).
   if (opts.port !== 0) await releasing.get(opts.port)
   const conn = Deno.listenDatagram!({ transport: 'udp', hostname: opts.address, port: opts.port, reuseAddress: opts.reuseAddr ?? false })
+  if (setup) {
+    try {
+      await setup(conn)
+    } catch (err) {
+      conn.close()
+      throw err
+    }
+  }
   let closed = false
   const onError = (err: unknown) => {
     if (!closed) opts.onError?.(err instanceof Error ? err : new Error(String(err)))

@@ -3,6 +3,8 @@
  * The Node.js adapter: node:dgram, node:net and node:dns.
  */
 import type { Runtime } from '../types.ts'
+import { interfaceIndex, networkInterfaces } from './interfaces.ts'
+import { bindMulticast } from './multicast.ts'
 import { lookup } from './dns.ts'
 import { connectTcp, listenTcp } from './tcp.ts'
 import { connectTls, listenTls } from './tls.ts'
@@ -17,4 +19,7 @@ export const nodeRuntime: Runtime = {
   listenTls,
   connectTls,
   lookup,
+  networkInterfaces,
+  interfaceIndex,
+  bindMulticast,
 }

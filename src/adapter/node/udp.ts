@@ -1,8 +1,12 @@
 import dgram from 'node:dgram'
 import type { UdpBindOptions, UdpSocket } from '../types.ts'
 
-/** UDP through node:dgram. Used on Node; Bun and Deno have faster native paths of their own. */
-export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
+/**
+ * UDP through node:dgram. Used on Node; Bun and Deno have faster native paths of their own.
+ * `setup` runs on the bound socket before it is handed out (multicast options); if it throws,
+ * the socket is closed and the bind fails with that error.
+ */
+export function bindUdp(opts: UdpBindOptions, setup?: (socket: dgram.Socket) => void): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket({
       type: opts.family === 6 ? 'udp6' : 'udp4',
@@ -28,7 +32,14 @@ export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
     socket.bind({ address: opts.address, port: opts.port, exclusive: true }, () => {
       socket.off('error', onBindError)
       socket.on('error', (err) => opts.onError?.(err))
-      if (opts.broadcast) socket.setBroadcast(true)
+      try {
+        if (opts.broadcast) socket.setBroadcast(true)
+        setup?.(socket)
+      } catch (err) {
+        socket.close()
+        reject(err)
+        return
+      }
       // One shared callback: no closure per datagram on the hot path.
       const onSent = (err: Error | null) => {
         if (err) opts.onError?.(err)
