@@ -2,6 +2,7 @@
  * The contract between the runtime-free core and a runtime (DESIGN.md §4). Everything that touches
  * a runtime global (node:*, Bun.*, Deno.*) lives behind this interface, in src/adapter/<runtime>/.
  */
+import type { HttpRuntime } from './http-types.ts'
 
 export type Family = 4 | 6
 
@@ -174,7 +175,7 @@ export interface RuntimeCapabilities {
   keepsZoneOnReceive: boolean
 }
 
-export interface Runtime {
+export interface Runtime extends HttpRuntime {
   readonly name: 'node' | 'bun' | 'deno' | 'edge'
   readonly capabilities: RuntimeCapabilities
   bindUdp(opts: UdpBindOptions): Promise<UdpSocket>

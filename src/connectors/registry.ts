@@ -7,6 +7,7 @@ import { tlsTransport } from './tls.ts'
 import { udpBroadcastOut } from './udp-broadcast.ts'
 import { udpEventOut } from './udp-event-out.ts'
 import { udpListenIn } from './udp-listen.ts'
+import { wsTransport } from './ws.ts'
 
 export interface ConnectorFactory {
   in?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec): InConnector
@@ -63,5 +64,11 @@ for (const role of ['server', 'client'] as const) {
   registerConnector(`tls/${role}`, {
     in: (s, ctx, peer) => streamTunnelIn(ctx, tlsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
     out: (s, ctx) => streamTunnelOut(ctx, tlsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
+  })
+}
+for (const role of ['server', 'client'] as const) {
+  registerConnector(`ws/${role}`, {
+    in: (s, ctx, peer) => streamTunnelIn(ctx, wsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
+    out: (s, ctx) => streamTunnelOut(ctx, wsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
   })
 }

@@ -19,6 +19,8 @@ export interface StreamTransport {
   name: string
   listen(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn) => void): Promise<StreamListener>
   dial(addresses: ResolvedAddress[], port: number, signal: AbortSignal): Promise<StreamConn>
+  /** The transport's own wire (ws, grpc: negotiated, no hello); default: the codec's stream wire. */
+  wire?: Wire
 }
 
 export interface StreamTunnelOptions {
@@ -44,7 +46,7 @@ abstract class StreamTunnelBase {
     this.ctx = ctx
     this.transport = transport
     this.opts = opts
-    this.wire = wireFor(ctx.options.codec)
+    this.wire = transport.wire ?? wireFor(ctx.options.codec)
     this.log = ctx.logger.child(transport.name)
   }
 

@@ -9,6 +9,11 @@ export class Stats {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n)
   }
 
+  /** Keeps the largest value seen (a gauge's peak, e.g. bytes buffered for a slow peer). */
+  max(name: string, n: number): void {
+    if (n > (this.counters.get(name) ?? 0)) this.counters.set(name, n)
+  }
+
   get(name: string): number {
     return this.counters.get(name) ?? 0
   }

@@ -23,6 +23,9 @@ export const denoRuntime: Runtime = {
   bindUdp,
   listenTcp,
   connectTcp,
+  // HTTP, WebSocket and HTTP/2 load on first use: a tcp/udp half never parses hono or ws.
+  serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
+  connectWebSocket: async (o) => (await import('../node/ws-client.ts')).connectWebSocket(o),
   listenTls,
   connectTls,
   lookup,

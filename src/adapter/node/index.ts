@@ -16,6 +16,9 @@ export const nodeRuntime: Runtime = {
   bindUdp,
   listenTcp,
   connectTcp,
+  // HTTP, WebSocket and HTTP/2 load on first use: a tcp/udp half never parses hono or ws.
+  serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
+  connectWebSocket: async (o) => (await import('./ws-client.ts')).connectWebSocket(o),
   listenTls,
   connectTls,
   lookup,

@@ -57,7 +57,11 @@ export class Session {
       onData: (chunk) => this.onData(chunk),
       onClose: (err) => this.onConnClosed(err),
     })
-    if (!opts.wire.hello) {
+    if (opts.wire.negotiated) {
+      // WebSocket, gRPC: the transport's own handshake already agreed on everything.
+      this.handshakeBuf = undefined
+      this.becomeReady()
+    } else if (!opts.wire.hello) {
       this.handshakeBuf = opts.side === 'server' ? this.handshakeBuf : undefined
       if (opts.side === 'client') this.becomeReady()
       else this.armHelloTimer(true)
@@ -125,6 +129,9 @@ export class Session {
         return
       }
       this.reader!.push(chunk)
+      if (this.opts.wire.messageFramed && this.reader!.buffered > 0) {
+        throw new RelayError('E_PARTIAL_FRAME', 'a message ended inside a frame (each message must carry whole length-prefixed frames)')
+      }
     } catch (err) {
       this.protocolError(err as Error)
     }
@@ -184,7 +191,7 @@ export class Session {
 
   private becomeReady(): void {
     this.reader = this.opts.wire.reader((frame) => this.dispatch(frame), this.opts.defaultKind)
-    if (this.opts.wire.hello && this.opts.heartbeatMs > 0) this.startHeartbeat()
+    if (this.opts.wire.carriesFlows && this.opts.heartbeatMs > 0) this.startHeartbeat()
     this.resolveReady()
   }
 
@@ -230,7 +237,7 @@ export class Session {
   private protocolError(err: Error): void {
     this.opts.stats.add('tunnel.protocol_errors')
     const code = (err as RelayError).code ?? 'E_PROTOCOL'
-    if (this.reader && this.opts.wire.hello) {
+    if (this.reader && this.opts.wire.carriesFlows) {
       this.send({ flow: 0, id: 0, kind: Kind.error, payload: new Uint8Array(0), error: `${code}: ${err.message}; closing the connection` })
     } else if (this.opts.side === 'server' && this.opts.wire.hello && !this.reader) {
       this.conn.write(encodeServerReply(false, err.message))

@@ -16,6 +16,13 @@ export interface Wire {
   readonly hello: boolean
   /** Whether frames carry a flow id; without one, replies are matched by request id. */
   readonly carriesFlows: boolean
+  /**
+   * Version, codec and token were agreed by the transport (WebSocket subprotocol, gRPC headers):
+   * no hello, both sides are ready at once (DESIGN.md §3).
+   */
+  readonly negotiated?: boolean
+  /** Each transport message holds whole frames (WebSocket): a message ending inside a frame is an error. */
+  readonly messageFramed?: boolean
   /** Encodes one frame with its stream framing. */
   encode(frame: Frame): Uint8Array
   /** A reassembling reader; push() throws RelayError on a corrupt stream. */
@@ -52,6 +59,45 @@ export function lengthPrefixedWire(codec: Codec): Wire {
         if (len > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame length field says ${len} bytes, more than the ${MAX_ENCODED_FRAME} allowed`)
         return len
       }, (body) => onFrame(codec.decode(body)))
+    },
+  }
+}
+
+/**
+ * A wire for a transport that negotiates in its own handshake (WebSocket): the same frames, no
+ * hello, and every message carries whole frames.
+ */
+export function negotiatedWire(wire: Wire, opts: { messageFramed: boolean }): Wire {
+  return { ...wire, hello: false, negotiated: true, messageFramed: opts.messageFramed }
+}
+
+/**
+ * gRPC message framing (grpc/PROTOCOL-HTTP2.md): `u8 compressed flag (0) | u32 length | message`,
+ * each message one codec-encoded frame; no hello (the HTTP/2 headers negotiate). Compressed
+ * messages are refused: edgerelay never advertises grpc-accept-encoding.
+ */
+export function grpcWire(codec: Codec, carriesFlows = true): Wire {
+  return {
+    name: codec.name,
+    hello: false,
+    negotiated: true,
+    carriesFlows,
+    encode(frame) {
+      const size = codec.encodedLength(frame)
+      if (size > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_ENCODED_FRAME}`)
+      const out = new Uint8Array(5 + size)
+      new DataView(out.buffer).setUint32(1, size)
+      codec.encodeInto(frame, out, 5)
+      return out
+    },
+    reader(onFrame, defaultKind) {
+      return new StreamReader(5, (data, off) => {
+        if (data[off] !== 0) throw new RelayError('E_GRPC_COMPRESSED', `compressed gRPC message (flag ${data[off]}): edgerelay accepts identity encoding only`)
+        const len = ((data[off + 1]! << 24) >>> 0) + (data[off + 2]! << 16) + (data[off + 3]! << 8) + data[off + 4]!
+        if (len === 0) throw new RelayError('E_FRAME_EMPTY', 'zero-length gRPC message')
+        if (len > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `gRPC message length says ${len} bytes, more than the ${MAX_ENCODED_FRAME} allowed`)
+        return len
+      }, carriesFlows ? (body) => onFrame(codec.decode(body)) : (body) => onFrame({ ...codec.decode(body), kind: defaultKind }))
     },
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * HTTP and WebSocket server on Bun: Bun.serve runs the Hono app; WebSockets use Bun.serve's own
+ * handlers (about twice Node+ws, notes/runtimes.md §2.2). The handlers are ours rather than
+ * hono/bun's `websocket` because we need `drain` (backpressure, §3.13), to answer with the
+ * subprotocol the app chose (Bun otherwise echoes the first one offered), and to read a binary
+ * message through its view, not its whole underlying buffer.
+ */
+import type { Context } from 'hono'
+import { getConnInfo } from 'hono/bun'
+import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
+import { messageConn, type MessageConnControl } from '../node/message-conn.ts'
+import type { Family, SocketAddress, StreamListener } from '../types.ts'
+
+// --- types (the parts of Bun's API used here) ---
+
+interface BunServerWebSocket {
+  data: SocketData
+  send(data: Uint8Array, compress?: boolean): number
+  getBufferedAmount(): number
+  close(code?: number, reason?: string): void
+  terminate(): void
+}
+
+interface SocketData {
+  accept: WebSocketAccept
+  remote: SocketAddress
+  local: SocketAddress
+  control?: MessageConnControl
+}
+
+interface BunServer {
+  port: number
+  hostname: string
+  upgrade(req: Request, opts: { headers?: Record<string, string>; data: SocketData }): boolean
+  stop(closeActive?: boolean): Promise<void> | void
+}
+
+declare const Bun: { serve(opts: Record<string, unknown>): BunServer }
+
+// --- adapter ---
+
+function familyOf(address: string): Family {
+  return address.includes(':') ? 6 : 4
+}
+
+export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
+  let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
+  const open = new Set<BunServerWebSocket>()
+  const app = opts.app((c: Context, accept: WebSocketAccept) => {
+    const server = c.env as BunServer
+    const info = getConnInfo(c as never).remote
+    const remote: SocketAddress = { address: info.address ?? '', port: info.port ?? 0, family: familyOf(info.address ?? '') }
+    const ok = server.upgrade(c.req.raw, { headers: { 'Sec-WebSocket-Protocol': accept.protocol }, data: { accept, remote, local } })
+    return ok ? new Response(null) : new Response('WebSocket upgrade failed', { status: 400 })
+  })
+  let server: BunServer
+  try {
+    server = Bun.serve({
+      hostname: opts.address,
+      port: opts.port,
+      ipv6Only: opts.ipv6Only ?? false,
+      reusePort: false,
+      ...(opts.tls ? { tls: { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false } } : {}),
+      fetch: (req: Request, srv: BunServer) => app.fetch(req, srv),
+      websocket: {
+        // Session heartbeats keep quiet tunnels alive; Bun's own idle cut (120 s) would race them.
+        idleTimeout: 0,
+        perMessageDeflate: false,
+        open(ws: BunServerWebSocket) {
+          open.add(ws)
+          const control = messageConn({
+            send: (data) => ws.send(data) !== 0,
+            bufferedAmount: () => ws.getBufferedAmount(),
+            close: (code, reason) => ws.close(code, reason),
+            terminate: () => ws.terminate(),
+          }, ws.data.remote, ws.data.local)
+          ws.data.control = control
+          ws.data.accept.onOpen(control.conn)
+        },
+        message(ws: BunServerWebSocket, message: string | Uint8Array) {
+          if (typeof message === 'string') ws.data.control?.text()
+          else ws.data.control?.message(message)
+        },
+        close(ws: BunServerWebSocket) {
+          open.delete(ws)
+          ws.data.control?.closed()
+        },
+        drain(ws: BunServerWebSocket) {
+          ws.data.control?.drained()
+        },
+      },
+    })
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  local = { address: opts.address, port: server.port, family: opts.family }
+  return Promise.resolve({
+    local,
+    close: async () => {
+      for (const ws of open) ws.terminate()
+      await server.stop(true)
+    },
+  })
+}

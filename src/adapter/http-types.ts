@@ -1,0 +1,133 @@
+/**
+ * The HTTP side of the adapter contract: an HTTP server that runs a Hono app with the runtime's
+ * WebSocket support (ws/server, http/https in-connectors), a WebSocket client over a connection
+ * the core dialled (ws/client), and HTTP/2 streams for gRPC (grpc/server, grpc/client). The
+ * protocols themselves (negotiation, gRPC status and framing, the JSON API) live in the core;
+ * adapters only move bytes and messages.
+ */
+import type { Context } from 'hono'
+import type { Family, SocketAddress, StreamConn, StreamListener } from './types.ts'
+
+/** TLS material for an HTTP or HTTP/2 server (PEM text). */
+export interface HttpTlsOptions {
+  cert: string
+  key: string
+  /** CA of client certificates; with requestCert, clients must present one it signed. */
+  ca?: string
+  requestCert?: boolean
+}
+
+/** What the app hands the runtime when it accepts a WebSocket upgrade. */
+export interface WebSocketAccept {
+  /** The subprotocol to answer with (Sec-WebSocket-Protocol). */
+  protocol: string
+  /**
+   * The open WebSocket as a StreamConn: onData gets one whole binary message per call, and the
+   * writes made in one event-loop turn leave as one binary message. bufferedAmount counts bytes
+   * not yet handed to the kernel. end() closes with 1000, destroy() with 1011.
+   */
+  onOpen(conn: StreamConn): void
+}
+
+/** Upgrades the request of `c` (already accepted by the app) and returns the response to give Hono. */
+export type WebSocketUpgrader = (c: Context, accept: WebSocketAccept) => Response | Promise<Response>
+
+export interface HttpApp {
+  fetch(request: Request, env?: unknown): Response | Promise<Response>
+}
+
+export interface HttpServeOptions {
+  address: string
+  port: number
+  family: Family
+  ipv6Only?: boolean
+  /** https / wss when present. */
+  tls?: HttpTlsOptions
+  /** Builds the app with this runtime's WebSocket upgrader. */
+  app(upgrade: WebSocketUpgrader): HttpApp
+  /**
+   * A refusal decided from the request head alone. Runtimes whose WebSocket glue would cut a
+   * refusal down to a bare status line (@hono/node-ws) call this first and send the whole
+   * response (status, reason body, headers); the app applies the same check everywhere else.
+   */
+  checkUpgrade?(request: Request): Response | undefined
+}
+
+export interface WebSocketConnectOptions {
+  /** A connection the core dialled (address layer, TLS already done for wss). */
+  conn: StreamConn
+  /** The ws:// or wss:// URL: its host, port and path make the request line and Host header. */
+  url: string
+  protocols: string[]
+  headers?: Record<string, string>
+  /** Time allowed for the upgrade response. */
+  handshakeTimeoutMs: number
+}
+
+/** A refused or failed WebSocket upgrade; status and reason come from the server's response. */
+export interface UpgradeFailure extends Error {
+  status?: number
+  /** The server's E_* code (X-Edgerelay-Error), when it sent one. */
+  serverCode?: string
+  reason?: string
+}
+
+/** One HTTP/2 stream, either side. Header names are lowercase. */
+export interface Http2Stream {
+  /** Request headers (server side) or response headers (client side, after onResponse). */
+  readonly headers: Record<string, string>
+  /** Server: sends the response headers. With `trailers`, end() sends trailers. */
+  respond(headers: Record<string, string>): void
+  write(data: Uint8Array): boolean
+  readonly bufferedAmount: number
+  /** Ends our side: with `trailers` (server) they close the stream. */
+  end(trailers?: Record<string, string>): void
+  /** Resets the stream (RST_STREAM CANCEL). */
+  cancel(): void
+  setHandlers(h: Http2StreamHandlers): void
+}
+
+export interface Http2StreamHandlers {
+  onData(chunk: Uint8Array): void
+  /** Client: response headers arrived. */
+  onResponse?(headers: Record<string, string>): void
+  /** Trailers (client side). */
+  onTrailers?(trailers: Record<string, string>): void
+  /** The peer ended its side. */
+  onEnd?(): void
+  /** The stream is gone (after end, reset or a session error). */
+  onClose(err?: Error): void
+}
+
+export interface Http2ServeOptions {
+  address: string
+  port: number
+  family: Family
+  ipv6Only?: boolean
+  tls?: HttpTlsOptions
+  /** Every new stream; `remote` is the peer of its connection. */
+  onStream(stream: Http2Stream, remote: SocketAddress, local: SocketAddress): void
+}
+
+export interface Http2ConnectOptions {
+  /** A connection the core dialled; for TLS it must have negotiated ALPN h2. */
+  conn: StreamConn
+  /** `http://host:port` or `https://host:port` (the :authority and :scheme). */
+  authority: string
+}
+
+export interface Http2Session {
+  /** Opens a stream with these request headers (pseudo-headers included). */
+  request(headers: Record<string, string>): Http2Stream
+  close(): void
+  /** Called once when the session ends. */
+  onClose(fn: (err?: Error) => void): void
+}
+
+/** The optional HTTP members of Runtime. */
+export interface HttpRuntime {
+  serveHttp?(opts: HttpServeOptions): Promise<StreamListener>
+  connectWebSocket?(opts: WebSocketConnectOptions): Promise<StreamConn>
+  serveHttp2?(opts: Http2ServeOptions): Promise<StreamListener>
+  connectHttp2?(opts: Http2ConnectOptions): Promise<Http2Session>
+}
