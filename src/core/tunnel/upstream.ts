@@ -70,7 +70,8 @@ export class Upstream implements PacketSink {
 
   close(): void {
     if (this.sweeper !== undefined) clearInterval(this.sweeper)
-    for (const q of this.queue) this.ctx.drops.drop('shutdown', `queued packet of ${q.flow.label}`)
+    // Dropped on purpose and counted, but not logged: a shutdown prints only its own line.
+    if (this.queue.length > 0) this.ctx.stats.add('dropped.shutdown', this.queue.length)
     this.queue = []
     this.queuedBytes = 0
   }
