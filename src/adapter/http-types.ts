@@ -76,8 +76,11 @@ export interface UpgradeFailure extends Error {
 export interface Http2Stream {
   /** Request headers (server side) or response headers (client side, after onResponse). */
   readonly headers: Record<string, string>
-  /** Server: sends the response headers. With `trailers`, end() sends trailers. */
-  respond(headers: Record<string, string>): void
+  /**
+   * Server: sends the response headers. With `endStream` they are all there is (a gRPC
+   * Trailers-Only response); otherwise end() sends trailers.
+   */
+  respond(headers: Record<string, string>, opts?: { endStream?: boolean }): void
   write(data: Uint8Array): boolean
   readonly bufferedAmount: number
   /** Ends our side: with `trailers` (server) they close the stream. */

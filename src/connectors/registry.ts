@@ -8,6 +8,7 @@ import { udpBroadcastOut } from './udp-broadcast.ts'
 import { udpEventOut } from './udp-event-out.ts'
 import { udpListenIn } from './udp-listen.ts'
 import { wsTransport } from './ws.ts'
+import { grpcTransport } from './grpc.ts'
 
 export interface ConnectorFactory {
   in?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec): InConnector
@@ -70,5 +71,11 @@ for (const role of ['server', 'client'] as const) {
   registerConnector(`ws/${role}`, {
     in: (s, ctx, peer) => streamTunnelIn(ctx, wsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
     out: (s, ctx) => streamTunnelOut(ctx, wsTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
+  })
+}
+for (const role of ['server', 'client'] as const) {
+  registerConnector(`grpc/${role}`, {
+    in: (s, ctx, peer) => streamTunnelIn(ctx, grpcTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
+    out: (s, ctx) => streamTunnelOut(ctx, grpcTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
   })
 }

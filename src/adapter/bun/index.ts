@@ -21,6 +21,8 @@ export const bunRuntime: Runtime = {
   // HTTP, WebSocket and HTTP/2 load on first use: a tcp/udp half never parses hono or ws.
   serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
   connectWebSocket: async (o) => (await import('../node/ws-client.ts')).connectWebSocket(o),
+  serveHttp2: async (o) => (await import('../node/http2.ts')).serveHttp2(o),
+  connectHttp2: async (o) => (await import('../node/http2.ts')).connectHttp2(o),
   listenTls,
   connectTls,
   lookup,

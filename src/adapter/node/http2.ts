@@ -1,0 +1,172 @@
+/**
+ * HTTP/2 with node:http2, on all three runtimes: it is the only HTTP/2 stack that has response
+ * trailers everywhere (Bun.serve has no h2, Deno.serve no trailers: notes/runtimes.md §1.5, §3.14),
+ * and gRPC needs trailers. Only bytes and headers here; gRPC itself is in src/connectors/grpc.ts.
+ */
+import http2 from 'node:http2'
+import type net from 'node:net'
+import type { Http2ConnectOptions, Http2ServeOptions, Http2Session, Http2Stream, Http2StreamHandlers } from '../http-types.ts'
+import type { StreamListener } from '../types.ts'
+import { duplexOf } from './duplex.ts'
+import { addressOf } from './http.ts'
+
+/** Above this many bytes queued on a stream, write() reports backpressure. */
+const HIGH_WATER = 1 << 20
+/** How long a closing server lets open sessions finish before cutting them. */
+const LINGER_MS = 1000
+
+function plainHeaders(h: http2.IncomingHttpHeaders | Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue
+    out[k] = Array.isArray(v) ? v.join(', ') : String(v)
+  }
+  return out
+}
+
+/** Wraps either side's stream. */
+function wrapStream(stream: http2.Http2Stream, headers: Record<string, string>): Http2Stream & { responseHeaders: Record<string, string> } {
+  let handlers: Http2StreamHandlers | undefined
+  const early: Uint8Array[] = []
+  let ended = false
+  let closed = false
+  let closeError: Error | undefined
+  let trailersToSend: Record<string, string> | undefined
+  const wrapped = {
+    headers,
+    responseHeaders: {} as Record<string, string>,
+    respond(h: Record<string, string>, opts?: { endStream?: boolean }) {
+      const s = stream as http2.ServerHttp2Stream
+      if (s.headersSent || s.destroyed) return
+      s.respond(h, opts?.endStream ? { endStream: true } : { waitForTrailers: true })
+    },
+    write(data: Uint8Array) {
+      if (closed || stream.destroyed || ended) return false
+      stream.write(data)
+      return stream.writableLength < HIGH_WATER
+    },
+    get bufferedAmount() {
+      return stream.writableLength
+    },
+    end(trailers?: Record<string, string>) {
+      if (ended || closed || stream.destroyed) return
+      ended = true
+      trailersToSend = trailers
+      stream.end()
+    },
+    cancel() {
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL)
+    },
+    setHandlers(h: Http2StreamHandlers) {
+      handlers = h
+      for (const c of early.splice(0)) h.onData(c)
+      if (closed) h.onClose(closeError)
+    },
+  }
+  stream.on('wantTrailers', () => {
+    const s = stream as http2.ServerHttp2Stream
+    s.sendTrailers(trailersToSend ?? { 'grpc-status': '0' })
+  })
+  stream.on('data', (chunk: Uint8Array) => {
+    if (handlers) handlers.onData(chunk)
+    else early.push(chunk)
+  })
+  stream.on('end', () => handlers?.onEnd?.())
+  stream.on('response', (h: http2.IncomingHttpHeaders) => {
+    wrapped.responseHeaders = plainHeaders(h)
+    handlers?.onResponse?.(wrapped.responseHeaders)
+  })
+  stream.on('trailers', (h: http2.IncomingHttpHeaders) => handlers?.onTrailers?.(plainHeaders(h)))
+  stream.on('error', (err: Error) => {
+    closeError ??= err
+  })
+  stream.on('close', () => {
+    closed = true
+    const code = stream.rstCode
+    if (!closeError && code !== undefined && code !== http2.constants.NGHTTP2_NO_ERROR) {
+      closeError = new Error(`HTTP/2 stream reset by the peer (code ${code})`)
+    }
+    handlers?.onClose(closeError)
+  })
+  return wrapped
+}
+
+export function serveHttp2(opts: Http2ServeOptions): Promise<StreamListener> {
+  const sessions = new Set<http2.ServerHttp2Session>()
+  const server = opts.tls
+    ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, ALPNProtocols: ['h2'], allowHTTP1: false, minVersion: 'TLSv1.2' })
+    : http2.createServer()
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session)
+    session.on('close', () => sessions.delete(session))
+    session.on('error', () => {})
+  })
+  server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    stream.on('error', () => {})
+    const socket = stream.session?.socket as net.Socket | undefined
+    opts.onStream(wrapStream(stream, plainHeaders(headers)), addressOf(socket?.remoteAddress, socket?.remotePort), addressOf(socket?.localAddress, socket?.localPort))
+  })
+  server.on('connection', (s: net.Socket) => {
+    s.setNoDelay(true)
+    s.on('error', () => {})
+  })
+  server.on('secureConnection', (s: net.Socket) => s.on('error', () => {}))
+  server.on('unknownProtocol', (s: net.Socket) => s.destroy())
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {
+      server.off('error', reject)
+      server.on('error', () => {})
+      const addr = server.address() as net.AddressInfo
+      resolve({
+        local: { address: addr.address, port: addr.port, family: opts.family },
+        close: () => new Promise<void>((done) => {
+          server.close(() => done())
+          for (const s of sessions) s.close()
+          const timer = setTimeout(() => {
+            for (const s of sessions) s.destroy()
+          }, LINGER_MS)
+          timer.unref()
+        }),
+      })
+    })
+  })
+}
+
+export function connectHttp2(opts: Http2ConnectOptions): Promise<Http2Session> {
+  const socket = duplexOf(opts.conn)
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(opts.authority, { createConnection: () => socket as never })
+    const closers: ((err?: Error) => void)[] = []
+    let closeError: Error | undefined
+    let settled = false
+    session.on('error', (err: Error) => {
+      closeError ??= err
+      if (!settled) {
+        settled = true
+        reject(err)
+      }
+    })
+    session.on('close', () => {
+      for (const fn of closers.splice(0)) fn(closeError)
+    })
+    const wrapped: Http2Session = {
+      request(headers) {
+        const stream = session.request(headers)
+        stream.on('error', () => {})
+        return wrapStream(stream, headers)
+      },
+      close() {
+        if (!session.destroyed) session.close()
+        setTimeout(() => session.destroy(), LINGER_MS).unref()
+      },
+      onClose(fn) {
+        if (session.destroyed || session.closed) fn(closeError)
+        else closers.push(fn)
+      },
+    }
+    // Usable at once: requests made now are sent after the preface and SETTINGS.
+    settled = true
+    resolve(wrapped)
+  })
+}
