@@ -13,6 +13,8 @@ Connectors (uhppoted-tunnel syntax):
   udp/event:<host>:<port>       in/out one-way datagrams
   tcp/server:<host>:<port>      in/out tunnel, accepting the other half
   tcp/client:<host>:<port>      in/out tunnel, dialling the other half
+  tls/server:<host>:<port>      in/out TLS tunnel, accepting (needs --cert and --key)
+  tls/client:<host>:<port>[,sni=<name>]  in/out TLS tunnel, dialling; checks the server's certificate and name
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
 
 Options:
@@ -22,6 +24,13 @@ Options:
   --max-retries -1        reconnect attempts (-1 = forever)
   --max-retry-delay 5m    longest wait between reconnects
   --token <secret>        shared secret checked in the tunnel hello
+  --ca-cert <file>        tls/client: CA of the server certificate (default: system CAs); with --client-auth: CA of client certificates
+  --cert <file>, --key <file>  tls/server: its certificate and key; tls/client: a client certificate
+  --client-auth           tls/server: require a client certificate signed by --ca-cert
+  --connect-timeout 10s   limit for one TCP connect attempt
+  --hello-timeout 10s     limit for the TLS handshake and the tunnel hello, on both sides
+  --heartbeat 8s          ping a quiet tunnel this often; a peer silent for 3x this is dropped
+  --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
   --log-level info        debug, info, warn or error (--debug = debug)
   --console               accepted for uhppoted-tunnel compatibility

@@ -40,18 +40,24 @@ function traffic(client: UdpPeer, port: number, everyMs = 40) {
 
 function tlsFiles() {
   const f = testCerts().files
-  return { server: ['--cert', f.serverCert, '--key', f.serverKey], client: ['--ca-cert', f.ca] }
+  return {
+    server: ['--cert', f.serverCert, '--key', f.serverKey],
+    client: ['--ca-cert', f.ca],
+    mtlsServer: ['--cert', f.serverCert, '--key', f.serverKey, '--ca-cert', f.ca, '--client-auth'],
+    mtlsClient: ['--ca-cert', f.ca, '--cert', f.clientCert, '--key', f.clientKey],
+    rogueClient: ['--ca-cert', f.ca, '--cert', f.rogueCert, '--key', f.rogueKey],
+  }
 }
 
-test('SIGKILL the far half of a TLS tunnel during traffic and start it again: the near half reconnects by itself', async (t) => {
+test('SIGKILL the far half of a mutual-TLS tunnel during traffic and start it again: the near half reconnects by itself', async (t) => {
   const cli = CLI[t.runtime]
   const tls = tlsFiles()
   const device = await echoDevice(t)
   const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const farArgs = [...cli, '--in', `tls/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, ...tls.server]
+  const farArgs = [...cli, '--in', `tls/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, ...tls.mtlsServer]
   const far = startProcess(t, farArgs)
   await far.waitFor(/listening on/)
-  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.client, '--max-retry-delay', '400ms'])
+  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.mtlsClient, '--max-retry-delay', '400ms'])
   await near.waitFor(/connected to/)
   const client = await udpPeer(t)
   const load = traffic(client, nearPort)
@@ -68,6 +74,15 @@ test('SIGKILL the far half of a TLS tunnel during traffic and start it again: th
   await load.stop()
   // Requests sent while the far half was down waited in the queue and were answered after.
   assert.ok(load.answered().size >= load.sent() - 10, `answered ${load.answered().size} of ${load.sent()}`)
+
+  // From the command line too, a client certificate from another CA is refused with a reason.
+  const rogue = startProcess(t, [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.rogueClient, '--max-retry-delay', '5s'])
+  await far2.waitFor(/refused TLS client 127\.0\.0\.1:\d+: client certificate rejected/)
+  await rogue.waitFor(/WARN .*127\.0\.0\.1:\d+ (closed the TLS connection|ended the TLS session)/)
+  // And a TLS server without its certificate is a configuration error (exit 2) that says so.
+  const bad = startProcess(t, [...cli, '--in', 'tls/server:127.0.0.1:0', '--out', `udp/broadcast:127.0.0.1:${device.port}`])
+  assert.equal(await bad.exited, 2)
+  assert.match(bad.output(), /a TLS server needs --cert and --key/)
 }, { timeout: 40_000 })
 
 test('reverse TCP tunnel: killing either half and starting it again rebinds the listener and traffic resumes', async (t) => {
