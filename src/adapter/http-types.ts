@@ -127,8 +127,16 @@ export interface Http2Session {
   onClose(fn: (err?: Error) => void): void
 }
 
+/** What readStatic found at a path under a static root. */
+export type StaticEntry = { kind: 'file'; data: Uint8Array } | { kind: 'directory' }
+
 /** The optional HTTP members of Runtime. */
 export interface HttpRuntime {
+  /**
+   * Reads `relPath` (already checked by the core: no `.` segments, no `..`) under the folder
+   * `root`; undefined when nothing is there.
+   */
+  readStatic?(root: string, relPath: string): Promise<StaticEntry | undefined>
   serveHttp?(opts: HttpServeOptions): Promise<StreamListener>
   connectWebSocket?(opts: WebSocketConnectOptions): Promise<StreamConn>
   serveHttp2?(opts: Http2ServeOptions): Promise<StreamListener>

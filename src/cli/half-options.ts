@@ -36,6 +36,7 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     queueMaxPackets: int('queue-packets'),
     queueMaxBytes: int('queue-bytes'),
     tls: tlsMaterial(o, where),
+    html: str('html'),
     logLevel,
   }
 }

@@ -9,6 +9,7 @@ import { udpEventOut } from './udp-event-out.ts'
 import { udpListenIn } from './udp-listen.ts'
 import { wsTransport } from './ws.ts'
 import { grpcTransport } from './grpc.ts'
+import { httpIn } from './http-in.ts'
 
 export interface ConnectorFactory {
   in?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec): InConnector
@@ -79,3 +80,5 @@ for (const role of ['server', 'client'] as const) {
     out: (s, ctx) => streamTunnelOut(ctx, grpcTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
   })
 }
+registerConnector('http', { in: (s, ctx) => httpIn(ctx, s, false) })
+registerConnector('https', { in: (s, ctx) => httpIn(ctx, s, true) })

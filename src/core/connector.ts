@@ -69,6 +69,8 @@ export interface HalfOptionsResolved {
   family?: 4 | 6
   /** Certificates for tls/server and tls/client (PEM text), if any were given. */
   tls: TlsMaterial
+  /** http/https in-connectors: folder of static files to serve (uhppoted-tunnel's --html). */
+  html?: string
 }
 
 /** uhppoted-tunnel's --ca-cert, --cert, --key and --client-auth, as PEM text (the CLI reads the files). */

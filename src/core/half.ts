@@ -32,6 +32,8 @@ export interface HalfOptions {
   queueMaxBytes?: number
   /** PEM text for tls/server and tls/client (uhppoted-tunnel's --ca-cert, --cert, --key, --client-auth). */
   tls?: TlsMaterial
+  /** http/https in-connectors: folder of static files (uhppoted-tunnel's --html). */
+  html?: string
   logLevel?: LogLevel
   /** A logger or a line sink; default: lines on stderr. */
   logger?: Logger | LogSink
@@ -74,6 +76,7 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     queueMaxBytes: o.queueMaxBytes ?? 4 << 20,
     family: o.family,
     tls: o.tls ?? {},
+    html: o.html,
   }
 }
 

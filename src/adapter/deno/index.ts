@@ -28,6 +28,7 @@ export const denoRuntime: Runtime = {
   connectWebSocket: async (o) => (await import('../node/ws-client.ts')).connectWebSocket(o),
   serveHttp2: async (o) => (await import('../node/http2.ts')).serveHttp2(o),
   connectHttp2: async (o) => (await import('../node/http2.ts')).connectHttp2(o),
+  readStatic: async (root, path) => (await import('../node/static.ts')).readStatic(root, path),
   listenTls,
   connectTls,
   lookup,

@@ -21,6 +21,7 @@ export const nodeRuntime: Runtime = {
   connectWebSocket: async (o) => (await import('./ws-client.ts')).connectWebSocket(o),
   serveHttp2: async (o) => (await import('./http2.ts')).serveHttp2(o),
   connectHttp2: async (o) => (await import('./http2.ts')).connectHttp2(o),
+  readStatic: async (root, path) => (await import('./static.ts')).readStatic(root, path),
   listenTls,
   connectTls,
   lookup,

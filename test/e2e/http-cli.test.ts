@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from '../harness.ts'
+import { RECORDS, startDnsmasq } from '../helpers/dns.ts'
+import { freePort } from '../helpers/ports.ts'
+import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
+
+// uhppoted-tunnel's command line for its HTTP connector, unchanged: --in http/<addr> --html <dir>.
+test('the CLI serves uhppoted-tunnel\'s HTTP API and --html pages; a posted DNS query reaches dnsmasq', async (t) => {
+  const cli = CLI[t.runtime]
+  const dns = await startDnsmasq(t)
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'edgerelay-html-'))
+  writeFileSync(join(dir, 'index.html'), '<title>controllers</title>')
+  const proc = startProcess(t, [...cli, '--in', `http/127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--html', dir])
+  await proc.waitFor(/http listening on/)
+  const page = await fetch(`http://127.0.0.1:${port}/`)
+  assert.equal(await page.text(), '<title>controllers</title>')
+  const enc = new TextEncoder()
+  const query = [0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, ...enc.encode('other'), 7, ...enc.encode('example'), 0, 0, 1, 0, 1]
+  const res = await fetch(`http://127.0.0.1:${port}/udp/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ID: 99, wait: '0s', request: query }) })
+  const body = await res.json() as { ID: number; replies: number[][] }
+  assert.equal(body.ID, 99)
+  assert.equal(body.replies[0]!.slice(-4).join('.'), RECORDS['other.example'])
+  assert.ok(cleanExit(await proc.stop(), proc.output(), t.runtime), proc.output())
+}, { timeout: 30_000 })
