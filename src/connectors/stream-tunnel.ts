@@ -72,7 +72,7 @@ class ServerSide extends StreamTunnelBase {
 
   async listen(): Promise<void> {
     const { endpoint, text } = this.opts
-    const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family)
+    const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family, (m) => this.log.warn(m))
     this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
       this.transport.listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
     for (const l of this.listeners) this.log.info(`listening on ${fmt(l.local)} (codec ${this.wire.name})`)

@@ -38,6 +38,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
   let port = endpoint.port
   let rescanTimer: ReturnType<typeof setInterval> | undefined
   let rescanning: Promise<void> | undefined
+  let again: Promise<void> | undefined
   let closed = false
 
   checkNotMulticastOptions(endpoint, text)
@@ -116,28 +117,38 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
     log.info(`address ${address} is gone: closed its socket`)
   }
 
-  const rescan = (): Promise<void> => {
-    rescanning ??= (async () => {
+  const scan = async () => {
+    const now = enumerate(false)
+    const wanted = new Set(now.map((a) => a.address))
+    for (const address of [...sockets.keys()]) if (!wanted.has(address)) drop(address)
+    for (const addr of now) {
+      if (sockets.has(addr.address) || closed) continue
       try {
-        if (closed) return
-        const now = enumerate(false)
-        const wanted = new Set(now.map((a) => a.address))
-        for (const address of [...sockets.keys()]) if (!wanted.has(address)) drop(address)
-        for (const addr of now) {
-          if (sockets.has(addr.address) || closed) continue
-          try {
-            const s = await bindOne(addr, port)
-            if (closed) s.close()
-            else log.info(`new address: listening on ${fmt(s.local)}`)
-          } catch (err) {
-            log.warn(`W_ADDRESS_UNAVAILABLE ${text}: cannot bind new address ${addr.address} on port ${port}: ${(err as Error).message}`)
-          }
-        }
-      } finally {
-        rescanning = undefined
+        const s = await bindOne(addr, port)
+        if (closed) s.close()
+        else log.info(`new address: listening on ${fmt(s.local)}`)
+      } catch (err) {
+        log.warn(`W_ADDRESS_UNAVAILABLE ${text}: cannot bind new address ${addr.address} on port ${port}: ${(err as Error).message}`)
       }
-    })()
-    return rescanning
+    }
+  }
+
+  /** One rescan at a time; a call during one runs another right after it (it may have looked too early). */
+  const rescan = (): Promise<void> => {
+    if (closed) return Promise.resolve()
+    if (rescanning) {
+      again ??= rescanning.then(() => {
+        again = undefined
+        return rescan()
+      })
+      return again
+    }
+    // The callback runs asynchronously, so always after the assignment below.
+    const current = scan().catch((err) => log.warn(`rescan failed: ${(err as Error).message}`)).then(() => {
+      rescanning = undefined
+    })
+    rescanning = current
+    return current
   }
 
   const startMulticast = async () => {
@@ -178,7 +189,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       if (endpoint.hostKind === 'wildcard') {
         log.warn(`W_UDP_WILDCARD_SOURCE ${text}: one wildcard socket per family; replies may come from another address on multihomed hosts`)
       }
-      const addrs = await resolveListen(ctx.runtime, endpoint, text, ctx.options.family)
+      const addrs = await resolveListen(ctx.runtime, endpoint, text, ctx.options.family, (m) => log.warn(m))
       const bound = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', bindOne, (m) => log.warn(m))
       for (const [address, b] of [...sockets]) if (!bound.includes(b.socket)) sockets.delete(address)
       for (const s of bound) log.info(`listening on ${fmt(s.local)}`)

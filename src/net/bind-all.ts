@@ -73,8 +73,10 @@ export async function bindAll<T extends Bound>(
           warn(`W_FAMILY_UNAVAILABLE ${text}: IPv${addr.family} is not available on this host, listening without it`)
           continue
         }
-        if (wildcard === true && errno === 'EADDRINUSE' && addr.family === 4 && bound.some((b) => b.local.family === 6 && port !== 0)) {
-          // The runtime could not make `::` IPv6-only, so it already receives IPv4 (spec S3).
+        // The runtime could not make `::` IPv6-only, so it already receives IPv4 (spec S3). With
+        // port 0 the same error could be a real collision on the ephemeral port: believe it only
+        // when it happens again on a new port.
+        if (wildcard === true && errno === 'EADDRINUSE' && addr.family === 4 && bound.some((b) => b.local.family === 6) && (port !== 0 || attempt > 0)) {
           warn(`W_V6ONLY_UNSUPPORTED ${text}: this runtime's [::] socket is dual-stack and already covers IPv4`)
           continue
         }

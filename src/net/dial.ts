@@ -50,7 +50,7 @@ export class ConnectRaceError extends AggregateError {
 
   constructor(text: string, failure: RaceFailure, port: number) {
     const errors = failure.attempts.map((r) => new AttemptError(r, port))
-    const list = errors.map((e) => `${hostPort(e.address, port)} ${e.errno ?? e.phase} after ${e.endedMs - e.startedMs} ms (${e.message})`)
+    const list = errors.map((e) => `${hostPort(e.address, port)} ${e.errno ?? e.phase} after ${Math.round(e.endedMs - e.startedMs)} ms (${e.message})`)
     const untried = failure.untried.map((c) => c.address)
     const what = {
       failed: 'cannot connect',

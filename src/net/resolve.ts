@@ -1,5 +1,6 @@
 import type { Family, ResolvedAddress, Runtime } from '../adapter/types.ts'
 import { RelayError } from '../core/errors.ts'
+import { ListenError } from './bind-all.ts'
 import type { Endpoint } from './endpoint.ts'
 
 /** The literal a socket API takes for an endpoint's host, zone included (`fe80::1%eth0`). */
@@ -32,15 +33,25 @@ function checkLiteralFamily(ep: Endpoint, forced: Family | undefined, text: stri
 /**
  * Addresses to bind for a listening endpoint: a wildcard means every enabled family (`::` first,
  * so a runtime whose `::` is always dual-stack covers IPv4 too), a name means every address it
- * resolves to (spec S2).
+ * resolves to (spec S2). A family the host has no address of is left out of a wildcard with
+ * W_FAMILY_UNAVAILABLE (S5, F5): binding `::` succeeds even with IPv6 disabled, and would
+ * only pretend to listen.
  */
-export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, family?: Family): Promise<ResolvedAddress[]> {
+export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, family?: Family, warn?: (msg: string) => void): Promise<ResolvedAddress[]> {
   const forced = effectiveFamily(ep, family, text)
   switch (ep.hostKind) {
     case 'wildcard': {
+      const present = rt.networkInterfaces ? new Set(rt.networkInterfaces().map((a) => a.family)) : new Set<Family>([4, 6])
       const out: ResolvedAddress[] = []
-      if (allowed(6, forced)) out.push({ address: '::', family: 6 })
-      if (allowed(4, forced)) out.push({ address: '0.0.0.0', family: 4 })
+      for (const [f, address] of [[6, '::'], [4, '0.0.0.0']] as const) {
+        if (!allowed(f, forced)) continue
+        if (!present.has(f) && present.size > 0) {
+          if (forced === f) throw new ListenError(text, [{ address, port: ep.port, message: `this host has no IPv${f} address` }])
+          warn?.(`W_FAMILY_UNAVAILABLE ${text}: this host has no IPv${f} address, listening without it`)
+          continue
+        }
+        out.push({ address, family: f })
+      }
       return out
     }
     case 'ipv4':

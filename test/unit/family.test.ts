@@ -233,3 +233,12 @@ test('E3: a ConnectRaceError (an AggregateError, not a RelayError) still maps to
   assert.equal(exitCodeFor(new RelayError('E_FAMILY_CONFLICT', 'x')), 3)
   assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), 1)
 })
+
+test('S5, F5: a wildcard leaves out a family the host has no address of, with W_FAMILY_UNAVAILABLE; forcing that family is a ListenError', async () => {
+  const rt = fakeRuntime()
+  rt.networkInterfaces = () => IFACES.filter((a) => a.family === 4)
+  const warnings: string[] = []
+  assert.deepEqual(await resolveListen(rt, ep('tcp/server:*:80'), 't', undefined, (m) => warnings.push(m)), [v4('0.0.0.0')])
+  assert.match(warnings[0]!, /^W_FAMILY_UNAVAILABLE t: this host has no IPv6 address/)
+  await rejectsCode(resolveListen(rt, ep('tcp/server:*:80'), 't', 6), 'E_LISTEN')
+})

@@ -1,0 +1,249 @@
+/**
+ * Runs inside the dual-stack namespace of test/ns/dualstack.test.ts (see SETUP and HOSTS there):
+ * racing (C), listening (S, P7, F1), UDP reply source and rescans (U) and multicast (MC), on the
+ * runtime that runs this file. Prints `RESULT {json}`.
+ */
+import { parseConnector } from '../../../src/net/connector-string.ts'
+import { ConnectRaceError, raceTcp, type RaceEvent } from '../../../src/net/dial.ts'
+import { resolveConnect } from '../../../src/net/resolve.ts'
+import { check, connectedRequest, defer, echoDevice, finish, half, request, rt, sh, sleep, ssCount, tcpConnects, waitLine } from './lib.ts'
+
+const ep = (text: string) => parseConnector(text).endpoint!
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+/** A far half (tcp/server:*:0 → echo device) and a near half dialling it by `name`. */
+async function tunnelTo(name: string, extra = '') {
+  const device = await echoDevice()
+  const far = await half({ in: 'tcp/server:*:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = far.inAddresses()[0]!.port
+  const t0 = performance.now()
+  const near = await half({ in: 'udp/listen:127.0.0.1:0', out: `tcp/client:${name}:${port}${extra}` })
+  await waitLine(near.lines, /connected to /, 8000)
+  const elapsed = Math.round(performance.now() - t0)
+  const events = near.lines.filter((l) => / (attempt-start|attempt-fail|winner) /.test(l)).map((l) => l.replace(/^.*tcp\/client /, ''))
+  return { device, far, near, port, elapsed, events }
+}
+
+// --- C: racing ---
+
+await check('he-v6-dropped', async () => {
+  const { near, port, elapsed, events } = await tunnelTo('dual.test')
+  // C5: the losing IPv6 attempt is gone, one connection is up.
+  const synSent = await ssCount('syn-sent')
+  const established = await ssCount('established', port)
+  const r = await request('127.0.0.1', near.inAddresses()[0]!.port, 'hi')
+  return { elapsed, events, synSent, established, reply: r?.reply }
+})
+
+await check('he-v6-slow-v4-blackholed', async () => {
+  // 2001:db8:1::5 swallows SYNs until it becomes a local address at 800 ms; the SYN retransmitted
+  // at ~1 s is then answered. 192.0.2.1 is blackholed (EINVAL at once).
+  const added = sleep(800).then(() => sh('ip', ['addr', 'add', '2001:db8:1::5/128', 'dev', 'lo']))
+  defer(() => sh('ip', ['addr', 'del', '2001:db8:1::5/128', 'dev', 'lo']))
+  const { elapsed, events } = await tunnelTo('slow6.test')
+  await added
+  return { elapsed, events }
+}, 10_000)
+
+await check('he-all-fail', async () => {
+  const text = 'tcp/client:fail.test:9'
+  const addrs = await resolveConnect(rt, ep(text), text)
+  const events: RaceEvent[] = []
+  try {
+    await raceTcp(rt, text, addrs, 9, { timeoutMs: 5000, signal: new AbortController().signal, onEvent: (e) => events.push(e) })
+    return 'connected?'
+  } catch (err) {
+    const e = err as ConnectRaceError
+    return {
+      isAggregate: e instanceof AggregateError,
+      isRaceError: e instanceof ConnectRaceError,
+      code: e.code,
+      message: e.message,
+      errors: e.errors.map((x) => ({ address: x.address, errno: x.errno, phase: x.phase, startedMs: Math.round(x.startedMs) })),
+      primary: e.primary?.address,
+      started: events.filter((x) => x.type === 'attempt-start').map((x) => x.address),
+    }
+  }
+})
+
+await check('he-sourceport', async () => {
+  // C9: the IPv4 attempt binds port 40000 while the silent IPv6 attempt still holds it.
+  const device = await echoDevice()
+  const far = await half({ in: 'tcp/server:*:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = far.inAddresses()[0]!.port
+  const addrs = await resolveConnect(rt, ep(`tcp/client:dual.test:${port}`), 'x')
+  const conn = await raceTcp(rt, 'x', addrs, port, { timeoutMs: 5000, signal: new AbortController().signal, localPort: 40000 })
+  defer(() => conn.destroy())
+  return { local: conn.local, remote: conn.remote }
+})
+
+await check('he-abort', async () => {
+  // C7: a race cancelled at 100 ms leaves no socket behind.
+  const controller = new AbortController()
+  setTimeout(() => controller.abort(), 100)
+  const addrs = [{ address: '2001:db8:1::2', family: 6 as const }, { address: '2001:db8:1::3', family: 6 as const }]
+  const code = await raceTcp(rt, 'x', addrs, 80, { timeoutMs: 5000, signal: controller.signal, race: { attemptDelayMs: 50 } }).then(() => 'connected?', (e) => (e as { code: string }).code)
+  await sleep(50)
+  return { code, synSent: await ssCount('syn-sent') }
+})
+
+// --- S, P7, F1: listeners ---
+
+async function listenCheck(connector: string, family?: 4 | 6) {
+  const device = await echoDevice()
+  const h = await half({ in: connector, out: `udp/broadcast:127.0.0.1:${device.port}`, family })
+  const addresses = h.inAddresses()
+  const port = addresses[0]!.port
+  return { addresses: addresses.map((a) => `${a.address}:${a.port}`), v4: await tcpConnects('127.0.0.1', port), v6: await tcpConnects('::1', port), warnings: h.lines.filter((l) => / W_/.test(l)) }
+}
+
+await check('tcp-star', () => listenCheck('tcp/server:*:0'))
+await check('tcp-star-bindv6only', async () => {
+  await sh('sh', ['-c', 'echo 1 > /proc/sys/net/ipv6/bindv6only'])
+  defer(() => sh('sh', ['-c', 'echo 0 > /proc/sys/net/ipv6/bindv6only']))
+  return listenCheck('tcp/server:*:0')
+})
+await check('tcp-v6-any', () => listenCheck('tcp/server:[::]:0'))
+await check('tcp-star-ipv4', () => listenCheck('tcp/server:*:0', 4))
+await check('tcp-name', () => listenCheck('tcp/server:svc.test:0'))
+
+await check('tcp-all-or-nothing', async () => {
+  // S5: [::1]:p is taken, so svc.test:p (127.0.0.1 and ::1) must fail and leave 127.0.0.1:p free.
+  const blocker = await rt.listenTcp({ address: '::1', port: 0, family: 6, ipv6Only: true, onConnection: (c) => c.destroy() })
+  defer(() => blocker.close())
+  const port = blocker.local.port
+  const error = await half({ in: `tcp/server:svc.test:${port}`, out: 'udp/broadcast:127.0.0.1:9' }).then(() => undefined, (e) => ({ code: (e as { code: string }).code, message: (e as Error).message }))
+  const probe = await rt.listenTcp({ address: '127.0.0.1', port, family: 4, onConnection: (c) => c.destroy() }).then((l) => (l.close(), 'free'), (e) => (e as { code: string }).code)
+  return { error, probe }
+})
+
+// --- U: UDP reply source ---
+
+await check('udp-star', async () => {
+  const device = await echoDevice()
+  const h = await half({ in: 'udp/listen:*:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = h.inAddresses()[0]!.port
+  const out: Record<string, unknown> = { addresses: h.inAddresses().map((a) => a.address), ports: [...new Set(h.inAddresses().map((a) => a.port))] }
+  for (const a of ['127.0.0.2', '127.0.0.1', '10.9.0.2', '::1', '2001:db8:1::1']) out[a] = await connectedRequest(a, port, `to ${a}`)
+  return out
+})
+
+await check('udp-wildcard', async () => {
+  const device = await echoDevice()
+  const h = await half({ in: 'udp/listen:*:0,wildcard', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = h.inAddresses()[0]!.port
+  return {
+    warnings: h.lines.filter((l) => / W_/.test(l)),
+    connected: await connectedRequest('127.0.0.2', port, 'w1', 500),
+    unconnected: await request('127.0.0.2', port, 'w2', 1000),
+  }
+})
+
+await check('udp-rescan', async () => {
+  const device = await echoDevice()
+  const h = await half({ in: 'udp/listen:*:0,rescan=200ms', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = h.inAddresses()[0]!.port
+  // Periodic rescan picks up a new address.
+  await sh('ip', ['addr', 'add', '10.9.0.3/24', 'dev', 'v0'])
+  defer(() => sh('ip', ['addr', 'del', '10.9.0.3/24', 'dev', 'v0']).catch(() => {}))
+  await sleep(450)
+  const periodic = await connectedRequest('10.9.0.3', port, 'new')
+  // On-demand rescan (SIGHUP in the CLI) picks up another one at once.
+  await sh('ip', ['addr', 'add', '10.9.0.4/24', 'dev', 'v0'])
+  defer(() => sh('ip', ['addr', 'del', '10.9.0.4/24', 'dev', 'v0']).catch(() => {}))
+  await h.rescan()
+  const onDemand = await connectedRequest('10.9.0.4', port, 'now')
+  // A vanished address closes its socket and drops its flows.
+  await sh('ip', ['addr', 'del', '10.9.0.3/24', 'dev', 'v0'])
+  await h.rescan()
+  return { periodic, onDemand, addresses: h.inAddresses().map((a) => a.address), lost: h.stats.get('udp.sessions_lost'), lines: h.lines.filter((l) => /session-lost|gone/.test(l)) }
+})
+
+// --- MC: multicast over the veth pair (join on v1, send from v0) ---
+
+async function mcSender(family: 4 | 6, loopback = false) {
+  const got: string[] = []
+  const s = await rt.bindMulticast!({
+    address: family === 6 ? '::' : '0.0.0.0',
+    port: 0,
+    family,
+    iface: { name: 'v0', index: rt.interfaceIndex!('v0')!, ipv4: '10.9.0.1' },
+    send: { ttl: 1, loopback },
+    onMessage: (d) => got.push(dec.decode(d)),
+  })
+  defer(() => s.close())
+  return { s, got }
+}
+
+async function mcReceiver(group: string, port: number, iface: string) {
+  const got: string[] = []
+  const family = group.includes(':') ? 6 : 4
+  const s = await rt.bindMulticast!({
+    address: family === 6 ? '::' : '0.0.0.0',
+    port,
+    family,
+    ipv6Only: family === 6,
+    reuseAddr: true,
+    iface: { name: iface, index: rt.interfaceIndex!(iface)!, ipv4: iface === 'v0' ? '10.9.0.1' : '10.9.0.2' },
+    join: [{ group }],
+    onMessage: (d) => got.push(dec.decode(d)),
+  })
+  defer(() => s.close())
+  return { s, got }
+}
+
+async function mcIn(group: string, port: number) {
+  const device = await echoDevice()
+  const literal = group.includes(':') ? `[${group}]` : group
+  const a = await half({ in: `udp/listen::v1:${literal}:${port}`, out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const b = await half({ in: `udp/listen:${literal}:${port},iface=v1`, out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const sender = await mcSender(group.includes(':') ? 6 : 4)
+  sender.s.send(enc.encode('m1'), port, group)
+  await sleep(300)
+  const afterSend = { device: [...device.got], replies: [...sender.got] }
+  await a.close()
+  await b.close()
+  sender.s.send(enc.encode('m2'), port, group)
+  await sleep(300)
+  return { ...afterSend, afterLeave: device.got.filter((x) => x === 'm2').length, joined: a.lines.filter((l) => /joined/.test(l)) }
+}
+
+await check('mc4-in', () => mcIn('239.1.2.3', 47001))
+await check('mc6-in', () => mcIn('ff15::1234', 47002))
+
+/**
+ * MC4. Linux hands a datagram that reached a group the interface joined to every socket bound to
+ * its port (IP_MULTICAST_ALL, on by default, and no runtime can turn it off), whatever groups
+ * that socket joined. So the loopback checks use a group and port nobody joined on v1: there
+ * the receiver on v0, the sender's own interface, can only get a looped-back copy.
+ */
+async function mcOut(group: string, loopGroup: string, port: number, connector: (group: string, port: number) => string) {
+  const onV1 = await mcReceiver(group, port, 'v1')
+  const onV0 = await mcReceiver(loopGroup, port + 1, 'v0')
+  const toV1 = await half({ in: 'udp/listen:127.0.0.1:0', out: connector(group, port) })
+  await request('127.0.0.1', toV1.inAddresses()[0]!.port, 'over the link', 300)
+  const quiet = await half({ in: 'udp/listen:127.0.0.1:0', out: connector(loopGroup, port + 1) })
+  await request('127.0.0.1', quiet.inAddresses()[0]!.port, 'loopback off', 300)
+  const loud = await half({ in: 'udp/listen:127.0.0.1:0', out: `${connector(loopGroup, port + 1)},loopback` })
+  await request('127.0.0.1', loud.inAddresses()[0]!.port, 'loopback on', 300)
+  await sleep(100)
+  return { v1: onV1.got, v0: onV0.got, log: [...toV1.lines, ...quiet.lines, ...loud.lines].filter((l) => /sending/.test(l)) }
+}
+
+await check('mc4-out', () => mcOut('239.1.2.4', '239.1.2.5', 47010, (g, p) => `udp/event::v0:${g}:${p}`))
+await check('mc6-out', () => mcOut('ff15::4321', 'ff15::4322', 47020, (g, p) => `udp/broadcast::v0:[${g}]:${p},ttl=2`))
+
+await check('mc4-ssm', async () => {
+  // MC6: a source-specific join hears only its source (the sender's v0 address is 10.9.0.1).
+  const device = await echoDevice()
+  const good = await half({ in: 'udp/listen::v1:232.1.1.1:47030,source=10.9.0.1', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const other = await half({ in: 'udp/listen::v1:232.1.1.1:47031,source=10.9.0.99', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const sender = await mcSender(4)
+  sender.s.send(enc.encode('good'), 47030, '232.1.1.1')
+  sender.s.send(enc.encode('other'), 47031, '232.1.1.1')
+  await sleep(300)
+  return { device: device.got, joined: [...good.lines, ...other.lines].filter((l) => /joined/.test(l)) }
+})
+
+finish()
