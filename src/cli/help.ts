@@ -16,6 +16,8 @@ Connectors (uhppoted-tunnel syntax):
   tls/server:<host>:<port>      in/out TLS tunnel, accepting (needs --cert and --key)
   tls/client:<host>:<port>[,sni=<name>]  in/out TLS tunnel, dialling; checks the server's certificate and name
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
+  Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>
+    ,ipv6only=0  udp/listen: ,wildcard ,rescan=30s  multicast group hosts: ,ttl=1 ,loopback ,source=<addr>
 
 Options:
   --codec protobuf|avro|msgpack|uhppoted   wire encoding (default protobuf; uhppoted = uhppoted-tunnel framing)

@@ -6,6 +6,7 @@ import { startHalf, type Half, type HalfOptions } from '../core/half.ts'
 import { RelayError } from '../core/errors.ts'
 import { parseArgs } from './args.ts'
 import { loadConfig } from './config.ts'
+import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
 import { HELP, VERSION } from './help.ts'
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   let configs
   try {
     configs = configurations(args.options)
+    checkDuplicateListens(configs)
   } catch (err) {
     fail(err)
   }

@@ -2,6 +2,7 @@ import type { HalfContext } from '../core/connector.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { raceOptionsOf, raceTcp } from '../net/dial.ts'
 import { filterForLocal, localBindOf } from '../net/family.ts'
+import { dualStackRequested } from '../net/resolve.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 
 /**
@@ -18,9 +19,10 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
     warned = true
   }
   const race = role === 'client' && endpoint ? raceOptionsOf(endpoint.options, text, (m) => log.warn(m)) : {}
+  const dualStack = role === 'server' && endpoint !== undefined && dualStackRequested(endpoint, text)
   return {
     name: `tcp/${role}`,
-    listen: (addr, port, onConnection) => rt.listenTcp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6, onConnection }),
+    listen: (addr, port, onConnection) => rt.listenTcp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6 && !dualStack, onConnection }),
     dial: (addresses, port, signal) => {
       const local = endpoint && localBindOf(rt, endpoint, text)
       const targets = filterForLocal(rt, addresses, local, text, warnOnce)

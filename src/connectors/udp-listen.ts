@@ -8,7 +8,7 @@ import { bindAll, skipUnavailableAddress } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { localUnicastAddresses } from '../net/local-addresses.ts'
 import { checkNotMulticastOptions, isMulticastHost, multicastPlan } from '../net/multicast.ts'
-import { effectiveFamily, resolveListen } from '../net/resolve.ts'
+import { dualStackRequested, effectiveFamily, resolveListen } from '../net/resolve.ts'
 
 /** How often `udp/listen:*` looks for new or vanished local addresses (U4; `rescan=` changes it). */
 const DEFAULT_RESCAN_MS = 30_000
@@ -44,6 +44,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
   checkNotMulticastOptions(endpoint, text)
   const multicast = isMulticastHost(endpoint)
   const enumerated = endpoint.hostKind === 'wildcard' && endpoint.options.wildcard === undefined
+  const dualStack = dualStackRequested(endpoint, text)
   const rescanMs = endpoint.options.rescan === undefined ? DEFAULT_RESCAN_MS : parseDuration(endpoint.options.rescan, 'rescan')
 
   const onMessage = (sock: () => UdpSocket, index: number) => (data: Uint8Array, address: string, fromPort: number) => {
@@ -59,7 +60,10 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
     let flow = flows.get(key)
     if (!flow) {
       const s = sock()
-      flow = new BasicFlow(`udp ${address}:${fromPort}`, (_id, payload) => {
+      // IPv4 peers of a dual-stack socket arrive as ::ffff:a.b.c.d: named as IPv4, answered in
+      // the form the socket needs (S7, U8).
+      const peer = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+      flow = new BasicFlow(`udp ${peer}:${fromPort}`, (_id, payload) => {
         s.send(payload, fromPort, address)
         ctx.stats.add('udp.replies')
       }, Date.now())
@@ -82,7 +86,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       address: addr.address,
       port: atPort,
       family: addr.family,
-      ipv6Only: addr.family === 6,
+      ipv6Only: addr.family === 6 && !dualStack,
       onMessage: onMessage(() => socket, index),
       onError: (err) => log.warn(`socket error on ${fmt(socket.local)}: ${err.message}`),
     })

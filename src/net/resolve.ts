@@ -31,6 +31,17 @@ function checkLiteralFamily(ep: Endpoint, forced: Family | undefined, text: stri
 }
 
 /**
+ * Whether a listening endpoint asks for one dual-stack IPv6 socket (`,ipv6only=0`, spec P7, S3)
+ * instead of an IPv6-only `[::]` (the default; `ipv6only` and `ipv6only=1` say so explicitly).
+ */
+export function dualStackRequested(ep: Endpoint, text: string): boolean {
+  const v = ep.options.ipv6only
+  if (v === undefined || v === '' || v === '1') return false
+  if (v === '0') return true
+  throw new RelayError('E_CONFIG', `${text}: ipv6only is 0 or 1, not '${v}'`)
+}
+
+/**
  * Addresses to bind for a listening endpoint: a wildcard means every enabled family (`::` first,
  * so a runtime whose `::` is always dual-stack covers IPv4 too), a name means every address it
  * resolves to (spec S2). A family the host has no address of is left out of a wildcard with
@@ -43,8 +54,10 @@ export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, fam
     case 'wildcard': {
       const present = rt.networkInterfaces ? new Set(rt.networkInterfaces().map((a) => a.family)) : new Set<Family>([4, 6])
       const out: ResolvedAddress[] = []
+      // One dual-stack [::] socket covers IPv4 too, when asked for and IPv6 is there.
+      const dualStack = dualStackRequested(ep, text) && present.has(6) && allowed(6, forced)
       for (const [f, address] of [[6, '::'], [4, '0.0.0.0']] as const) {
-        if (!allowed(f, forced)) continue
+        if (!allowed(f, forced) || (f === 4 && dualStack)) continue
         if (!present.has(f) && present.size > 0) {
           if (forced === f) throw new ListenError(text, [{ address, port: ep.port, message: `this host has no IPv${f} address` }])
           warn?.(`W_FAMILY_UNAVAILABLE ${text}: this host has no IPv${f} address, listening without it`)

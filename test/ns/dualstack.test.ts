@@ -164,6 +164,32 @@ ns('S5: when one address of a name cannot be bound, nothing stays bound and the 
   assert.equal(v.probe, 'free')
 })
 
+ns('P7, S7, U8: ,ipv6only=0 gives one dual-stack [::] socket; IPv4 peers on it are named and answered as IPv4', async (t) => {
+  const v = await value(t, 'dual-stack-socket')
+  assert.equal(v.tcpV4, true)
+  assert.match(v.peerLine, /peer 127\.0\.0\.1:\d+ connected/)
+  assert.deepEqual(v.starAddresses, ['::'])
+  assert.deepEqual(v.udpReply, { reply: 'reply:mapped', from: '127.0.0.1' })
+  assert.match(v.udpFlow, /new flow udp 127\.0\.0\.1:\d+/)
+})
+
+ns('P4: a TCP connect to a link-local address with its zone connects over that link (Deno: a clear refusal)', async (t) => {
+  const v = await value(t, 'tcp-link-local')
+  if (t.runtime === 'deno') {
+    assert.equal(v.errno, 'E_UNSUPPORTED_ON_RUNTIME')
+    assert.match(v.message, /Deno's node:net cannot connect to a link-local address with a zone/)
+  } else {
+    // Bun reports the remote without its zone.
+    assert.match(v.remote, /^fe80::[0-9a-f:]+(%v1)?$/)
+  }
+})
+
+ns('S6: tcp/server:*:p and udp/listen:*:p run together on the same port', async (t) => {
+  const v = await value(t, 'tcp-udp-same-port')
+  assert.equal(v.tcp, true)
+  assert.deepEqual(v.udp, { reply: 'reply:same port', from: '::1' })
+})
+
 ns('U1, U2, S4: udp/listen:* binds every local address on one port; a connect()ed client to 127.0.0.2 gets its reply from 127.0.0.2', async (t) => {
   const v = await value(t, 'udp-star')
   for (const a of ['127.0.0.1', '127.0.0.2', '10.9.0.1', '10.9.0.2', '::1', '2001:db8:1::1']) assert.ok(v.addresses.includes(a), `${a} in ${v.addresses}`)

@@ -242,3 +242,29 @@ test('S5, F5: a wildcard leaves out a family the host has no address of, with W_
   assert.match(warnings[0]!, /^W_FAMILY_UNAVAILABLE t: this host has no IPv6 address/)
   await rejectsCode(resolveListen(rt, ep('tcp/server:*:80'), 't', 6), 'E_LISTEN')
 })
+
+test('S6: several halves may share a port across tcp and udp; an exact duplicate listener is E_DUPLICATE_LISTEN (exit code 2)', async () => {
+  const { checkDuplicateListens } = await import('../../src/cli/duplicate-listen.ts')
+  const half = (input: string, out: string) => ({ where: input, options: { in: input, out } })
+  checkDuplicateListens([half('tcp/server:*:12345', 'udp/broadcast:127.0.0.1:9'), half('udp/listen:*:12345', 'tcp/client:127.0.0.1:1')])
+  checkDuplicateListens([half('udp/listen:127.0.0.1:0', 'tcp/client:x:1'), half('udp/listen:127.0.0.1:0', 'tcp/client:x:1')])
+  assert.throws(() => checkDuplicateListens([half('udp/listen:*:60000', 'tcp/client:a:1'), half('udp/listen:*:60000', 'tcp/client:b:1')]), (err: RelayError) => {
+    assert.equal(err.code, 'E_DUPLICATE_LISTEN')
+    assert.equal(exitCodeFor(err), 2)
+    return true
+  })
+  assert.throws(() => checkDuplicateListens([half('tcp/server:[::1]:7000', 'udp/broadcast:127.0.0.1:9'), half('udp/listen:127.0.0.1:1', 'tls/server:[::1]:7000')]), /E_DUPLICATE|listens on tcp \[::1\]:7000/)
+})
+
+test('E1: every failure has a stable code on a RelayError (or a coded AggregateError for races); warnings start with their W_ code', async () => {
+  const { ParseError } = await import('../../src/core/errors.ts')
+  const { ListenError } = await import('../../src/net/bind-all.ts')
+  assert.throws(() => parseConnector('tcp/client:[::1:80'), (e: unknown) => e instanceof ParseError && e instanceof RelayError && e.code === 'E_ENDPOINT_PARSE' && e.index === 11)
+  const listen = new ListenError('t', [{ address: '::1', port: 80, errno: 'EADDRINUSE', message: 'in use' }])
+  assert.ok(listen instanceof RelayError && listen.code === 'E_LISTEN' && listen.failures[0]?.errno === 'EADDRINUSE')
+  const race = new ConnectRaceError('t', { code: 'E_CONNECT_FAILED', attempts: [{ id: 1, address: '::1', family: 6, phase: 'connect', errno: 'ECONNREFUSED', message: 'refused', startedMs: 0, endedMs: 1 }], untried: [], resolveErrors: [], reason: 'failed' }, 80)
+  assert.ok(race instanceof AggregateError && race.code === 'E_CONNECT_FAILED' && race.errors[0]?.errno === 'ECONNREFUSED')
+  const warnings: string[] = []
+  filterForLocal(fakeRuntime(), [v6('2001:db8::1'), v4('10.0.0.1')], localBindOf(fakeRuntime(), ep('tcp/client:x:80,bind=10.0.0.2'), 't'), 't', (m) => warnings.push(m))
+  assert.match(warnings[0]!, /^W_[A-Z_]+ /)
+})

@@ -118,6 +118,43 @@ await check('tcp-all-or-nothing', async () => {
   return { error, probe }
 })
 
+await check('dual-stack-socket', async () => {
+  // P7, S7, U8: ,ipv6only=0 asks for one dual-stack [::] socket; IPv4 peers are named as IPv4.
+  const device = await echoDevice()
+  const tcp = await half({ in: 'tcp/server:[::]:0,ipv6only=0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const star = await half({ in: 'tcp/server:*:0,ipv6only=0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const udp = await half({ in: 'udp/listen:[::]:0,ipv6only=0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const near = await half({ in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${tcp.inAddresses()[0]!.port}` })
+  const peerLine = await waitLine(tcp.lines, /peer .* connected/)
+  return {
+    tcpV4: await tcpConnects('127.0.0.1', tcp.inAddresses()[0]!.port),
+    peerLine: peerLine.replace(/^.*peer/, 'peer'),
+    starAddresses: star.inAddresses().map((a) => a.address),
+    udpReply: await connectedRequest('127.0.0.1', udp.inAddresses()[0]!.port, 'mapped'),
+    udpFlow: udp.lines.find((l) => /new flow/.test(l))?.replace(/^.*new flow/, 'new flow'),
+    nearUp: near.lines.some((l) => /connected to/.test(l)),
+  }
+})
+
+await check('tcp-link-local', async () => {
+  // P4: a zoned link-local remote connects (the zone picks the link).
+  const v1 = rt.networkInterfaces!().find((a) => a.name === 'v1' && a.address.startsWith('fe80'))!.address
+  const far = await half({ in: 'tcp/server:*:0', out: 'udp/event:127.0.0.1:9' })
+  const port = far.inAddresses()[0]!.port
+  return raceTcp(rt, 'x', [{ address: `${v1}%v1`, family: 6 }], port, { timeoutMs: 3000, signal: new AbortController().signal }).then(
+    (c) => (c.destroy(), { remote: c.remote.address }),
+    (e: ConnectRaceError) => ({ errno: e.errors[0]?.errno, message: e.message }),
+  )
+})
+
+await check('tcp-udp-same-port', async () => {
+  // S6: a tcp and a udp listener on the same port run side by side.
+  const device = await echoDevice()
+  const tcp = await half({ in: 'tcp/server:*:47300', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const udp = await half({ in: 'udp/listen:*:47300', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  return { tcp: await tcpConnects('::1', 47300), udp: await connectedRequest('::1', 47300, 'same port'), ports: [tcp.inAddresses()[0]!.port, udp.inAddresses()[0]!.port] }
+})
+
 // --- U: UDP reply source ---
 
 await check('udp-star', async () => {
