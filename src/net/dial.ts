@@ -69,9 +69,6 @@ export class ConnectRaceError extends AggregateError {
   }
 }
 
-/** Kept for callers of the sequential dialler that came before the race. */
-export { ConnectRaceError as ConnectError }
-
 /** Timer functions; tests may pass a fake. */
 export interface Clock {
   now(): number

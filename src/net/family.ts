@@ -7,6 +7,7 @@ import type { Family, InterfaceAddress, ResolvedAddress, Runtime } from '../adap
 import { RelayError } from '../core/errors.ts'
 import type { ConnectorSpec } from './connector-string.ts'
 import { type Endpoint, parseHost } from './endpoint.ts'
+import { isMulticastHost } from './multicast.ts'
 import { effectiveFamily, literalOf } from './resolve.ts'
 
 const isLinkLocal = (address: string) => /^fe[89ab][0-9a-f]:/i.test(address)
@@ -146,6 +147,8 @@ export function preflight(rt: Runtime, spec: ConnectorSpec, global: Family | und
     if (ep.iface !== undefined) interfaceAddresses(rt, ep.iface, text)
     return
   }
+  // A multicast group's interface is its outgoing interface, not a source bind (MC rules).
+  if (isMulticastHost(ep)) return
   const local = localBindOf(rt, ep, text)
   if (ep.hostKind === 'ipv4' || ep.hostKind === 'ipv6') {
     filterForLocal(rt, [{ address: literalOf(ep), family: ep.hostKind === 'ipv6' ? 6 : 4 }], local, text)

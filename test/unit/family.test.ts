@@ -268,3 +268,10 @@ test('E1: every failure has a stable code on a RelayError (or a coded AggregateE
   filterForLocal(fakeRuntime(), [v6('2001:db8::1'), v4('10.0.0.1')], localBindOf(fakeRuntime(), ep('tcp/client:x:80,bind=10.0.0.2'), 't'), 't', (m) => warnings.push(m))
   assert.match(warnings[0]!, /^W_[A-Z_]+ /)
 })
+
+test('MC4: the interface of a multicast sender is its outgoing interface, not a source bind (no M filtering)', () => {
+  const rt = fakeRuntime()
+  // v1 has only a link-local IPv6 address: as a source bind it could not reach ff15::1.
+  preflight(rt, spec('udp/broadcast::v1:[ff15::1]:5000'), undefined, 'out')
+  throwsCode(() => preflight(rt, spec('udp/broadcast::v1:[2001:db8::1]:5000'), undefined, 'out'), 'E_FAMILY_MISMATCH')
+})

@@ -5,7 +5,7 @@
  */
 import type { Runtime } from '../types.ts'
 import { interfaceIndex, networkInterfaces } from '../node/interfaces.ts'
-import { bindMulticast } from '../node/multicast.ts'
+import { bindMulticast } from './multicast.ts'
 import { lookup } from '../node/dns.ts'
 import { connectTcp, listenTcp } from '../node/tcp.ts'
 import { connectTls, listenTls } from '../node/tls.ts'

@@ -1,3 +1,4 @@
+import type { MulticastOps } from '../node/multicast.ts'
 import type { UdpBindOptions, UdpSocket } from '../types.ts'
 
 /** The slice of Bun.udpSocket we use (bun-types is not installed). */
@@ -11,6 +12,9 @@ interface BunUdpSocket {
   close(): void
 }
 
+/** Bun.udpSocket's multicast methods are node:dgram's (same names and arguments). */
+type BunSocket = BunUdpSocket & MulticastOps
+
 interface BunUdpOptions {
   hostname: string
   port: number
@@ -23,7 +27,7 @@ interface BunUdpOptions {
   }
 }
 
-declare const Bun: { udpSocket(opts: BunUdpOptions): Promise<BunUdpSocket> }
+declare const Bun: { udpSocket(opts: BunUdpOptions): Promise<BunSocket> }
 
 // Bun.udpSocket silently ignores the named ipv6Only/reuseAddr options; only these flags work
 // (values from Bun's node:dgram, notes/runtimes.md §3 item 9).
@@ -52,7 +56,7 @@ function errorWithCode(code: string, message: string): Error {
  * Every datagram arrives in a fresh Uint8Array (Bun copies out of its recvmmsg buffer), so `data`
  * stays valid after onMessage returns; callers must not rely on that (contract), but nothing is reused.
  */
-export async function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
+export async function bindUdp(opts: UdpBindOptions, setup?: (socket: MulticastOps) => void): Promise<UdpSocket> {
   const onError = (err: unknown) => opts.onError?.(err instanceof Error ? err : new Error(String(err)))
   let queue: { data: Uint8Array; port: number; address: string }[] = []
   let queuedBytes = 0
@@ -90,9 +94,11 @@ export async function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
       },
     },
   })
-  if (opts.broadcast) {
+  if (opts.broadcast || setup) {
     try {
-      socket.setBroadcast(true)
+      if (opts.broadcast) socket.setBroadcast(true)
+      // Multicast memberships and options (./multicast.ts), before the socket is handed out.
+      setup?.(socket)
     } catch (err) {
       socket.close()
       throw err
