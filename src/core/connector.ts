@@ -65,6 +65,10 @@ export interface HalfOptionsResolved {
   /** Bound on packets queued while no tunnel is up. */
   queueMaxPackets: number
   queueMaxBytes: number
+  /** Bound on flows (each may own a UDP socket) per tunnel connection on the receiving side. */
+  maxFlowsPerTunnel: number
+  /** uhppoted framing: bound on requests awaiting replies (each owns a UDP socket) per connection. */
+  maxReplyWindows: number
   /** Restrict resolution to a family. */
   family?: 4 | 6
   /** Certificates for tls/server and tls/client (PEM text), if any were given. */

@@ -67,10 +67,19 @@ export class BasicFlow implements Flow {
 export class FlowTable<K> {
   readonly flows = new Map<K, BasicFlow>()
   private readonly idleMs: number
+  private readonly maxSize: number
+  private readonly onEvict: ((flow: BasicFlow) => void) | undefined
   private timer: ReturnType<typeof setInterval> | undefined
 
-  constructor(idleMs: number) {
+  /**
+   * `maxSize` bounds the table (every flow may hold a socket): adding beyond it closes the oldest
+   * flow first and reports it through `onEvict`, so a flood of new flows degrades the oldest
+   * instead of exhausting file descriptors for everyone.
+   */
+  constructor(idleMs: number, maxSize = Infinity, onEvict?: (flow: BasicFlow) => void) {
     this.idleMs = idleMs
+    this.maxSize = maxSize
+    this.onEvict = onEvict
   }
 
   get size(): number {
@@ -82,6 +91,12 @@ export class FlowTable<K> {
   }
 
   add(key: K, flow: BasicFlow): void {
+    while (this.flows.size >= this.maxSize) {
+      const oldest = this.flows.values().next().value!
+      this.flows.delete(this.flows.keys().next().value!)
+      this.onEvict?.(oldest)
+      oldest.close()
+    }
     this.flows.set(key, flow)
     flow.onClose(() => {
       if (this.flows.get(key) === flow) this.flows.delete(key)

@@ -30,6 +30,10 @@ export interface HalfOptions {
   heartbeat?: string | number
   queueMaxPackets?: number
   queueMaxBytes?: number
+  /** Flows per tunnel connection on the receiving side (default 16,384). */
+  maxFlowsPerTunnel?: number
+  /** With --codec uhppoted: requests awaiting replies per connection (default 1,024). */
+  maxReplyWindows?: number
   /** PEM text for tls/server and tls/client (uhppoted-tunnel's --ca-cert, --cert, --key, --client-auth). */
   tls?: TlsMaterial
   /** http/https in-connectors: folder of static files (uhppoted-tunnel's --html). */
@@ -74,6 +78,8 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     heartbeatMs: parseDuration(o.heartbeat ?? '8s', 'heartbeat'),
     queueMaxPackets: o.queueMaxPackets ?? 1024,
     queueMaxBytes: o.queueMaxBytes ?? 4 << 20,
+    maxFlowsPerTunnel: o.maxFlowsPerTunnel ?? 16_384,
+    maxReplyWindows: o.maxReplyWindows ?? 1024,
     family: o.family,
     tls: o.tls ?? {},
     html: o.html,

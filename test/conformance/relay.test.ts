@@ -164,3 +164,31 @@ test('a port already in use is a listen error naming the address', async (t) => 
     return true
   })
 })
+
+test('uhppoted framing under load: requests awaiting replies are bounded per connection, the oldest closed and counted', async (t) => {
+  const device = await echoDevice(t)
+  const { far, nearPort } = await tunnel(t, device.port, { codec: 'uhppoted' }, { maxReplyWindows: 8 })
+  // A steady stream of requests, each answered at once but each window (and socket) held for
+  // --udp-timeout: without the bound, sockets pile up until the process runs out of descriptors.
+  const clients = await Promise.all(Array.from({ length: 40 }, () => udpPeer(t)))
+  for (const [i, c] of clients.entries()) {
+    c.send(`w${i}`, nearPort)
+    await c.waitCount(1)
+    assert.equal(text(c.received[0]!.data), `reply0:w${i}`)
+  }
+  assert.equal(far.stats.get('dropped.reply_window_evicted'), 32)
+})
+
+test('a tunnel peer opening ever more flows is bounded: the oldest flows are closed and counted', async (t) => {
+  const device = await echoDevice(t)
+  const { far, nearPort } = await tunnel(t, device.port, {}, { maxFlowsPerTunnel: 5 })
+  const clients = await Promise.all(Array.from({ length: 12 }, () => udpPeer(t)))
+  for (const [i, c] of clients.entries()) {
+    c.send(`f${i}`, nearPort)
+    await c.waitCount(1)
+  }
+  assert.equal(far.stats.get('dropped.flow_evicted'), 7)
+  // The newest flow still works after the evictions.
+  clients.at(-1)!.send('again', nearPort)
+  await clients.at(-1)!.waitCount(2)
+})

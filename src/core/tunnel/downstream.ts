@@ -22,9 +22,15 @@ export class Downstream {
   }
 
   attach(session: Session): void {
-    // Without flow ids (uhppoted) every request is its own flow, living one reply window.
-    const idle = this.wire.carriesFlows ? this.ctx.options.flowIdleMs : this.ctx.options.udpTimeoutMs + 1000
-    const table = new FlowTable<number>(idle)
+    // Without flow ids (uhppoted) every request is its own flow (its own socket, as in
+    // uhppoted-tunnel, so replies match their request), living one reply window. Both kinds are
+    // bounded per connection: past the bound the oldest is closed and counted.
+    const { flowIdleMs, udpTimeoutMs, maxFlowsPerTunnel, maxReplyWindows } = this.ctx.options
+    const idle = this.wire.carriesFlows ? flowIdleMs : udpTimeoutMs + 1000
+    const max = this.wire.carriesFlows ? maxFlowsPerTunnel : maxReplyWindows
+    const table = new FlowTable<number>(idle, max, (flow) => {
+      this.ctx.drops.drop(this.wire.carriesFlows ? 'flow_evicted' : 'reply_window_evicted', `${flow.label}: more than ${max} ${this.wire.carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the oldest`)
+    })
     this.tables.add(table)
     session.onFrame = (frame) => this.onFrame(session, table, frame)
     session.onClose(() => {
