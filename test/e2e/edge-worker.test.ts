@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test, sleep } from '../harness.ts'
+import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
+import { half } from '../helpers/halves.ts'
+import { freePort } from '../helpers/ports.ts'
+import { CLI, ROOT, cleanExit, startProcess, type Proc } from '../helpers/processes.ts'
+import { rawWebSocket } from '../helpers/raw-ws.ts'
+
+// The Cloudflare Worker (examples/edge) under `wrangler dev` (workerd from npm), offline on
+// loopback, as a hop: dig → near half (ws/client, this runtime's CLI) → worker (ws/server in
+// through WebSocketPair, tcp/client out through cloudflare:sockets connect()) → far half
+// (tcp/server → udp/broadcast) → dnsmasq.
+
+/** Every descendant of `pid` (workerd runs under wrangler), read from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = []
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c)
+      walk(c)
+    }
+  }
+  walk(pid)
+  return out
+}
+
+/** Stops wrangler and the workerd it started (by their pids), whatever the test did. */
+function stopTree(proc: Proc): () => Promise<void> {
+  return async () => {
+    const pid = proc.child.pid
+    if (pid === undefined) return
+    const tree = descendants(pid)
+    await proc.stop('SIGTERM')
+    for (let i = 0; i < 30 && tree.some((p) => existsSync(`/proc/${p}`)); i++) await sleep(100)
+    for (const p of tree) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t) => {
+  const dns = await startDnsmasq(t)
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${dns}`, token: 'worker-secret' })
+  const farPort = far.inAddresses()[0]!.port
+  const [edgePort, nearPort] = [await freePort(), await freePort()]
+  const state = mkdtempSync(join(tmpdir(), 'edgerelay-wrangler-'))
+  t.defer(() => rmSync(state, { recursive: true, force: true }))
+  // Offline and quiet: no Request.cf download, no metrics, no update check, logs in the temp dir.
+  const edge = startProcess(t, ['env', 'CLOUDFLARE_CF_FETCH_ENABLED=false', 'WRANGLER_SEND_METRICS=false', 'WRANGLER_HIDE_BANNER=true', `WRANGLER_LOG_PATH=${state}`, 'NO_COLOR=1',
+    `${ROOT}node_modules/.bin/wrangler`, 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', state,
+    '--var', `EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, '--var', 'EDGERELAY_TOKEN:worker-secret'], { cwd: join(ROOT, 'examples/edge') })
+  t.defer(stopTree(edge))
+  await edge.waitFor(/Ready on/, 40_000)
+  const bundle = readFileSync(join(ROOT, 'examples/edge/dist/worker.js'), 'utf8')
+  assert.doesNotMatch(bundle, /(from|import\()\s*["']node:/, 'the worker bundle must not import Node built-ins')
+  const health = await fetch(`http://127.0.0.1:${edgePort}/healthz`)
+  assert.equal(health.status, 200)
+  assert.equal(((await health.json()) as { subprotocol: string }).subprotocol, 'edgerelay.v1.protobuf')
+  const near = startProcess(t, [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'worker-secret'])
+  await near.waitFor(/connected to/, 20_000)
+  assert.equal(await dig(nearPort, 'host.example', { tries: 2 }), RECORDS['host.example'])
+  assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example'])
+  assert.equal(await dig(nearPort, 'many.example'), RECORDS['many.example'])
+  const refused = await rawWebSocket(t, edgePort, { path: '/tunnel', protocols: ['edgerelay.v1.protobuf'], headers: { authorization: 'Bearer wrong' } })
+  assert.equal(refused.status, 401)
+  assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
+}, { timeout: 90_000 })
