@@ -41,3 +41,10 @@ test('browser client: late datagrams of its flow arrive as events; a wrong token
   assert.deepEqual(events, ['reply0:late'])
   await assert.rejects(connectRelay(url, { token: 'wrong', WebSocket: WebSocketImpl }), /refused the upgrade/)
 }, { timeout: 15_000 })
+
+test('the browser client and the edge relay are package subpaths (edgerelay/browser, edgerelay/edge)', async () => {
+  const browser = await import('edgerelay/browser')
+  const edge = await import('edgerelay/edge')
+  assert.equal(browser.connectRelay, connectRelay)
+  assert.equal(typeof edge.edgeRelay, 'function')
+})
