@@ -30,7 +30,11 @@ interface Bound {
  */
 export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, kind: PacketKind): InConnector {
   const log = ctx.logger.child(kind === 'event' ? 'udp/event' : 'udp/listen')
-  const flows = new FlowTable<string>(ctx.options.flowIdleMs)
+  // Bounded like the far side's tables: a flood of new source addresses evicts the oldest flow.
+  const maxFlows = ctx.options.maxFlowsPerTunnel
+  const flows = new FlowTable<string>(ctx.options.flowIdleMs, maxFlows, (flow) => {
+    ctx.drops.drop('flow_evicted', `${flow.label}: more than ${maxFlows} local flows, closed the oldest`)
+  })
   const sockets = new Map<string, Bound>()
   let nextId = 1
   let socketSeq = 0
