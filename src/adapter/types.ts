@@ -142,6 +142,8 @@ export interface TlsClientOptions {
   servername?: string
   /** How long the TLS handshake may take once TCP is connected. */
   handshakeTimeoutMs: number
+  /** ALPN protocols to offer (`['h2']` for gRPC over TLS); default: none. */
+  alpn?: string[]
 }
 
 export interface TlsConnectOptions extends TcpConnectOptions {

@@ -39,7 +39,7 @@ export function tlsDialer(ctx: HalfContext, text: string, servername: string | u
   const rt = ctx.runtime
   if (!rt.connectTls) throw new RelayError('E_CONFIG', `${text}: TLS is not available on the ${rt.name} runtime`)
   const m = ctx.options.tls ?? {}
-  const tls: TlsClientOptions & { alpn?: string[] } = { ca: m.caCert, cert: m.cert, key: m.key, servername, handshakeTimeoutMs: ctx.options.helloTimeoutMs, ...(alpn ? { alpn } : {}) }
+  const tls: TlsClientOptions = { ca: m.caCert, cert: m.cert, key: m.key, servername, handshakeTimeoutMs: ctx.options.helloTimeoutMs, ...(alpn ? { alpn } : {}) }
   const connectTls = rt.connectTls.bind(rt)
   return { ...rt, connectTcp: (o) => connectTls({ ...o, tls, connectTimeoutMs: ctx.options.connectTimeoutMs }) }
 }

@@ -44,6 +44,8 @@ function familyOf(address: string): Family {
 }
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
+  // Client certificates: Bun.serve's TLS reports a foreign client certificate as a success cannot verify them (notes/runtimes.md §3.10); node:https can, here too.
+  if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
   let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
   const open = new Set<BunServerWebSocket>()
   const app = opts.app((c: Context, accept: WebSocketAccept) => {

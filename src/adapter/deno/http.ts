@@ -40,6 +40,8 @@ function familyOf(address: string): Family {
 const DRAIN_POLL_MS = 20
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
+  // Client certificates: Deno.serve's TLS cannot verify them (notes/runtimes.md §3.6); node:https can, here too.
+  if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
   let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
   const open = new Set<WebSocket>()
   const app = opts.app((c: Context, accept: WebSocketAccept) => {

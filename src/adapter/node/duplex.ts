@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream'
+import { setImmediate } from 'node:timers'
 import type { StreamConn } from '../types.ts'
 
 /**
@@ -23,10 +24,15 @@ export function duplexOf(conn: StreamConn): Duplex {
       callback(err)
     },
   })
+  // Consumers attach their own error listeners; one that has not yet (or no longer has) must not
+  // turn a closed connection into an uncaught exception.
+  duplex.on('error', () => {})
   conn.setHandlers({
     // Adapters may reuse their read buffers: copy what we queue.
     onData: (chunk) => duplex.push(Buffer.from(chunk)),
-    onClose: (err) => {
+    // Deferred: a connection that is already gone calls this inside setHandlers, before the
+    // consumer (http's ClientRequest attaches in a nextTick) could hear about it.
+    onClose: (err) => setImmediate(() => {
       const cb = waiting
       waiting = undefined
       cb?.()
@@ -35,7 +41,7 @@ export function duplexOf(conn: StreamConn): Duplex {
         duplex.push(null)
         duplex.destroy()
       }
-    },
+    }),
     onDrain: () => {
       const cb = waiting
       waiting = undefined

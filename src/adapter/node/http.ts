@@ -114,6 +114,9 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
     s.on('close', () => sockets.delete(s))
   })
   server.on('secureConnection', (s: net.Socket) => s.on('error', () => {}))
+  // A client whose handshake failed (no or a foreign certificate) is cut at once; left alone, the
+  // connection stayed open now and then and the client waited for an answer that never came.
+  server.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
   server.on('clientError', (_err, s: Duplex) => s.destroy())
   return new Promise((resolve, reject) => {
     server.once('error', reject)

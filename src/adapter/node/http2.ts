@@ -112,6 +112,8 @@ export function serveHttp2(opts: Http2ServeOptions): Promise<StreamListener> {
   })
   server.on('secureConnection', (s: net.Socket) => s.on('error', () => {}))
   server.on('unknownProtocol', (s: net.Socket) => s.destroy())
+  // A client whose TLS handshake failed is cut at once (see ./http.ts).
+  server.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {

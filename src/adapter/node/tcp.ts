@@ -40,6 +40,10 @@ export function wrapSocket(socket: net.Socket): StreamConn {
   socket.on('drain', () => handlers?.onDrain?.())
   socket.on('error', (err) => {
     closeError ??= err
+    // A TLS alert after the handshake (a server refusing our certificate under TLS 1.3) errors
+    // the socket without closing it; a half-open socket whose writes never flush would then
+    // never report 'close'. An error always ends the connection.
+    socket.destroy()
   })
   socket.on('close', () => {
     closed = true

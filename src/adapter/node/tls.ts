@@ -151,6 +151,7 @@ export function connectTls(opts: TlsConnectOptions): Promise<StreamConn> {
         noDelay: true,
         // Racing happens in the core; the runtime dials exactly the literal we give.
         autoSelectFamily: false,
+        ...(t.alpn ? { ALPNProtocols: t.alpn } : {}),
       })
     } catch (err) {
       reject(new TlsDialError(`TLS settings rejected: ${(err as Error).message}`, 'tcp', (err as { code?: string }).code, err))

@@ -31,12 +31,15 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<StreamC
     const ws = new WebSocket(url.href, opts.protocols, {
       headers: { ...opts.headers, host },
       createConnection: (() => socket) as never,
-      handshakeTimeout: opts.handshakeTimeoutMs,
       perMessageDeflate: false,
       followRedirects: false,
     })
     ws.binaryType = 'nodebuffer'
+    // Our own deadline: ws's handshakeTimeout rides on socket timeouts, which a connection that
+    // is not a net.Socket does not have.
+    const deadline = setTimeout(() => fail(failure(`no WebSocket upgrade response within ${opts.handshakeTimeoutMs} ms`)), opts.handshakeTimeoutMs)
     const fail = (err: UpgradeFailure) => {
+      clearTimeout(deadline)
       if (settled) return
       settled = true
       ws.terminate()
@@ -60,6 +63,7 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<StreamC
     })
     ws.on('error', (err) => fail(failure(`WebSocket upgrade failed: ${err.message}`)))
     ws.on('open', () => {
+      clearTimeout(deadline)
       if (settled) return
       settled = true
       ws.removeAllListeners('error')
