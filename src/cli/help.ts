@@ -15,6 +15,11 @@ Connectors (uhppoted-tunnel syntax):
   tcp/client:<host>:<port>      in/out tunnel, dialling the other half
   tls/server:<host>:<port>      in/out TLS tunnel, accepting (needs --cert and --key)
   tls/client:<host>:<port>[,sni=<name>]  in/out TLS tunnel, dialling; checks the server's certificate and name
+  ws/server:<host>:<port>[/path]  in/out WebSocket tunnel, accepting (wss with --cert/--key); GET /healthz
+  ws/client:ws://<host>:<port>/path | wss://...  in/out WebSocket tunnel, dialling
+  grpc/server:<host>:<port>     in/out gRPC tunnel (edgerelay.v1.Tunnel/Relay), h2c or TLS with --cert/--key
+  grpc/client:<host>:<port>[,tls]  in/out gRPC tunnel, dialling
+  http/<host>:<port>, https/<host>:<port>  in  uhppoted-tunnel's JSON API (POST /udp/broadcast, /udp/send)
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
   Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>
     ,ipv6only=0  udp/listen: ,wildcard ,rescan=30s  multicast group hosts: ,ttl=1 ,loopback ,source=<addr>
@@ -25,7 +30,7 @@ Options:
   --flow-idle 60s         idle time that ends a UDP flow
   --max-retries -1        reconnect attempts (-1 = forever)
   --max-retry-delay 5m    longest wait between reconnects
-  --token <secret>        shared secret checked in the tunnel hello
+  --token <secret>        shared secret checked in the tunnel hello (ws, grpc: Authorization: Bearer)
   --ca-cert <file>        tls/client: CA of the server certificate (default: system CAs); with --client-auth: CA of client certificates
   --cert <file>, --key <file>  tls/server: its certificate and key; tls/client: a client certificate
   --client-auth           tls/server: require a client certificate signed by --ca-cert
@@ -35,6 +40,7 @@ Options:
   --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
   --log-level info        debug, info, warn or error (--debug = debug)
+  --html <folder>         http/https: static files to serve (uhppoted-tunnel's browser pages)
   --console               accepted for uhppoted-tunnel compatibility
 
 Exit codes: 2 configuration, 3 address family, 4 name resolution, 5 listen, 6 connect.

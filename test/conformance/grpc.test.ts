@@ -120,3 +120,16 @@ test('gRPC helpers: content-types map to codecs, grpc-message is percent-encoded
   assert.match(encodeGrpcMessage(text), /^[\x20-\x7e]+$/)
   assert.equal(decodeGrpcMessage(encodeGrpcMessage(text)), text)
 })
+
+test('grpc to a wildcard server (every family) over IPv6 ([::1]) and by name (localhost), through the address layer', async (t) => {
+  const device = await echoDevice(t)
+  const far = await half(t, { in: 'grpc/server:*:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = far.inAddresses()[0]!.port
+  for (const host of ['[::1]', 'localhost']) {
+    const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `grpc/client:${host}:${port}` })
+    const client = await udpPeer(t)
+    client.send(host, near.inAddresses()[0]!.port)
+    await client.waitCount(1)
+    assert.equal(text(client.received[0]!.data), `reply0:${host}`)
+  }
+})

@@ -182,3 +182,16 @@ test('a WebSocket client that stops reading costs the server a bounded buffer; t
   assert.ok(peak >= MAX_BUFFERED / 2, `the client never stalled the server (peak ${peak} bytes)`)
   t.defer(() => console.log(`# backpressure: ${(offered / 1048576).toFixed(0)} MiB offered, ${far.stats.get('dropped.backpressure')} frames dropped, peak buffer ${(peak / 1048576).toFixed(2)} MiB, rss +${(grown / 1048576).toFixed(1)} MiB, arrayBuffers ${(process.memoryUsage().arrayBuffers / 1048576).toFixed(1)} MiB`))
 }, { timeout: 40_000 })
+
+test('ws to a wildcard server (every family) over IPv6 ([::1]) and by name (localhost), through the address layer', async (t) => {
+  const device = await echoDevice(t)
+  const far = await half(t, { in: 'ws/server:*:0/six', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const port = far.inAddresses()[0]!.port
+  for (const host of ['[::1]', 'localhost']) {
+    const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `ws/client:ws://${host}:${port}/six` })
+    const client = await udpPeer(t)
+    client.send(host, near.inAddresses()[0]!.port)
+    await client.waitCount(1)
+    assert.equal(text(client.received[0]!.data), `reply0:${host}`)
+  }
+})
