@@ -4,6 +4,7 @@ import { protobufCodec } from '../../codecs/protobuf/codec.ts'
 import { codecOfContentType, decodeGrpcMessage, encodeGrpcMessage } from '../../src/connectors/grpc.ts'
 import { Kind, type Frame } from '../../src/core/frame.ts'
 import { grpcWire } from '../../src/core/tunnel/wire.ts'
+import { MAX_BUFFERED } from '../../src/connectors/ws.ts'
 import { test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
 import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
@@ -133,3 +134,35 @@ test('grpc to a wildcard server (every family) over IPv6 ([::1]) and by name (lo
     assert.equal(text(client.received[0]!.data), `reply0:${host}`)
   }
 })
+
+test('a gRPC client that stops reading costs the server a bounded buffer; the excess is dropped and counted', async (t) => {
+  const size = 30_000
+  const big = new Uint8Array(size).fill(9)
+  const device = await udpPeer(t, {
+    onMessage(peer, _data, address, port) {
+      peer.socket.send(big, port, address)
+      peer.socket.send(big, port, address)
+    },
+  })
+  const far = await half(t, { in: 'grpc/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const session = http2.connect(`http://127.0.0.1:${far.inAddresses()[0]!.port}`)
+  t.defer(() => session.destroy())
+  session.on('error', () => {})
+  const req = session.request({ ':method': 'POST', ':path': '/edgerelay.v1.Tunnel/Relay', 'content-type': 'application/grpc', te: 'trailers' })
+  req.on('error', () => {})
+  // Never read: HTTP/2 flow control stops the server after the first window, the rest waits in
+  // the server's buffers, up to the cap.
+  req.pause()
+  const target = 24 * 1024 * 1024
+  const deadline = Date.now() + 20_000
+  let id = 0
+  while (far.stats.get('udp.replies') * size < target && Date.now() < deadline) {
+    for (let i = 0; i < 5; i++) req.write(wire.encode({ flow: 1, id: ++id, kind: Kind.request, payload: enc.encode(`r${id}`) }))
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  await new Promise((r) => setTimeout(r, 200))
+  assert.ok(far.stats.get('udp.replies') * size >= target, `only ${far.stats.get('udp.replies')} replies reached the far half`)
+  assert.ok(far.stats.get('dropped.backpressure') > 0, `expected backpressure drops, stats: ${JSON.stringify(far.stats.snapshot())}`)
+  const peak = far.stats.get('tunnel.buffered_peak')
+  assert.ok(peak <= MAX_BUFFERED + 64 * 1024, `the server buffered up to ${peak} bytes for one call`)
+}, { timeout: 40_000 })

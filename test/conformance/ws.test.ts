@@ -195,3 +195,12 @@ test('ws to a wildcard server (every family) over IPv6 ([::1]) and by name (loca
     assert.equal(text(client.received[0]!.data), `reply0:${host}`)
   }
 })
+
+test('ws/server on a port already in use fails to start with E_LISTEN, naming the address', async (t) => {
+  const { port } = await wsFar(t)
+  await assert.rejects(half(t, { in: `ws/server:127.0.0.1:${port}/tunnel`, out: 'udp/broadcast:127.0.0.1:9' }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_LISTEN')
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`))
+    return true
+  })
+})
