@@ -106,8 +106,6 @@ export interface TcpConnectOptions {
   localAddress?: string
   /** Local port (`sourceport=`), optional; a failure to bind it fails the attempt with syscall 'bind'. */
   localPort?: number
-  /** Local port (`sourceport=`), optional; a failure to bind it fails the attempt with syscall 'bind'. */
-  localPort?: number
 }
 
 /** TLS material and checks for a listening socket (PEM strings: the CLI reads the files). */

@@ -150,7 +150,7 @@ export class RelayClient {
   private sendFrame(frame: Frame): void {
     if (this.isClosed) throw new Error('the relay connection is closed')
     this.lastSent = Date.now()
-    this.ws.send(this.wire.encode(frame))
+    this.ws.send(this.wire.encode(frame) as Uint8Array<ArrayBuffer>)
   }
 
   private onFrame(frame: Frame): void {

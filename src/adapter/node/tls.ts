@@ -9,7 +9,7 @@ import { wrapSocket } from './tcp.ts'
 
 /** How long a closing listener lets accepted connections finish before cutting them. */
 const LINGER_MS = 1000
-const MIN_VERSION = 'TLSv1.2'
+const MIN_VERSION: tls.SecureVersion = 'TLSv1.2'
 
 function addressOf(address: string | undefined, port: number | undefined): SocketAddress {
   let a = address ?? ''
@@ -136,7 +136,8 @@ export function connectTls(opts: TlsConnectOptions): Promise<StreamConn> {
     if (opts.signal?.aborted) return reject(opts.signal.reason)
     let socket: tls.TLSSocket
     try {
-      socket = tls.connect({
+      // localAddress, noDelay and autoSelectFamily go on to net.connect (the typings omit them here).
+      const options: tls.ConnectionOptions & { localAddress?: string; noDelay?: boolean; autoSelectFamily?: boolean } = {
         host: opts.address,
         port: opts.port,
         localAddress: opts.localAddress,
@@ -152,7 +153,8 @@ export function connectTls(opts: TlsConnectOptions): Promise<StreamConn> {
         // Racing happens in the core; the runtime dials exactly the literal we give.
         autoSelectFamily: false,
         ...(t.alpn ? { ALPNProtocols: t.alpn } : {}),
-      })
+      }
+      socket = tls.connect(options)
     } catch (err) {
       reject(new TlsDialError(`TLS settings rejected: ${(err as Error).message}`, 'tcp', (err as { code?: string }).code, err))
       return
