@@ -2,6 +2,7 @@
  * HTTP and WebSocket server on Node: @hono/node-server runs the app on node:http (node:https for
  * TLS) and @hono/node-ws upgrades with the ws package (notes/runtimes.md §1.4).
  */
+import { listenBounded } from './listen-bounded.ts'
 import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import https from 'node:https'
@@ -14,9 +15,6 @@ import type { WebSocket as WsSocket } from 'ws'
 import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
 import type { Family, SocketAddress, StreamListener } from '../types.ts'
 import { messageConn } from './message-conn.ts'
-
-/** How long a closing server lets open connections finish before cutting them. */
-const LINGER_MS = 1000
 
 function familyOf(address: string): Family {
   return address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4
@@ -119,23 +117,14 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
   server.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
   server.on('clientError', (_err, s: Duplex) => s.destroy())
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {
-      server.off('error', reject)
-      server.on('error', () => {})
-      const addr = server.address() as net.AddressInfo
-      resolve({
-        local: { address: addr.address, port: addr.port, family: opts.family },
-        close: () => new Promise<void>((done) => {
-          for (const ws of nodeWs.wss.clients) ws.terminate()
-          server.close(() => done())
-          server.closeIdleConnections?.()
-          const timer = setTimeout(() => {
-            for (const s of sockets) s.destroy()
-          }, LINGER_MS)
-          timer.unref()
-        }),
-      })
-    })
+    listenBounded(server, opts, {
+      closeGently: () => {
+        for (const ws of nodeWs.wss.clients) ws.terminate()
+        server.closeIdleConnections?.()
+      },
+      cutAll: () => {
+        for (const s of sockets) s.destroy()
+      },
+    }).then(resolve, reject)
   })
 }

@@ -3,6 +3,7 @@
  * trailers everywhere (Bun.serve has no h2, Deno.serve no trailers: notes/runtimes.md §1.5, §3.14),
  * and gRPC needs trailers. Only bytes and headers here; gRPC itself is in src/connectors/grpc.ts.
  */
+import { LINGER_MS, listenBounded } from './listen-bounded.ts'
 import http2 from 'node:http2'
 import type net from 'node:net'
 import type { Http2ConnectOptions, Http2ServeOptions, Http2Session, Http2Stream, Http2StreamHandlers } from '../http-types.ts'
@@ -12,8 +13,6 @@ import { addressOf } from './http.ts'
 
 /** Above this many bytes queued on a stream, write() reports backpressure. */
 const HIGH_WATER = 1 << 20
-/** How long a closing server lets open sessions finish before cutting them. */
-const LINGER_MS = 1000
 
 function plainHeaders(h: http2.IncomingHttpHeaders | Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -115,23 +114,14 @@ export function serveHttp2(opts: Http2ServeOptions): Promise<StreamListener> {
   // A client whose TLS handshake failed is cut at once (see ./http.ts).
   server.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {
-      server.off('error', reject)
-      server.on('error', () => {})
-      const addr = server.address() as net.AddressInfo
-      resolve({
-        local: { address: addr.address, port: addr.port, family: opts.family },
-        close: () => new Promise<void>((done) => {
-          server.close(() => done())
-          for (const s of sessions) s.close()
-          const timer = setTimeout(() => {
-            for (const s of sessions) s.destroy()
-          }, LINGER_MS)
-          timer.unref()
-        }),
-      })
-    })
+    listenBounded(server, opts, {
+      closeGently: () => {
+        for (const s of sessions) s.close()
+      },
+      cutAll: () => {
+        for (const s of sessions) s.destroy()
+      },
+    }).then(resolve, reject)
   })
 }
 

@@ -1,10 +1,9 @@
 import net from 'node:net'
+import { listenBounded } from './listen-bounded.ts'
 import type { Family, SocketAddress, StreamConn, StreamHandlers, StreamListener, TcpConnectOptions, TcpListenOptions } from '../types.ts'
 
 /** Above this many bytes queued in user space, write() reports backpressure. */
 const HIGH_WATER = 1 << 20
-/** How long a closing listener lets accepted connections finish before cutting them. */
-const LINGER_MS = 1000
 
 function familyOf(address: string | undefined): Family {
   return address !== undefined && address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4
@@ -82,34 +81,15 @@ export function wrapSocket(socket: net.Socket): StreamConn {
 }
 
 export function listenTcp(opts: TcpListenOptions): Promise<StreamListener> {
-  return new Promise((resolve, reject) => {
-    const sockets = new Set<net.Socket>()
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
-      // A reset before we look at it must not surface as an unhandled error.
-      socket.on('error', () => {})
-      sockets.add(socket)
-      socket.on('close', () => sockets.delete(socket))
-      opts.onConnection(wrapSocket(socket))
-    })
-    server.once('error', reject)
-    server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {
-      server.off('error', reject)
-      server.on('error', () => {})
-      const addr = server.address() as net.AddressInfo
-      resolve({
-        local: { address: addr.address, port: addr.port, family: opts.family },
-        // server.close() waits for every accepted connection to end: give them a moment to finish
-        // gracefully, then cut what is left so closing a listener is always bounded.
-        close: () => new Promise<void>((done) => {
-          server.close(() => done())
-          const timer = setTimeout(() => {
-            for (const socket of sockets) socket.destroy()
-          }, LINGER_MS)
-          timer.unref()
-        }),
-      })
-    })
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+    // A reset before we look at it must not surface as an unhandled error.
+    socket.on('error', () => {})
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    opts.onConnection(wrapSocket(socket))
   })
+  return listenBounded(server, opts, { cutAll: () => sockets.forEach((s) => s.destroy()) })
 }
 
 export function connectTcp(opts: TcpConnectOptions): Promise<StreamConn> {

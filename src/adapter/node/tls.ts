@@ -2,13 +2,12 @@
  * TLS with node:tls. Bun and Deno use this file too: node:tls is the only TLS stack that does mutual
  * TLS, SNI and handshake timeouts on all three runtimes (notes/runtimes.md §1.3, §3.6, §3.10).
  */
+import { listenBounded } from './listen-bounded.ts'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Family, SocketAddress, StreamConn, StreamListener, TlsConnectOptions, TlsListenOptions } from '../types.ts'
 import { wrapSocket } from './tcp.ts'
 
-/** How long a closing listener lets accepted connections finish before cutting them. */
-const LINGER_MS = 1000
 const MIN_VERSION: tls.SecureVersion = 'TLSv1.2'
 
 function addressOf(address: string | undefined, port: number | undefined): SocketAddress {
@@ -79,22 +78,7 @@ export function listenTls(opts: TlsListenOptions): Promise<StreamListener> {
       opts.tls.onClientError?.(reported, s.remoteAddress ? addressOf(s.remoteAddress, s.remotePort) : known ?? addressOf(undefined, undefined))
       socket.destroy()
     })
-    server.once('error', reject)
-    server.listen({ host: opts.address, port: opts.port, ipv6Only: opts.ipv6Only ?? false, exclusive: true }, () => {
-      server.off('error', reject)
-      server.on('error', () => {})
-      const addr = server.address() as net.AddressInfo
-      resolve({
-        local: { address: addr.address, port: addr.port, family: opts.family },
-        close: () => new Promise<void>((done) => {
-          server.close(() => done())
-          const timer = setTimeout(() => {
-            for (const socket of sockets) socket.destroy()
-          }, LINGER_MS)
-          timer.unref()
-        }),
-      })
-    })
+    listenBounded(server, opts, { cutAll: () => { for (const socket of sockets) socket.destroy() } }).then(resolve, reject)
   })
 }
 
