@@ -5,6 +5,7 @@
  * frames (DESIGN.md §3); every received binary message is handed on whole and in order, whether
  * the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd: notes/runtimes.md §3.20).
  */
+import { joinBatch } from '../../core/tunnel/join-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
 
 /** Largest message built from gathered writes; a bigger write goes out alone. */
@@ -57,17 +58,7 @@ export function edgeWebSocketConn(ws: EdgeWebSocket, remote: SocketAddress, loca
       batchBytes = 0
       return
     }
-    let message: Uint8Array
-    if (batch.length === 1) {
-      message = batch[0]!
-    } else {
-      message = new Uint8Array(batchBytes)
-      let off = 0
-      for (const part of batch) {
-        message.set(part, off)
-        off += part.length
-      }
-    }
+    const message = joinBatch(batch, batchBytes)
     batch = []
     batchBytes = 0
     try {

@@ -5,6 +5,7 @@
  * WebSocket glue (node:timers' setImmediate exists on Node, Bun and Deno).
  */
 import { setImmediate, setTimeout } from 'node:timers'
+import { joinBatch } from '../../core/tunnel/join-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
 
 /** Largest message we build from gathered writes; a bigger write goes out alone. */
@@ -51,17 +52,7 @@ export function messageConn(sock: MessageSocket, remote: SocketAddress, local: S
       batchBytes = 0
       return
     }
-    let message: Uint8Array
-    if (batch.length === 1) {
-      message = batch[0]!
-    } else {
-      message = new Uint8Array(batchBytes)
-      let off = 0
-      for (const part of batch) {
-        message.set(part, off)
-        off += part.length
-      }
-    }
+    const message = joinBatch(batch, batchBytes)
     batch = []
     batchBytes = 0
     sock.send(message)
