@@ -28,6 +28,7 @@ const arg = (name, fallback) => {
   return i > 0 ? process.argv[i + 1] : fallback
 }
 const FLOWS = Number(arg('flows', '10000'))
+const WS_TUNNELS = Number(arg('ws-tunnels', '1000'))
 const RUNTIMES = arg('runtimes', 'node,bun,deno').split(',')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -120,6 +121,41 @@ async function measure(runtime) {
   }
 }
 
+/** RSS growth of a ws/server half per connected (idle) WebSocket tunnel. */
+async function measureWs(runtime) {
+  const { default: WebSocket } = await import('ws')
+  const port = await freePort()
+  const far = startHalf(runtime, ['--in', `ws/server:127.0.0.1:${port}/tunnel`, '--out', 'udp/broadcast:127.0.0.1:9'])
+  const sockets = []
+  try {
+    const url = `ws://127.0.0.1:${port}/tunnel`
+    const open = () => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, ['edgerelay.v1.protobuf'])
+      ws.once('open', () => resolve(ws))
+      ws.once('error', reject)
+    })
+    for (let i = 0; i < 50; i++) {
+      try {
+        sockets.push(await open())
+        break
+      } catch {
+        await sleep(200)
+      }
+    }
+    if (sockets.length === 0) throw new Error(`ws/server did not come up: ${far.errText()}`)
+    for (let i = 0; i < 20; i++) sockets.push(await open())
+    const before = await settledRss(far.pid)
+    for (let i = 0; i < WS_TUNNELS; i++) sockets.push(await open())
+    const after = await settledRss(far.pid)
+    return { runtime, tunnels: WS_TUNNELS, bytesPerTunnel: Math.round(((after - before) * 1024) / WS_TUNNELS), rssMiB: +(after / 1024).toFixed(1) }
+  } finally {
+    for (const ws of sockets) ws.terminate()
+    far.kill('SIGTERM')
+    await sleep(500)
+    far.kill('SIGKILL')
+  }
+}
+
 const rows = []
 for (const runtime of RUNTIMES) {
   process.stderr.write(`measuring ${FLOWS} idle flows on ${runtime} ...\n`)
@@ -128,6 +164,19 @@ for (const runtime of RUNTIMES) {
 console.log(`| runtime | flows | delivered | near half: bytes per flow (state only) | far half: bytes per flow (state + one UDP socket) | far sockets opened | near RSS MiB | far RSS MiB |`)
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
 for (const r of rows) console.log(`| ${r.runtime} | ${r.flows} | ${r.delivered} | ${r.nearBytesPerFlow} | ${r.farBytesPerFlow} | ${r.farSockets} | ${r.nearRssMiB} | ${r.farRssMiB} |`)
+const wsRows = []
+for (const runtime of RUNTIMES) {
+  process.stderr.write(`measuring ${WS_TUNNELS} idle ws tunnels on ${runtime} ...\n`)
+  wsRows.push(await measureWs(runtime))
+}
+const wsTable = [
+  '| runtime | idle ws tunnels | bytes per tunnel (ws/server half) | RSS MiB |',
+  '|---|---:|---:|---:|',
+  ...wsRows.map((r) => `| ${r.runtime} | ${r.tunnels} | ${r.bytesPerTunnel} | ${r.rssMiB} |`),
+]
+const wsVerdicts = wsRows.map((r) => `${r.bytesPerTunnel < 0 ? 'INCONCLUSIVE (RSS shrank)' : r.bytesPerTunnel <= 20480 ? 'PASS' : 'FAIL'} ${r.tunnels} idle ws tunnels under 20 KB each on ${r.runtime}: ${r.bytesPerTunnel} bytes per tunnel`)
+console.log(wsTable.join('\n'))
+for (const v of wsVerdicts) console.log(v)
 const target = 2048
 // RSS shrinks when a GC compacts the heap: a negative growth says nothing, so it is not a pass.
 const verdicts = rows.map((r) => `${r.nearBytesPerFlow < 0 ? 'INCONCLUSIVE (RSS shrank)' : r.nearBytesPerFlow <= target ? 'PASS' : 'FAIL'} ${r.flows} idle flows under 2 KB each beyond the sockets on ${r.runtime}: ${r.nearBytesPerFlow} bytes per flow`)
@@ -146,6 +195,12 @@ if (!process.argv.includes('--no-write')) {
     ...table,
     '',
     ...verdicts.map((v) => `- ${v}`),
+    '',
+    `### Idle WebSocket tunnels: RSS growth of a ws/server half per connected client (the \`ws\` package, subprotocol edgerelay.v1.protobuf), ${WS_TUNNELS} connections`,
+    '',
+    ...wsTable,
+    '',
+    ...wsVerdicts.map((v) => `- ${v}`),
     '',
   ].join('\n'))
 }

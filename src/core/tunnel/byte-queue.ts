@@ -2,8 +2,12 @@
  * A growable byte buffer for stream reassembly: append at the end, discard from the front,
  * without Buffer.concat on every read.
  */
+/** Nothing is allocated until a partial frame has to wait: idle connections hold no buffer. */
+const EMPTY = new Uint8Array(0)
+const FIRST_SIZE = 4096
+
 export class ByteQueue {
-  private buf = new Uint8Array(4096)
+  private buf = EMPTY
   private start = 0
   private end = 0
 
@@ -18,7 +22,7 @@ export class ByteQueue {
       if (live + chunk.length <= this.buf.length && this.start > 0) {
         this.buf.copyWithin(0, this.start, this.end)
       } else {
-        let size = this.buf.length
+        let size = Math.max(this.buf.length, FIRST_SIZE)
         while (size < live + chunk.length) size *= 2
         const next = new Uint8Array(size)
         next.set(this.buf.subarray(this.start, this.end))
@@ -42,7 +46,7 @@ export class ByteQueue {
       this.start = 0
       this.end = 0
       // Give back a buffer that grew for one large frame.
-      if (this.buf.length > 1 << 17) this.buf = new Uint8Array(4096)
+      if (this.buf.length > 1 << 17) this.buf = EMPTY
     }
   }
 }
