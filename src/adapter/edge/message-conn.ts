@@ -5,7 +5,7 @@
  * frames (DESIGN.md §3); every received binary message is handed on whole and in order, whether
  * the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd: notes/runtimes.md §3.20).
  */
-import { joinBatch } from '../../core/tunnel/join-batch.ts'
+import { MessageBatch } from '../../core/tunnel/message-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
 
 /** Largest message built from gathered writes; a bigger write goes out alone. */
@@ -40,8 +40,7 @@ export function edgeWebSocketConn(ws: EdgeWebSocket, remote: SocketAddress, loca
   const early: Uint8Array[] = []
   let isClosed = false
   let ending = false
-  let batch: Uint8Array[] = []
-  let batchBytes = 0
+  const batch = new MessageBatch()
   let scheduled = false
   // Blob messages are read asynchronously: keep their order with one chain.
   let inbound: Promise<void> = Promise.resolve()
@@ -53,14 +52,8 @@ export function edgeWebSocketConn(ws: EdgeWebSocket, remote: SocketAddress, loca
 
   const flush = () => {
     scheduled = false
-    if (batchBytes === 0 || isClosed) {
-      batch = []
-      batchBytes = 0
-      return
-    }
-    const message = joinBatch(batch, batchBytes)
-    batch = []
-    batchBytes = 0
+    const message = batch.take()
+    if (message === undefined || isClosed) return
     try {
       ws.send(message)
     } catch (err) {
@@ -77,8 +70,7 @@ export function edgeWebSocketConn(ws: EdgeWebSocket, remote: SocketAddress, loca
   const close = (err?: Error) => {
     if (isClosed) return
     isClosed = true
-    batch = []
-    batchBytes = 0
+    batch.clear()
     handlers?.onClose(err)
     markClosed()
   }
@@ -107,17 +99,16 @@ export function edgeWebSocketConn(ws: EdgeWebSocket, remote: SocketAddress, loca
     local,
     write(data) {
       if (isClosed || ending) return false
-      if (batchBytes > 0 && batchBytes + data.length > MAX_MESSAGE) flush()
-      batch.push(data)
-      batchBytes += data.length
+      if (batch.bytes > 0 && batch.bytes + data.length > MAX_MESSAGE) flush()
+      batch.add(data)
       if (!scheduled) {
         scheduled = true
         setTimeout(flush, 0)
       }
-      return buffered() + batchBytes < HIGH_WATER
+      return buffered() + batch.bytes < HIGH_WATER
     },
     get bufferedAmount() {
-      return buffered() + batchBytes
+      return buffered() + batch.bytes
     },
     setHandlers(h) {
       handlers = h

@@ -5,7 +5,7 @@
  * WebSocket glue (node:timers' setImmediate exists on Node, Bun and Deno).
  */
 import { setImmediate, setTimeout } from 'node:timers'
-import { joinBatch } from '../../core/tunnel/join-batch.ts'
+import { MessageBatch } from '../../core/tunnel/message-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
 
 /** Largest message we build from gathered writes; a bigger write goes out alone. */
@@ -40,21 +40,14 @@ export function messageConn(sock: MessageSocket, remote: SocketAddress, local: S
   const early: Uint8Array[] = []
   let isClosed = false
   let closeError: Error | undefined
-  let batch: Uint8Array[] = []
-  let batchBytes = 0
+  const batch = new MessageBatch()
   let scheduled = false
   let ending = false
 
   const flush = () => {
     scheduled = false
-    if (batchBytes === 0 || isClosed) {
-      batch = []
-      batchBytes = 0
-      return
-    }
-    const message = joinBatch(batch, batchBytes)
-    batch = []
-    batchBytes = 0
+    const message = batch.take()
+    if (message === undefined || isClosed) return
     sock.send(message)
   }
 
@@ -63,19 +56,18 @@ export function messageConn(sock: MessageSocket, remote: SocketAddress, local: S
     local,
     write(data) {
       if (isClosed || ending) return false
-      if (batchBytes > 0 && batchBytes + data.length > MAX_MESSAGE) flush()
+      if (batch.bytes > 0 && batch.bytes + data.length > MAX_MESSAGE) flush()
       // The caller may reuse `data` once we return only for adapters' read buffers; frames we are
       // given are fresh, so no copy is needed here.
-      batch.push(data)
-      batchBytes += data.length
+      batch.add(data)
       if (!scheduled) {
         scheduled = true
         setImmediate(flush)
       }
-      return sock.bufferedAmount() + batchBytes < HIGH_WATER
+      return sock.bufferedAmount() + batch.bytes < HIGH_WATER
     },
     get bufferedAmount() {
-      return sock.bufferedAmount() + batchBytes
+      return sock.bufferedAmount() + batch.bytes
     },
     setHandlers(h) {
       handlers = h
@@ -90,8 +82,7 @@ export function messageConn(sock: MessageSocket, remote: SocketAddress, local: S
     },
     destroy(err) {
       if (isClosed) return
-      batch = []
-      batchBytes = 0
+      batch.clear()
       if (err) sock.close(1011, err.message.slice(0, 120))
       else sock.terminate()
     },
@@ -116,8 +107,7 @@ export function messageConn(sock: MessageSocket, remote: SocketAddress, local: S
       if (isClosed) return
       isClosed = true
       closeError = err
-      batch = []
-      batchBytes = 0
+      batch.clear()
       handlers?.onClose(err)
     },
     drained() {
