@@ -24,6 +24,11 @@ export function defineCodec(
       write(frame, out, 0)
       return out
     },
+    encodeWithHeadroom(frame, headroom) {
+      const out = new Uint8Array(headroom + size(frame))
+      write(frame, out, headroom)
+      return out
+    },
     decode,
   }
 }

@@ -14,6 +14,11 @@ export interface Codec {
   /** Convenience: encodes into a fresh buffer. */
   encode(frame: Frame): Uint8Array
   /**
+   * Encodes into a fresh buffer that starts with `headroom` unwritten bytes (for a length prefix),
+   * measuring the frame once: the per-packet path of the stream wires.
+   */
+  encodeWithHeadroom(frame: Frame, headroom: number): Uint8Array
+  /**
    * Decodes exactly one frame from the whole of `bytes`. Throws a RelayError with code
    * `E_FRAME_DECODE` on malformed or trailing input. The payload may be a view into `bytes`.
    */

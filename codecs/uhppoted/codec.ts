@@ -77,5 +77,11 @@ export const uhppotedCodec: Codec = {
   encode(frame) {
     return encodeUhppoted(frame.id, frame.payload)
   },
+  encodeWithHeadroom(frame, headroom) {
+    check(frame.id, frame.payload)
+    const out = new Uint8Array(headroom + UHPPOTED_HEADER + frame.payload.length)
+    encodeUhppotedInto(frame.id, frame.payload, out, headroom)
+    return out
+  },
   decode,
 }

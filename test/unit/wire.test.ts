@@ -67,3 +67,18 @@ test('a reader holds a partial frame without decoding it', () => {
   assert.equal(got.length, 1)
   assert.equal(got[0]!.payload.length, 1000)
 })
+
+test('every codec encodes with headroom exactly what encode() gives, after untouched leading bytes', () => {
+  const codecs = [...['protobuf', 'avro', 'msgpack', 'uhppoted'].map((n) => codecByName(n))]
+  fc.assert(
+    fc.property(arbFrame, fc.integer({ min: 0, max: 8 }), (frame, headroom) => {
+      for (const codec of codecs) {
+        const f = codec.name === 'uhppoted' && frame.payload.length === 0 ? { ...frame, payload: Uint8Array.of(1) } : frame
+        const out = codec.encodeWithHeadroom(f, headroom)
+        assert.deepEqual(out.subarray(0, headroom), new Uint8Array(headroom))
+        assert.deepEqual(out.subarray(headroom), codec.encode(f))
+      }
+    }),
+    { numRuns: 100 },
+  )
+})

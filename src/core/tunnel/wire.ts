@@ -35,23 +35,28 @@ export interface FrameReader {
   readonly buffered: number
 }
 
+/**
+ * Encodes a frame after a header of `header` bytes whose last four hold the body length (u32
+ * big-endian). The codec measures the frame once and writes straight into the final buffer.
+ */
+function encodeWithLength(codec: Codec, frame: Frame, header: number): Uint8Array {
+  const out = codec.encodeWithHeadroom(frame, header)
+  const size = out.length - header
+  if (size > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_ENCODED_FRAME}`)
+  out[header - 4] = size >>> 24
+  out[header - 3] = (size >>> 16) & 0xff
+  out[header - 2] = (size >>> 8) & 0xff
+  out[header - 1] = size & 0xff
+  return out
+}
+
 /** edgerelay v1 stream framing around any codec. */
 export function lengthPrefixedWire(codec: Codec): Wire {
   return {
     name: codec.name,
     hello: true,
     carriesFlows: true,
-    encode(frame) {
-      const size = codec.encodedLength(frame)
-      if (size > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_ENCODED_FRAME}`)
-      const out = new Uint8Array(4 + size)
-      out[0] = size >>> 24
-      out[1] = (size >>> 16) & 0xff
-      out[2] = (size >>> 8) & 0xff
-      out[3] = size & 0xff
-      codec.encodeInto(frame, out, 4)
-      return out
-    },
+    encode: (frame) => encodeWithLength(codec, frame, 4),
     reader(onFrame) {
       return new StreamReader(4, (data, off) => {
         const len = ((data[off]! << 24) >>> 0) + (data[off + 1]! << 16) + (data[off + 2]! << 8) + data[off + 3]!
@@ -82,14 +87,8 @@ export function grpcWire(codec: Codec, carriesFlows = true): Wire {
     hello: false,
     negotiated: true,
     carriesFlows,
-    encode(frame) {
-      const size = codec.encodedLength(frame)
-      if (size > MAX_ENCODED_FRAME) throw new RelayError('E_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_ENCODED_FRAME}`)
-      const out = new Uint8Array(5 + size)
-      new DataView(out.buffer).setUint32(1, size)
-      codec.encodeInto(frame, out, 5)
-      return out
-    },
+    // Byte 0, the compressed flag, stays 0.
+    encode: (frame) => encodeWithLength(codec, frame, 5),
     reader(onFrame, defaultKind) {
       return new StreamReader(5, (data, off) => {
         if (data[off] !== 0) throw new RelayError('E_GRPC_COMPRESSED', `compressed gRPC message (flag ${data[off]}): edgerelay accepts identity encoding only`)
