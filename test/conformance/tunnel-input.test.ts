@@ -4,22 +4,13 @@ import { Kind } from '../../src/core/frame.ts'
 import { encodeClientHello, parseServerReply } from '../../src/core/tunnel/hello.ts'
 import { lengthPrefixedWire, uhppotedWire } from '../../src/core/tunnel/wire.ts'
 import { sleep, test, waitFor } from '../harness.ts'
+import { concat } from '../helpers/bytes.ts'
 import { half, tunnel } from '../helpers/halves.ts'
 import { rawConnect } from '../helpers/raw-tcp.ts'
 import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
 
 const wire = lengthPrefixedWire(protobufCodec)
 const enc = new TextEncoder()
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
-}
 
 /** Reads every complete frame in `bytes` (after a hello reply, if any). */
 function framesIn(bytes: Uint8Array, w = wire, skipHello = true): { flow: number; id: number; kind: number; payload: string; error?: string }[] {

@@ -3,20 +3,11 @@ import fc from 'fast-check'
 import { codecByName } from '../../codecs/index.ts'
 import { Kind, type Frame } from '../../src/core/frame.ts'
 import { lengthPrefixedWire, uhppotedWire, type Wire } from '../../src/core/tunnel/wire.ts'
+import { concat } from '../helpers/bytes.ts'
 import { test } from '../harness.ts'
 import { frame as arbFrame } from '../helpers/codec-frames.ts'
 
 const WIRES: Wire[] = [...['protobuf', 'avro', 'msgpack'].map((n) => lengthPrefixedWire(codecByName(n))), uhppotedWire]
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
-}
 
 /** What survives a wire: uhppoted framing carries only id and payload. */
 function visible(w: Wire, f: Frame) {

@@ -70,7 +70,8 @@ export class Downstream {
     } else {
       flow.touch()
     }
-    this.ctx.stats.add(`tunnel.received.${frame.kind === Kind.request ? 'request' : 'event'}`)
-    this.out.send(flow, frame.kind === Kind.request ? 'request' : 'event', frame.id, frame.payload)
+    const isRequest = frame.kind === Kind.request
+    this.ctx.stats.add(isRequest ? 'tunnel.received.request' : 'tunnel.received.event')
+    this.out.send(flow, isRequest ? 'request' : 'event', frame.id, frame.payload)
   }
 }

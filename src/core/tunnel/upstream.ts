@@ -84,7 +84,7 @@ export class Upstream implements PacketSink {
       state.pending.set(id, { flow, expires: Date.now() + this.ctx.options.udpTimeoutMs + 1000 })
     }
     state.session.send({ flow: wireFlow, id, kind: kind === 'request' ? Kind.request : Kind.event, payload })
-    this.ctx.stats.add(`tunnel.sent.${kind}`)
+    this.ctx.stats.add(kind === 'request' ? 'tunnel.sent.request' : 'tunnel.sent.event')
   }
 
   private assignWireId(state: SessionState, flow: Flow): number {
