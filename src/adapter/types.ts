@@ -33,7 +33,10 @@ export interface UdpBindOptions {
 
 export interface UdpSocket {
   readonly local: SocketAddress
-  /** Fire-and-forget send; failures go to onError. Never truncates. */
+  /**
+   * Fire-and-forget send; failures go to onError. Never truncates. `data` may be a view the caller
+   * reuses as soon as send() returns (a decoded tunnel frame): an adapter that sends later copies it.
+   */
   send(data: Uint8Array, port: number, address: string): void
   close(): void
 }

@@ -212,3 +212,28 @@ test('a copy of onMessage data stays valid; which adapters reuse their buffer', 
   const distinct = new Set(a.received.map((r) => r.raw.buffer)).size
   assert.equal(distinct, reuses ? 1 : 20, `${rt.name}: ${distinct} distinct buffers for 20 datagrams`)
 })
+
+test('datagrams sent in one turn arrive in order; a bad one among them is reported alone', async (t) => {
+  const a = await bind(t, 4)
+  const b = await bind(t, 4)
+  // One turn: the Bun adapter sends these with one sendmmsg, which stops at the oversized one.
+  for (let i = 0; i < 10; i++) {
+    b.socket.send(i === 4 ? new Uint8Array(70_000) : text(`turn ${i}`), a.socket.local.port, '127.0.0.1')
+  }
+  await waitFor(() => a.received.length === 9 && b.errors.length === 1, `nine datagrams and one error (have ${a.received.length}, ${b.errors.length})`, 2000)
+  assert.deepEqual(a.received.map((r) => str(r.data)), [0, 1, 2, 3, 5, 6, 7, 8, 9].map((i) => `turn ${i}`))
+  assert.equal(errnoOf(b.errors[0]), 'EMSGSIZE', String(b.errors[0]))
+})
+
+test('the sender may reuse its buffer as soon as send() returns', async (t) => {
+  const a = await bind(t, 4)
+  const b = await bind(t, 4)
+  const buf = new Uint8Array(8)
+  for (let i = 0; i < 5; i++) {
+    buf.fill(0x30 + i)
+    b.socket.send(buf, a.socket.local.port, '127.0.0.1')
+  }
+  buf.fill(0x78)
+  await waitFor(() => a.received.length === 5, 'five datagrams', 2000)
+  assert.deepEqual(a.received.map((r) => str(r.data)), ['00000000', '11111111', '22222222', '33333333', '44444444'])
+})

@@ -8,6 +8,8 @@ interface BunUdpSocket {
   readonly address: { address: string; family: string; port: number }
   readonly closed: boolean
   send(data: Uint8Array, port: number, address: string): boolean
+  /** Flat [data, port, address, ...] list in one sendmmsg; returns how many left (stops at the first failure). */
+  sendMany(packets: (Uint8Array | number | string)[]): number
   setBroadcast(on: boolean): boolean
   close(): void
 }
@@ -35,8 +37,9 @@ const FLAG_IPV6_ONLY = 8
 const FLAG_REUSE_ADDR = 16
 
 /**
- * send() returns false when the kernel would block (EAGAIN): that datagram was NOT sent. We keep a
- * small bounded queue of copies and flush it on `drain`, like libuv does for node:dgram but bounded.
+ * send() returns false (sendMany: fewer than asked) when the kernel would block (EAGAIN): those
+ * datagrams were NOT sent. We keep a small bounded queue of them and flush it on `drain`, like
+ * libuv does for node:dgram but bounded.
  */
 const QUEUE_MAX_PACKETS = 1024
 const QUEUE_MAX_BYTES = 4 << 20
@@ -55,12 +58,26 @@ function errorWithCode(code: string, message: string): Error {
  * UDP through Bun.udpSocket (+30–40 % pps over node:dgram on Bun, notes/runtimes.md §2.1).
  * Every datagram arrives in a fresh Uint8Array (Bun copies out of its recvmmsg buffer), so `data`
  * stays valid after onMessage returns; callers must not rely on that (contract), but nothing is reused.
+ * Sends are copied and go out together in one sendmmsg (sendMany) once the current callback
+ * returns: a tunnel read that carries 30 replies costs one system call, not 30.
  */
 export async function bindUdp(opts: UdpBindOptions, setup?: (socket: MulticastOps) => void): Promise<UdpSocket> {
   const onError = (err: unknown) => opts.onError?.(err instanceof Error ? err : new Error(String(err)))
   let queue: { data: Uint8Array; port: number; address: string }[] = []
   let queuedBytes = 0
   let closed = false
+  // Datagrams sent during this turn, as sendMany's flat list; sent together right after it.
+  let batch: (Uint8Array | number | string)[] = []
+  let batchScheduled = false
+
+  const enqueue = (data: Uint8Array, port: number, address: string) => {
+    if (queue.length >= QUEUE_MAX_PACKETS || queuedBytes + data.byteLength > QUEUE_MAX_BYTES) {
+      onError(errorWithCode('ENOBUFS', `UDP send queue full (${queue.length} datagrams): dropped a ${data.byteLength}-byte datagram to ${address}:${port}`))
+      return
+    }
+    queue.push({ data, port, address })
+    queuedBytes += data.byteLength
+  }
 
   const flush = (socket: BunUdpSocket) => {
     while (queue.length && !closed) {
@@ -76,6 +93,33 @@ export async function bindUdp(opts: UdpBindOptions, setup?: (socket: MulticastOp
       queue.shift()
       queuedBytes -= p.data.byteLength
     }
+  }
+
+  /**
+   * One sendmmsg for the turn's datagrams. It stops at the first that fails: sendMany then throws
+   * if that was the first of the list (the error is that datagram's: report it, drop it, go on),
+   * or returns how many went before it, and the rest is tried again; 0 without a throw means the
+   * kernel would block, and the rest waits in the drain queue.
+   */
+  const sendBatch = () => {
+    batchScheduled = false
+    const list = batch
+    batch = []
+    if (closed) return
+    let at = 0
+    while (at < list.length) {
+      let sent: number
+      try {
+        sent = socket.sendMany(at === 0 ? list : list.slice(at))
+      } catch (err) {
+        onError(err)
+        at += 3
+        continue
+      }
+      if (sent === 0) break
+      at += sent * 3
+    }
+    for (; at < list.length; at += 3) enqueue(list[at] as Uint8Array, list[at + 1] as number, list[at + 2] as string)
   }
 
   const socket = await Bun.udpSocket({
@@ -109,28 +153,24 @@ export async function bindUdp(opts: UdpBindOptions, setup?: (socket: MulticastOp
     local: { address: withBoundZone(socket.address.address, opts.address), port: socket.port, family: opts.family },
     send(data, port, address) {
       if (closed) return
-      if (queue.length === 0) {
-        try {
-          if (socket.send(data, port, address)) return
-        } catch (err) {
-          // EACCES (broadcast without SO_BROADCAST), EMSGSIZE, invalid address: never throw from send.
-          onError(err)
-          return
-        }
-      }
-      if (queue.length >= QUEUE_MAX_PACKETS || queuedBytes + data.byteLength > QUEUE_MAX_BYTES) {
-        onError(errorWithCode('ENOBUFS', `UDP send queue full (${queue.length} datagrams): dropped a ${data.byteLength}-byte datagram to ${address}:${port}`))
+      // Copy: the caller may reuse its buffer as soon as send() returns.
+      const copy = data.slice()
+      if (queue.length > 0) {
+        enqueue(copy, port, address)
         return
       }
-      // Copy: the caller may reuse its buffer as soon as send() returns.
-      queue.push({ data: data.slice(), port, address })
-      queuedBytes += data.byteLength
+      batch.push(copy, port, address)
+      if (!batchScheduled) {
+        batchScheduled = true
+        queueMicrotask(sendBatch)
+      }
     },
     close() {
       if (closed) return
       closed = true
       queue = []
       queuedBytes = 0
+      batch = []
       socket.close()
     },
   }

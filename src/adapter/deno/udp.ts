@@ -57,9 +57,6 @@ let warned = false
  */
 const releasing = new Map<number, Promise<unknown>>()
 
-/** Receive buffers of live native sockets: send() copies views of these (see send below). */
-const receiveBuffers = new WeakSet<ArrayBufferLike>()
-
 /**
  * UDP on Deno. Deno.listenDatagram is ~100× faster than Deno's node:dgram at receiving
  * (notes/runtimes.md §2.1), so it is used whenever --unstable-net is on; otherwise node:dgram.
@@ -171,10 +168,9 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
         onError(errorWithCode('ENOBUFS', `UDP send queue full (${queue.length - head} datagrams): dropped a ${data.byteLength}-byte datagram to ${address}:${port}`))
         return
       }
-      // Views of a receive buffer are copied: our receive loop overwrites it before the send may
-      // have happened (Deno's send is zero-copy). Caller buffers are not copied: as with queued
-      // node:dgram sends, they must not change after send().
-      const payload = receiveBuffers.has(data.buffer) ? data.slice() : data
+      // Copied: Deno's send is zero-copy and happens later, while the caller may reuse `data` at
+      // once (a view of our own receive buffer, or of a tunnel's reassembly buffer).
+      const payload = data.slice()
       queue.push({ data: payload, to: { transport: 'udp', hostname: address, port } })
       queuedBytes += payload.byteLength
       if (!sending) void pump()
@@ -200,7 +196,6 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
 
   const receiving = (async () => {
     const buf = new Uint8Array(MAX_DATAGRAM)
-    receiveBuffers.add(buf.buffer)
     let failures = 0
     while (!closed) {
       let received: [Uint8Array, DenoNetAddr]

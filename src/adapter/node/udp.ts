@@ -50,7 +50,8 @@ export function bindUdp(opts: UdpBindOptions, setup?: (socket: dgram.Socket) => 
         local: { address: addr.address, port: addr.port, family: opts.family },
         send(data, port, address) {
           if (closed) return
-          socket.send(data, port, address, onSent)
+          // Copied: node:dgram sends on a later tick (its address lookup), the caller may reuse `data` now.
+          socket.send(Buffer.from(data), port, address, onSent)
         },
         close() {
           if (closed) return
