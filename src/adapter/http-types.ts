@@ -47,7 +47,7 @@ export interface HttpServeOptions {
   app(upgrade: WebSocketUpgrader): HttpApp
   /**
    * A refusal decided from the request head alone. Runtimes whose WebSocket glue would cut a
-   * refusal down to a bare status line (@hono/node-ws) call this first and send the whole
+   * refusal down to a bare status line call this first and send the whole
    * response (status, reason body, headers); the app applies the same check everywhere else.
    */
   checkUpgrade?(request: Request): Response | undefined

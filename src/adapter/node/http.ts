@@ -1,20 +1,20 @@
 /**
  * HTTP and WebSocket server on Node: @hono/node-server runs the app on node:http (node:https for
- * TLS) and @hono/node-ws upgrades with the ws package (notes/runtimes.md §1.4).
+ * TLS) and the ws package upgrades (notes/runtimes.md §1.4). The upgrade is ours, not
+ * @hono/node-ws's: its per-connection closures kept the whole request (Hono context, Request,
+ * IncomingMessage, URLs) alive as long as the tunnel, most of an idle tunnel's memory.
  */
 import { listenBounded } from './listen-bounded.ts'
-import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import https from 'node:https'
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createAdaptorServer } from '@hono/node-server'
-import { createNodeWebSocket } from '@hono/node-ws'
 import type { Context } from 'hono'
-import type { WebSocket as WsSocket } from 'ws'
+import { WebSocketServer, type WebSocket as WsSocket } from 'ws'
 import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
 import type { Family, SocketAddress, StreamListener } from '../types.ts'
-import { messageConn } from './message-conn.ts'
+import { messageConn, type MessageConnControl, type MessageSocket } from './message-conn.ts'
 
 function familyOf(address: string): Family {
   return address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4
@@ -26,17 +26,58 @@ export function addressOf(address: string | undefined, port: number | undefined)
   return { address: a, port: port ?? 0, family: familyOf(a) }
 }
 
-/** Wraps a `ws` package WebSocket (server or client side) as a message conn. */
-export function wsPackageConn(ws: WsSocket, remote: SocketAddress, local: SocketAddress) {
-  return messageConn({
-    send(data) {
-      ws.send(data, { binary: true })
-      return true
-    },
-    bufferedAmount: () => ws.bufferedAmount,
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-  }, remote, local)
+const BINARY = { binary: true }
+
+/** A `ws` package WebSocket as a MessageSocket (a class: no closures per connection). */
+class WsPackageSocket implements MessageSocket {
+  private readonly ws: WsSocket
+  constructor(ws: WsSocket) {
+    this.ws = ws
+  }
+  send(data: Uint8Array): boolean {
+    this.ws.send(data, BINARY)
+    return true
+  }
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason)
+  }
+  terminate(): void {
+    this.ws.terminate()
+  }
+}
+
+const CONTROL = Symbol('edgerelay.control')
+/** The server's set of open sockets (net or ws), on each socket, so one shared close listener can drop it. */
+const OPEN = Symbol('edgerelay.open')
+type WiredSocket = WsSocket & { [CONTROL]: MessageConnControl; [OPEN]?: Set<WsSocket> }
+
+const controlOf = (ws: WsSocket): MessageConnControl => (ws as WiredSocket)[CONTROL]
+
+// Shared listeners (`this` is the WebSocket): nothing allocated per connection for them.
+function onWsMessage(this: WsSocket, data: Buffer, isBinary: boolean): void {
+  // A plain view: Buffer's slice() does not copy, Uint8Array's (used for early messages) does.
+  if (isBinary) controlOf(this).message(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+  else controlOf(this).text()
+}
+function onWsClose(this: WsSocket): void {
+  ;(this as WiredSocket)[OPEN]?.delete(this)
+  controlOf(this).closed()
+}
+function onWsError(this: WsSocket, err: Error): void {
+  controlOf(this).closed(err)
+}
+
+/** Wraps an open `ws` package WebSocket (server or client side) as a message conn. */
+export function wsPackageConn(ws: WsSocket, remote: SocketAddress, local: SocketAddress): MessageConnControl {
+  const control = messageConn(new WsPackageSocket(ws), remote, local)
+  ;(ws as WiredSocket)[CONTROL] = control
+  ws.on('message', onWsMessage)
+  ws.on('close', onWsClose)
+  ws.on('error', onWsError)
+  return control
 }
 
 /** Writes a whole HTTP response on a socket that asked for an upgrade, then closes it. */
@@ -56,33 +97,23 @@ function requestOf(req: http.IncomingMessage): Request {
   return new Request(new URL(req.url ?? '/', 'http://localhost'), { headers })
 }
 
+/** What the app saw of an upgrade request: the socket's `incoming` (as @hono/node-server passes it) and the accept, if any. */
+interface UpgradeEnv {
+  incoming: http.IncomingMessage
+  outgoing: undefined
+  accept?: WebSocketAccept
+}
+
+function ignore(): void {}
+function forget(this: net.Socket & { [OPEN]: Set<net.Socket> }): void {
+  this[OPEN].delete(this)
+}
+
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
-  // The subprotocol the app chose for each request, read back by ws's handleProtocols.
-  const chosen = new WeakMap<http.IncomingMessage, string>()
-  let upgradeWebSocket!: ReturnType<typeof createNodeWebSocket>['upgradeWebSocket']
   const app = opts.app((c: Context, accept: WebSocketAccept) => {
-    const incoming = (c.env as { incoming: http.IncomingMessage }).incoming
-    chosen.set(incoming, accept.protocol)
-    const remote = addressOf(incoming.socket.remoteAddress, incoming.socket.remotePort)
-    const local = addressOf(incoming.socket.localAddress, incoming.socket.localPort)
-    let control: ReturnType<typeof wsPackageConn> | undefined
-    const middleware = upgradeWebSocket(() => ({
-      onOpen(_evt, ws) {
-        control = wsPackageConn(ws.raw as WsSocket, remote, local)
-        accept.onOpen(control.conn)
-      },
-      onMessage(evt) {
-        if (typeof evt.data === 'string') control?.text()
-        else control?.message(new Uint8Array(evt.data as ArrayBuffer))
-      },
-      onClose() {
-        control?.closed()
-      },
-      onError(evt) {
-        control?.closed((evt as ErrorEvent).error as Error)
-      },
-    }))
-    return middleware(c, async () => {}) as Promise<Response>
+    ;(c.env as UpgradeEnv).accept = accept
+    // Not sent: the upgrade handler below answers on the socket once the app has accepted.
+    return new Response(null)
   })
   const server = createAdaptorServer(({
     fetch: app.fetch,
@@ -90,28 +121,49 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
     createServer: (opts.tls ? https.createServer : http.createServer) as typeof http.createServer,
     serverOptions: opts.tls ? { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, minVersion: 'TLSv1.2' } : {},
   }) as never) as http.Server
-  const nodeWs = createNodeWebSocket({ app: app as never })
-  upgradeWebSocket = nodeWs.upgradeWebSocket
-  nodeWs.wss.options.handleProtocols = (_offered: Set<string>, req: http.IncomingMessage) => chosen.get(req) ?? false
-  // @hono/node-ws answers a refused upgrade with a bare status line: take the upgrade event
-  // ourselves, send refusals whole, and hand the rest to its listener.
-  const capture = new EventEmitter()
-  nodeWs.injectWebSocket(capture as unknown as http.Server)
-  const nodeWsUpgrade = capture.listeners('upgrade')[0] as (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
+  // The subprotocol the app chose for each request, read back by ws's handleProtocols.
+  const chosen = new WeakMap<http.IncomingMessage, string>()
+  // clientTracking off: ws would add one more close listener (a closure) per connection; `open`
+  // tracks them through the shared one instead.
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, handleProtocols: (_offered: Set<string>, req: http.IncomingMessage) => chosen.get(req) ?? false })
+  const open = new Set<WsSocket>()
+  const upgrade = async (req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const request = requestOf(req)
+    const refusal = opts.checkUpgrade?.(request)
+    if (refusal) return writeRefusal(socket, refusal)
+    const env: UpgradeEnv = { incoming: req, outgoing: undefined }
+    let res: Response
+    try {
+      res = await app.fetch(request, env)
+    } catch {
+      res = new Response('internal error\n', { status: 500 })
+    }
+    const accept = env.accept
+    // Anything but an accept (wrong path, 426, 404) goes back whole: status, reason and headers.
+    if (!accept) return writeRefusal(socket, res)
+    const s = socket as net.Socket
+    const remote = addressOf(s.remoteAddress, s.remotePort)
+    const local = addressOf(s.localAddress, s.localPort)
+    chosen.set(req, accept.protocol)
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      open.add(ws)
+      ;(ws as WiredSocket)[OPEN] = open
+      accept.onOpen(wsPackageConn(ws, remote, local).conn)
+    })
+  }
+  // Every socket already has an error listener ('connection', 'secureConnection' below).
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => {})
-    const refusal = opts.checkUpgrade?.(requestOf(req))
-    if (refusal) void writeRefusal(socket, refusal)
-    else nodeWsUpgrade(req, socket, head)
+    upgrade(req, socket, head).catch(() => socket.destroy())
   })
   const sockets = new Set<net.Socket>()
-  server.on('connection', (s: net.Socket) => {
+  server.on('connection', (s: net.Socket & { [OPEN]: Set<net.Socket> }) => {
     s.setNoDelay(true)
-    s.on('error', () => {})
+    s.on('error', ignore)
     sockets.add(s)
-    s.on('close', () => sockets.delete(s))
+    s[OPEN] = sockets
+    s.on('close', forget)
   })
-  server.on('secureConnection', (s: net.Socket) => s.on('error', () => {}))
+  server.on('secureConnection', (s: net.Socket) => s.on('error', ignore))
   // A client whose handshake failed (no or a foreign certificate) is cut at once; left alone, the
   // connection stayed open now and then and the client waited for an answer that never came.
   server.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
@@ -119,7 +171,7 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
   return new Promise((resolve, reject) => {
     listenBounded(server, opts, {
       closeGently: () => {
-        for (const ws of nodeWs.wss.clients) ws.terminate()
+        for (const ws of open) ws.terminate()
         server.closeIdleConnections?.()
       },
       cutAll: () => {

@@ -67,14 +67,7 @@ export function connectWebSocket(opts: WebSocketConnectOptions): Promise<StreamC
       if (settled) return
       settled = true
       ws.removeAllListeners('error')
-      const control = wsPackageConn(ws, conn.remote, conn.local)
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (isBinary) control.message(data)
-        else control.text()
-      })
-      ws.on('close', () => control.closed())
-      ws.on('error', (err) => control.closed(err))
-      resolve(control.conn)
+      resolve(wsPackageConn(ws, conn.remote, conn.local).conn)
     })
   })
 }
