@@ -183,9 +183,11 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   const wire = codec === 'uhppoted' ? grpcWire(codecByName('uhppoted'), false) : grpcWire(codecByName(codec))
   const contentType = grpcContentType(codec)
   const log = ctx.logger.child(name)
-  const bound = (conn: StreamConn) => boundedConn(conn, MAX_BUFFERED, (bytes, buffered) => {
+  const onDrop = (bytes: number, buffered: number, conn: StreamConn) => {
     ctx.drops.drop('backpressure', `${name} peer ${conn.remote.address}:${conn.remote.port} is not reading (${buffered} bytes buffered): frame of ${bytes} bytes not sent`)
-  }, (buffered) => ctx.stats.max('tunnel.buffered_peak', buffered))
+  }
+  const onBuffered = (buffered: number) => ctx.stats.max('tunnel.buffered_peak', buffered)
+  const bound = (conn: StreamConn) => boundedConn(conn, MAX_BUFFERED, onDrop, onBuffered)
   const grace = ctx.options.udpTimeoutMs
 
   if (role === 'server') {

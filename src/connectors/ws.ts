@@ -53,9 +53,11 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   if (!rt.serveHttp || !rt.connectWebSocket) throw new RelayError('E_CONFIG', `${text}: WebSocket is not available on the ${rt.name} runtime`)
   for (const key of Object.keys(spec.options)) throw new RelayError('E_CONFIG', `${text}: unknown option '${key}' for ${name}`)
   const wire = negotiatedWire(wireFor(codec), { messageFramed: true })
-  const bound = (conn: StreamConn) => boundedConn(conn, MAX_BUFFERED, (bytes, buffered) => {
+  const onDrop = (bytes: number, buffered: number, conn: StreamConn) => {
     ctx.drops.drop('backpressure', `${name} peer ${conn.remote.address}:${conn.remote.port} is not reading (${buffered} bytes buffered): frame of ${bytes} bytes not sent`)
-  }, (buffered) => ctx.stats.max('tunnel.buffered_peak', buffered))
+  }
+  const onBuffered = (buffered: number) => ctx.stats.max('tunnel.buffered_peak', buffered)
+  const bound = (conn: StreamConn) => boundedConn(conn, MAX_BUFFERED, onDrop, onBuffered)
 
   if (role === 'server') {
     const path = spec.path ?? '/'

@@ -3,6 +3,10 @@
  * event-loop turn are gathered and leave as one binary message (several length-prefixed frames
  * per message, DESIGN.md §3); each received message is handed on whole. Used by every runtime's
  * WebSocket glue (node:timers' setImmediate exists on Node, Bun and Deno).
+ *
+ * A class rather than closures: an idle tunnel holds one of these per connection, and an object
+ * literal with a getter (or a closure renamed by tsx's keepNames) is a dictionary-mode object in
+ * V8, several hundred bytes each.
  */
 import { setImmediate, setTimeout } from 'node:timers'
 import { MessageBatch } from '../../core/tunnel/message-batch.ts'
@@ -35,83 +39,114 @@ export interface MessageConnControl {
   drained(): void
 }
 
+// Timer callbacks get the conn as an argument: no closure per connection.
+const flushScheduled = (c: MessageConn): void => c.flush()
+const cutIfOpen = (c: MessageConn): void => c.cutIfOpen()
+
+class MessageConn implements StreamConn, MessageConnControl {
+  readonly remote: SocketAddress
+  readonly local: SocketAddress
+  private readonly sock: MessageSocket
+  private handlers: StreamHandlers | undefined = undefined
+  /** Messages that arrived before setHandlers (copies). */
+  private early: Uint8Array[] | undefined = undefined
+  private isClosed = false
+  private closeError: Error | undefined = undefined
+  private readonly batch = new MessageBatch()
+  private scheduled = false
+  private ending = false
+
+  constructor(sock: MessageSocket, remote: SocketAddress, local: SocketAddress) {
+    this.sock = sock
+    this.remote = remote
+    this.local = local
+  }
+
+  get conn(): StreamConn {
+    return this
+  }
+
+  flush(): void {
+    this.scheduled = false
+    const message = this.batch.take()
+    if (message === undefined || this.isClosed) return
+    this.sock.send(message)
+  }
+
+  cutIfOpen(): void {
+    if (!this.isClosed) this.sock.terminate()
+  }
+
+  // --- StreamConn ---
+
+  write(data: Uint8Array): boolean {
+    if (this.isClosed || this.ending) return false
+    const batch = this.batch
+    if (batch.bytes > 0 && batch.bytes + data.length > MAX_MESSAGE) this.flush()
+    // The caller may reuse `data` once we return only for adapters' read buffers; frames we are
+    // given are fresh, so no copy is needed here.
+    batch.add(data)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(flushScheduled, this)
+    }
+    return this.sock.bufferedAmount() + batch.bytes < HIGH_WATER
+  }
+
+  get bufferedAmount(): number {
+    return this.sock.bufferedAmount() + this.batch.bytes
+  }
+
+  setHandlers(h: StreamHandlers): void {
+    this.handlers = h
+    const early = this.early
+    this.early = undefined
+    if (early) for (const m of early) h.onData(m)
+    if (this.isClosed) h.onClose(this.closeError)
+  }
+
+  end(): void {
+    if (this.isClosed || this.ending) return
+    this.ending = true
+    this.flush()
+    this.sock.close(1000, '')
+  }
+
+  destroy(err?: Error): void {
+    if (this.isClosed) return
+    this.batch.clear()
+    if (err) this.sock.close(1011, err.message.slice(0, 120))
+    else this.sock.terminate()
+  }
+
+  // --- MessageConnControl ---
+
+  message(data: Uint8Array): void {
+    if (this.isClosed) return
+    if (this.handlers) this.handlers.onData(data)
+    else (this.early ??= []).push(data.slice())
+  }
+
+  text(): void {
+    if (this.isClosed) return
+    this.sock.close(1003, 'edgerelay takes binary messages only')
+    // A peer that never answers the close handshake is cut.
+    setTimeout(cutIfOpen, 2000, this).unref()
+  }
+
+  closed(err?: Error): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.closeError = err
+    this.batch.clear()
+    this.handlers?.onClose(err)
+  }
+
+  drained(): void {
+    this.handlers?.onDrain?.()
+  }
+}
+
 export function messageConn(sock: MessageSocket, remote: SocketAddress, local: SocketAddress): MessageConnControl {
-  let handlers: StreamHandlers | undefined
-  const early: Uint8Array[] = []
-  let isClosed = false
-  let closeError: Error | undefined
-  const batch = new MessageBatch()
-  let scheduled = false
-  let ending = false
-
-  const flush = () => {
-    scheduled = false
-    const message = batch.take()
-    if (message === undefined || isClosed) return
-    sock.send(message)
-  }
-
-  const conn: StreamConn = {
-    remote,
-    local,
-    write(data) {
-      if (isClosed || ending) return false
-      if (batch.bytes > 0 && batch.bytes + data.length > MAX_MESSAGE) flush()
-      // The caller may reuse `data` once we return only for adapters' read buffers; frames we are
-      // given are fresh, so no copy is needed here.
-      batch.add(data)
-      if (!scheduled) {
-        scheduled = true
-        setImmediate(flush)
-      }
-      return sock.bufferedAmount() + batch.bytes < HIGH_WATER
-    },
-    get bufferedAmount() {
-      return sock.bufferedAmount() + batch.bytes
-    },
-    setHandlers(h) {
-      handlers = h
-      for (const m of early.splice(0)) h.onData(m)
-      if (isClosed) h.onClose(closeError)
-    },
-    end() {
-      if (isClosed || ending) return
-      ending = true
-      flush()
-      sock.close(1000, '')
-    },
-    destroy(err) {
-      if (isClosed) return
-      batch.clear()
-      if (err) sock.close(1011, err.message.slice(0, 120))
-      else sock.terminate()
-    },
-  }
-
-  return {
-    conn,
-    message(data) {
-      if (isClosed) return
-      if (handlers) handlers.onData(data)
-      else early.push(data.slice())
-    },
-    text() {
-      if (isClosed) return
-      sock.close(1003, 'edgerelay takes binary messages only')
-      // A peer that never answers the close handshake is cut.
-      setTimeout(() => {
-        if (!isClosed) sock.terminate()
-      }, 2000).unref()
-    },
-    closed(err) {
-      if (isClosed) return
-      isClosed = true
-      closeError = err
-      batch.clear()
-      handlers?.onClose(err)
-    },
-    drained() {
-      handlers?.onDrain?.()
-    },
-  }
+  return new MessageConn(sock, remote, local)
 }

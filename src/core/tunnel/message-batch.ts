@@ -3,19 +3,20 @@
  * one or more length-prefixed frames). Shared by every runtime's message-socket glue.
  */
 export class MessageBatch {
-  private parts: Uint8Array[] = []
+  /** Allocated on the first write of a turn: an idle connection holds no array. */
+  private parts: Uint8Array[] | undefined = undefined
   /** Bytes gathered and not yet taken. */
   bytes = 0
 
   add(data: Uint8Array): void {
-    this.parts.push(data)
+    ;(this.parts ??= []).push(data)
     this.bytes += data.length
   }
 
   /** The gathered bytes as one message (a single write passes through uncopied), and resets. */
   take(): Uint8Array | undefined {
-    if (this.bytes === 0) return undefined
     const parts = this.parts
+    if (parts === undefined || this.bytes === 0) return undefined
     const total = this.bytes
     this.clear()
     if (parts.length === 1) return parts[0]!
@@ -29,7 +30,7 @@ export class MessageBatch {
   }
 
   clear(): void {
-    this.parts = []
+    this.parts = undefined
     this.bytes = 0
   }
 }
