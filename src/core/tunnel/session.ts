@@ -1,4 +1,4 @@
-import type { StreamConn } from '../../adapter/types.ts'
+import type { StreamConn, StreamHandlers } from '../../adapter/types.ts'
 import { RelayError } from '../errors.ts'
 import { Kind, KIND_NAMES, type Frame, type KindValue } from '../frame.ts'
 import { unrefTimer } from '../flow.ts'
@@ -7,6 +7,25 @@ import type { Stats } from '../stats.ts'
 import { ByteQueue } from './byte-queue.ts'
 import { encodeClientHello, encodeServerReply, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from './hello.ts'
 import type { FrameReader, Wire } from './wire.ts'
+
+const ignore = (): void => {}
+
+/** The conn's handlers for a session: a small object instead of two closures (and their context) per connection. */
+class SessionHandlers implements StreamHandlers {
+  private readonly session: Session
+  constructor(session: Session) {
+    this.session = session
+  }
+  onData(chunk: Uint8Array): void {
+    this.session.received(chunk)
+  }
+  onClose(err?: Error): void {
+    this.session.connClosed(err)
+  }
+}
+
+/** The heartbeat timer's callback; the session comes as its argument, no closure per session. */
+const heartbeatTick = (session: Session): void => session.checkHeartbeat()
 
 export interface SessionOptions {
   /** 'client' dialled the connection and sends the hello; 'server' accepted it. */
@@ -52,11 +71,8 @@ export class Session {
       this.rejectReady = reject
     })
     // Owners attach after `ready`; an early failure must not become an unhandled rejection.
-    this.ready.catch(() => {})
-    conn.setHandlers({
-      onData: (chunk) => this.onData(chunk),
-      onClose: (err) => this.onConnClosed(err),
-    })
+    this.ready.catch(ignore)
+    conn.setHandlers(new SessionHandlers(this))
     if (opts.wire.negotiated) {
       // WebSocket, gRPC: the transport's own handshake already agreed on everything.
       this.handshakeBuf = undefined
@@ -82,7 +98,8 @@ export class Session {
   /** Runs `fn` once when the connection is gone. */
   onClose(fn: (err?: Error) => void): void {
     if (this.closed) fn()
-    else this.closeHandlers.push(fn)
+    // concat: an exact-size array (owners add one or two); push would grow it to 17 slots.
+    else this.closeHandlers = this.closeHandlers.concat(fn)
   }
 
   get isClosed(): boolean {
@@ -120,7 +137,8 @@ export class Session {
     }
   }
 
-  private onData(chunk: Uint8Array): void {
+  /** @internal The conn's data (through SessionHandlers). */
+  received(chunk: Uint8Array): void {
     if (this.closed) return
     this.lastReceived = Date.now()
     try {
@@ -220,18 +238,21 @@ export class Session {
   }
 
   private startHeartbeat(): void {
-    const every = this.opts.heartbeatMs
     // Checked four times per interval, so a dead peer is declared between 3 and 3.25 intervals
     // after its last byte (default 8 s: within 26 s).
-    this.heartbeat = unrefTimer(setInterval(() => {
-      const quiet = Date.now() - this.lastReceived
-      if (quiet >= every * 3) {
-        this.opts.stats.add('tunnel.dead_peers')
-        this.fail(new RelayError('E_PEER_DEAD', `peer ${this.label} silent for ${quiet} ms (no heartbeat): connection dropped`))
-      } else if (quiet >= every) {
-        this.send({ flow: 0, id: 0, kind: Kind.ping, payload: new Uint8Array(0) })
-      }
-    }, Math.max(10, every / 4)))
+    this.heartbeat = unrefTimer(setInterval(heartbeatTick, Math.max(10, this.opts.heartbeatMs / 4), this))
+  }
+
+  /** @internal One heartbeat check (the interval timer's callback). */
+  checkHeartbeat(): void {
+    const every = this.opts.heartbeatMs
+    const quiet = Date.now() - this.lastReceived
+    if (quiet >= every * 3) {
+      this.opts.stats.add('tunnel.dead_peers')
+      this.fail(new RelayError('E_PEER_DEAD', `peer ${this.label} silent for ${quiet} ms (no heartbeat): connection dropped`))
+    } else if (quiet >= every) {
+      this.send({ flow: 0, id: 0, kind: Kind.ping, payload: new Uint8Array(0) })
+    }
   }
 
   private protocolError(err: Error): void {
@@ -252,7 +273,8 @@ export class Session {
     this.finish(err)
   }
 
-  private onConnClosed(err?: Error): void {
+  /** @internal The conn is gone (through SessionHandlers). */
+  connClosed(err?: Error): void {
     if (this.closed) return
     this.finish(err ?? (this.reader ? undefined : new RelayError('E_HELLO_CLOSED', `connection to ${this.label} closed during the hello`)))
   }
