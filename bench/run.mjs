@@ -472,6 +472,42 @@ async function socatHigh(opts, dns) {
   }
 }
 
+/**
+ * One JavaScript hop (bench/udp-hop.ts): socat's single hop written with edgerelay's UDP adapter
+ * on `runtime`, no tunnel and no codec. Not a target; it shows the floor one runtime process
+ * costs, next to socat's, and the tunnel makes two such hops plus a TCP connection.
+ */
+async function measureHop(opts, dns, runtime) {
+  const port = await freePort('$HOP')
+  const [cmd, full] = hopCommand(runtime, [String(port), String(dns.port)])
+  if (!commandsSeen.has(`hop ${runtime}`)) commandsSeen.set(`hop ${runtime}`, shown(displayCommand(runtime, cmd, full)))
+  const log = path.join(tmp, `${runtime}-hop.log`)
+  const child = start(cmd, full, { stdout: log })
+  const result = { path: 'hop', runtime, codec: '-' }
+  try {
+    if (!(await dnsAnswers(port, 30000, () => child.exitCode !== null))) throw new Error(`no answer through the hop within 30 s: ${tail(log)}`)
+    if (opts.warmup > 0) await dnsperf(port, HIGH_Q, opts.warmup, { verbose: false, kind: 'warm-up' })
+    const watch = { hop: child.pid }
+    result.low = await dnsperf(port, LOW_Q, opts.lowSeconds, { watch, kind: 'hop' })
+    result.high = await dnsperf(port, HIGH_Q, opts.seconds, { watch, kind: 'hop' })
+  } catch (err) {
+    if (aborting) throw err
+    result.error = String(err.message ?? err)
+  } finally {
+    await stop(child)
+  }
+  return result
+}
+
+function hopCommand(runtime, args) {
+  switch (runtime) {
+    case 'node': return [process.execPath, ['--import', 'tsx', 'bench/udp-hop.ts', ...args]]
+    case 'bun': return [BUN, ['bench/udp-hop.ts', ...args]]
+    case 'deno': return [DENO, ['run', ...DENO_FLAGS, 'bench/udp-hop.ts', ...args]]
+  }
+  throw new Error(`unknown runtime ${runtime}`)
+}
+
 function halfCommand(runtime, opts, args) {
   switch (runtime) {
     case 'node': {
@@ -635,7 +671,7 @@ function analyse(run) {
   const socatAdded = socat.lowMedianMs - direct.lowMedianMs
   const rows = []
   const byName = (t) => RUNTIMES.indexOf(t.runtime) * 10 + CODECS.indexOf(t.codec)
-  for (const r of [directR, socatR, ...[...run.tunnels].sort((x, y) => byName(x) - byName(y))]) {
+  for (const r of [directR, socatR, ...(run.hops ?? []), ...[...run.tunnels].sort((x, y) => byName(x) - byName(y))]) {
     const added = r.low ? r.low.medianMs - direct.lowMedianMs : Number.NaN
     rows.push({
       path: r.path, runtime: r.runtime ?? '-', codec: r.codec ?? '-', error: r.error,
@@ -755,9 +791,9 @@ const COLORS = { direct: '#6b7280', socat: '#374151', node: '#3c873a', bun: '#c2
 
 function svgChart(a, meta) {
   const bars = a.rows.filter((r) => Number.isFinite(r.qps)).map((r) => ({
-    label: r.path === 'tcp' ? `${r.runtime} · ${r.codec}` : r.path,
+    label: r.path === 'tcp' ? `${r.runtime} · ${r.codec}` : r.path === 'hop' ? `${r.runtime} hop` : r.path,
     value: r.qps,
-    color: COLORS[r.path === 'tcp' ? r.runtime : r.path],
+    color: COLORS[r.path === 'tcp' || r.path === 'hop' ? r.runtime : r.path],
     ratio: r.qpsXSocat,
   }))
   const W = 760
@@ -826,6 +862,10 @@ function notes(run, a) {
   for (const r of a.rows.filter((x) => x.path === 'tcp' && x.codec === 'protobuf' && x.low && x.high)) {
     out.push(`${r.runtime}/protobuf: the two halves spent ${fmtUsq(r.low.relayUsPerQuery)} µs of CPU per query at -q ${LOW_Q} and ${fmtUsq(r.high.relayUsPerQuery)} µs at -q ${HIGH_Q}; socat ${fmtUsq(socatRow?.low?.relayUsPerQuery)} and ${fmtUsq(socatRow?.high?.relayUsPerQuery)} µs.`)
   }
+  for (const h of a.rows.filter((x) => x.path === 'hop' && x.low)) {
+    const t = a.rows.find((x) => x.path === 'tcp' && x.runtime === h.runtime && x.codec === 'protobuf' && x.low)
+    out.push(`One ${h.runtime} hop (no tunnel) added ${fmtUs(h.addedMs)} median at -q ${LOW_Q}, ${fmtX(h.addedXSocat)} socat's ${fmtUs(a.socatAddedMs)}${t ? `; the ${h.runtime} tunnel, two such hops and a TCP connection, added ${fmtUs(t.addedMs)}` : ''}.`)
+  }
   for (const t of run.tunnels.filter((x) => x.attempts?.length > 1)) {
     out.push(`${t.runtime}/${t.codec} at -q ${HIGH_Q} was measured twice because other work took ≥ ${NOISY_CPU} % of a core: ${t.attempts.map((x) => `socat ${fmtInt(x.socatQps)} then tunnel ${fmtInt(x.qps)} q/s with other work at ${x.otherCpu} %`).join('; ')}; the quieter pair counts.`)
   }
@@ -890,6 +930,9 @@ in the same run (direct and socat are measured at the start and again at the end
 - **Paths.** *direct*: dnsperf → dnsmasq. *socat*: dnsperf → socat → dnsmasq, the single-hop floor any relay pays.
   *tcp*: dnsperf → near half (\`udp/listen\` → \`tcp/client\`) → TCP on loopback → far half (\`tcp/server\` →
   \`udp/broadcast\`) → dnsmasq, each half its own process, for every codec on every runtime.
+  *hop*: dnsperf → [bench/udp-hop.ts](bench/udp-hop.ts) → dnsmasq, socat's single hop written with edgerelay's
+  UDP adapter on each runtime (no tunnel, no codec): not a target, it shows what one process of that runtime
+  costs where socat is one C process. The tunnel is two such processes plus a TCP connection.
 - **socat without \`fork\`.** Issue 7 gives \`socat UDP-LISTEN:p,reuseaddr UDP:127.0.0.1:dns\`. Without \`fork\` socat
   relays between the first peer it hears from and dnsmasq, in one process, and ignores every other
   source address; with \`fork\` it forks a child per new client address, which then relays that client
@@ -916,7 +959,7 @@ in the same run (direct and socat are measured at the start and again at the end
   on the machine, i.e. other people's work, the noise. 100 % means a process kept one core busy; all of them
   share the same ${run.machine.nproc} cores. On loopback the kernel's receive path runs in the sender's context, so
   system time includes delivering the datagrams and segments a process sends.
-- **Order.** direct and socat (start); then per codec, per runtime: start both halves, check, warm up, -q ${LOW_Q}, -q ${HIGH_Q}
+- **Order.** direct and socat (start); one hop per runtime (started, checked, warmed up, -q ${LOW_Q}, -q ${HIGH_Q}); then per codec, per runtime: start both halves, check, warm up, -q ${LOW_Q}, -q ${HIGH_Q}
   (low load first, so it does not inherit what a -q ${HIGH_Q} run leaves behind); direct and socat again (end); codecs.
 - **Targets** (issue 7 §2). (i) compares tcp+protobuf with a socat run at -q ${HIGH_Q} made right before it, with the halves
   already warm; if other work took ≥ ${NOISY_CPU} % of a core during that socat + tunnel pair, the pair is measured once more
@@ -927,7 +970,7 @@ in the same run (direct and socat are measured at the start and again at the end
 ${markdown(run, a)}
 ## Exact commands
 
-\`$DNS\`, \`$SOCAT\`, \`$TUNNEL\` and \`$NEAR\` are free 127.0.0.1 ports the run picks (a new one for every socat and every pair
+\`$DNS\`, \`$SOCAT\`, \`$HOP\`, \`$TUNNEL\` and \`$NEAR\` are free 127.0.0.1 ports the run picks (a new one for every socat and every pair
 of halves); \`$TMP\` is the run's temporary directory.
 
 \`\`\`sh
@@ -940,6 +983,10 @@ ${c(`direct -q ${HIGH_Q}`)}
 ${c('socat')}
 ${c(`socat -q ${LOW_Q}`)}
 ${c(`socat -q ${HIGH_Q}`)}
+# one JavaScript hop per runtime (warmed up like the halves)
+${run.options.runtimes.map((r) => c(`hop ${r}`)).join('\n')}
+${c(`hop -q ${LOW_Q}`)}
+${c(`hop -q ${HIGH_Q}`)}
 # tcp tunnel, per runtime (shown for codec ${run.tunnels[0]?.codec ?? 'protobuf'}; --codec protobuf|avro|msgpack|uhppoted); far half, then near half
 ${run.options.runtimes.map((r) => `${c(`far ${r}`)}\n${c(`near ${r}`)}`).join('\n')}
 ${c(`warm-up -q ${HIGH_Q}`)}
@@ -971,7 +1018,7 @@ async function main() {
   // the first direct/socat measurement.
   const combos = opts.codecs.flatMap((codec) => opts.runtimes.map((runtime) => ({ runtime, codec })))
   const perPair = opts.seconds + opts.lowSeconds
-  const estimate = 4 * perPair + combos.length * (perPair + opts.warmup + 1.5) + (opts.codecs.includes('protobuf') ? opts.runtimes.length * (opts.seconds + 0.5) : 0) /* + a retry per noisy target */ + (opts.skipCodecs ? 0 : opts.runtimes.length * (opts.codecMs * 0.13 + 1))
+  const estimate = 4 * perPair + opts.runtimes.length * (perPair + opts.warmup + 1) + combos.length * (perPair + opts.warmup + 1.5) + (opts.codecs.includes('protobuf') ? opts.runtimes.length * (opts.seconds + 0.5) : 0) /* + a retry per noisy target */ + (opts.skipCodecs ? 0 : opts.runtimes.length * (opts.codecMs * 0.13 + 1))
   console.log(`edgerelay bench: direct, socat, tcp × {${opts.codecs.join(', ')}} × {${opts.runtimes.join(', ')}}; -q ${HIGH_Q} for ${opts.seconds} s, -q ${LOW_Q} for ${opts.lowSeconds} s; about ${Math.round(estimate)} s`)
 
   const dns = await startDnsmasq()
@@ -984,6 +1031,14 @@ async function main() {
     console.log(`direct ${fmtInt(ref.direct.high.qps)} q/s, socat ${fmtInt(ref.socat.high.qps)} q/s`)
   }
   await measureRefs('start')
+
+  const hops = []
+  for (const runtime of opts.runtimes) {
+    process.stdout.write(`  hop ${runtime} ... `)
+    const r = await measureHop(opts, dns, runtime)
+    hops.push(r)
+    console.log(r.error ? `error: ${r.error.split('\n')[0]}` : `${fmtInt(r.high.qps)} q/s, ${r.high.lost} lost, -q ${LOW_Q} median ${fmtMs(r.low.medianMs)} ms`)
+  }
 
   const tunnels = []
   for (const { runtime, codec } of combos) {
@@ -1004,6 +1059,7 @@ async function main() {
     loadBefore,
     loadAfter: os.loadavg(),
     references,
+    hops,
     tunnels,
     codecs,
   }
