@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono'
 import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
-import { messageConn } from '../node/message-conn.ts'
+import { messageConn, type MessageConnControl, type MessageSocket } from '../node/message-conn.ts'
 import type { Family, SocketAddress, StreamListener } from '../types.ts'
 
 // --- types (the parts of Deno's API used here) ---
@@ -39,6 +39,79 @@ function familyOf(address: string): Family {
 /** Deno's WebSocket buffers without limit; a poll notices when it drained (there is no event). */
 const DRAIN_POLL_MS = 20
 
+/**
+ * One server WebSocket as a MessageSocket, with what its listeners need. A class and shared
+ * listener functions: per-connection closures (and the wrappers Deno puts around on* handlers)
+ * cost heap for as long as each idle tunnel lives.
+ */
+class DenoSocket implements MessageSocket {
+  readonly socket: WebSocket
+  readonly control: MessageConnControl
+  /** Until the socket opens: the app's accept and the server's set of open sockets. */
+  accept: WebSocketAccept | undefined
+  readonly open: Set<WebSocket>
+  poll: ReturnType<typeof setInterval> | undefined = undefined
+
+  constructor(socket: WebSocket, accept: WebSocketAccept, open: Set<WebSocket>, remote: SocketAddress, local: SocketAddress) {
+    this.socket = socket
+    this.accept = accept
+    this.open = open
+    this.control = messageConn(this, remote, local)
+  }
+
+  send(data: Uint8Array): boolean {
+    this.socket.send(data as Uint8Array<ArrayBuffer>)
+    if (this.poll === undefined && this.socket.bufferedAmount > 0) this.poll = setInterval(pollDrain, DRAIN_POLL_MS, this)
+    return true
+  }
+
+  bufferedAmount(): number {
+    return this.socket.bufferedAmount
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason)
+  }
+
+  /** Deno has no abort for a server WebSocket: close without waiting for the peer's answer. */
+  terminate(): void {
+    this.socket.close(1001, 'going away')
+  }
+
+  stopPoll(): void {
+    if (this.poll !== undefined) clearInterval(this.poll)
+    this.poll = undefined
+  }
+}
+
+function pollDrain(s: DenoSocket): void {
+  if (s.socket.bufferedAmount > 0) return
+  s.stopPoll()
+  s.control.drained()
+}
+
+const STATE = Symbol('edgerelay.socket')
+const stateOf = (ev: Event): DenoSocket => (ev.target as WebSocket & { [STATE]: DenoSocket })[STATE]
+
+function onOpen(ev: Event): void {
+  const s = stateOf(ev)
+  const accept = s.accept!
+  s.accept = undefined
+  s.open.add(s.socket)
+  accept.onOpen(s.control.conn)
+}
+function onMessage(ev: MessageEvent): void {
+  if (typeof ev.data === 'string') stateOf(ev).control.text()
+  else stateOf(ev).control.message(new Uint8Array(ev.data as ArrayBuffer))
+}
+function onClose(ev: Event): void {
+  const s = stateOf(ev)
+  s.open.delete(s.socket)
+  s.stopPoll()
+  s.control.closed()
+}
+function ignore(): void {}
+
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
   // Client certificates: Deno.serve's TLS cannot verify them (notes/runtimes.md §3.6); node:https can, here too.
   if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
@@ -50,39 +123,11 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
     // idleTimeout 0: Session heartbeats, not Deno's pings, decide when a peer is dead.
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { protocol: accept.protocol, idleTimeout: 0 })
     socket.binaryType = 'arraybuffer'
-    let poll: ReturnType<typeof setInterval> | undefined
-    const control = messageConn({
-      send(data) {
-        socket.send(data as Uint8Array<ArrayBuffer>)
-        if (poll === undefined && socket.bufferedAmount > 0) {
-          poll = setInterval(() => {
-            if (socket.bufferedAmount > 0) return
-            clearInterval(poll)
-            poll = undefined
-            control.drained()
-          }, DRAIN_POLL_MS)
-        }
-        return true
-      },
-      bufferedAmount: () => socket.bufferedAmount,
-      close: (code, reason) => socket.close(code, reason),
-      // Deno has no abort for a server WebSocket: close without waiting for the peer's answer.
-      terminate: () => socket.close(1001, 'going away'),
-    }, remote, local)
-    socket.onopen = () => {
-      open.add(socket)
-      accept.onOpen(control.conn)
-    }
-    socket.onmessage = (ev: MessageEvent) => {
-      if (typeof ev.data === 'string') control.text()
-      else control.message(new Uint8Array(ev.data as ArrayBuffer))
-    }
-    socket.onclose = () => {
-      open.delete(socket)
-      if (poll !== undefined) clearInterval(poll)
-      control.closed()
-    }
-    socket.onerror = () => {}
+    ;(socket as WebSocket & { [STATE]: DenoSocket })[STATE] = new DenoSocket(socket, accept, open, remote, local)
+    socket.addEventListener('open', onOpen)
+    socket.addEventListener('message', onMessage)
+    socket.addEventListener('close', onClose)
+    socket.addEventListener('error', ignore)
     return response
   })
   return new Promise((resolve, reject) => {
