@@ -19,7 +19,9 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = {
-  node: ['node', [path.join(ROOT, 'bin/edgerelay.mjs')]],
+  // No memory reducer: it shrinks an idle heap at unpredictable times, which made a later reading
+  // smaller than the baseline (never larger: RSS with it on is at most what is measured here).
+  node: ['node', ['--no-memory-reducer', path.join(ROOT, 'bin/edgerelay.mjs')]],
   bun: [path.join(ROOT, 'node_modules/.bin/bun'), [path.join(ROOT, 'src/cli/main.ts')]],
   deno: [path.join(ROOT, 'node_modules/.bin/deno'), ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', path.join(ROOT, 'src/cli/main.ts')]],
 }
@@ -56,13 +58,19 @@ function startHalf(runtime, args) {
   return child
 }
 
-/** Waits until RSS stops moving (GC and allocator settle), then returns it. */
+/**
+ * Waits until RSS stops moving, then returns it: V8's memory reducer shrinks an idle heap a few
+ * seconds after the last allocation burst, so a reading taken sooner can be above a later one
+ * (a node half once showed a negative cost per flow that way). Stable = within 64 KiB for 1 s.
+ */
 async function settledRss(pid) {
+  await sleep(2000)
   let last = rssKiB(pid)
-  for (let i = 0; i < 20; i++) {
+  let stable = 0
+  for (let i = 0; i < 40 && stable < 4; i++) {
     await sleep(250)
     const now = rssKiB(pid)
-    if (Math.abs(now - last) < 64) return now
+    stable = Math.abs(now - last) < 64 ? stable + 1 : 0
     last = now
   }
   return last
