@@ -55,6 +55,7 @@ const NOISY_CPU = 50
 const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [options])
   --seconds N       length of each -q ${HIGH_Q} measurement (default 5)
   --low-seconds N   length of each -q ${LOW_Q} measurement (default 4)
+  --loop-seconds N  length of each closed-loop latency measurement, bench/udp-ping.mjs (default 3)
   --warmup N        dnsperf warm-up before measuring a tunnel, seconds (default 1; 0 = none)
   --only a,b        restrict to these runtimes and/or codecs, e.g. node,protobuf or bun,deno
   --skip-codecs     skip the codec micro-benchmark
@@ -63,7 +64,7 @@ const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --docs, --no-docs write BENCHMARKS.md or not (default: only on a full run)`
 
 function parseOptions(argv) {
-  const o = { seconds: 5, lowSeconds: 4, warmup: 1, runtimes: RUNTIMES, codecs: CODECS, only: '', skipCodecs: false, codecMs: 60, cpuProf: false, docs: undefined }
+  const o = { seconds: 5, lowSeconds: 4, loopSeconds: 3, warmup: 1, runtimes: RUNTIMES, codecs: CODECS, only: '', skipCodecs: false, codecMs: 60, cpuProf: false, docs: undefined }
   for (let i = 0; i < argv.length; i++) {
     const [key, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined]
     const value = () => {
@@ -80,6 +81,7 @@ function parseOptions(argv) {
     switch (key) {
       case '--seconds': o.seconds = number(1); break
       case '--low-seconds': o.lowSeconds = number(1); break
+      case '--loop-seconds': o.loopSeconds = number(1); break
       case '--warmup': o.warmup = number(0); break
       case '--codec-ms': o.codecMs = number(10); break
       case '--skip-codecs': o.skipCodecs = true; break
@@ -418,6 +420,18 @@ async function startDnsmasq() {
   return { child, port }
 }
 
+/** Closed-loop latency (bench/udp-ping.mjs): one query outstanding, the next right after the reply. */
+async function closedLoop(port, seconds, kind) {
+  const args = ['bench/udp-ping.mjs', String(port), String(seconds)]
+  remember(`${kind} loop`, 'node', args)
+  const out = path.join(tmp, `loop-${++runIndex}.json`)
+  const child = start(process.execPath, args, { stdout: out })
+  const { code } = await child.exited
+  const text = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim() : ''
+  if (code !== 0 || !text) throw new Error(`udp-ping on port ${port} failed (exit ${code}): ${text}`)
+  return JSON.parse(text.split('\n').at(-1))
+}
+
 /** Measures `port` at both loads; `fresh()` may start something new for each dnsperf run. */
 async function measurePair(opts, port, { watch, kind, fresh } = {}) {
   const run = async (q, seconds) => {
@@ -433,7 +447,12 @@ async function measurePair(opts, port, { watch, kind, fresh } = {}) {
   // measure instead.
   const low = await run(LOW_Q, opts.lowSeconds)
   const high = await run(HIGH_Q, opts.seconds)
-  return { high, low }
+  const f = fresh ? await fresh() : undefined
+  try {
+    return { high, low, loop: await closedLoop(f?.port ?? port, opts.loopSeconds, kind) }
+  } finally {
+    if (f) await stop(f.child)
+  }
 }
 
 async function measureDirect(opts, dns) {
@@ -490,6 +509,7 @@ async function measureHop(opts, dns, runtime) {
     const watch = { hop: child.pid }
     result.low = await dnsperf(port, LOW_Q, opts.lowSeconds, { watch, kind: 'hop' })
     result.high = await dnsperf(port, HIGH_Q, opts.seconds, { watch, kind: 'hop' })
+    result.loop = await closedLoop(port, opts.loopSeconds, 'hop')
   } catch (err) {
     if (aborting) throw err
     result.error = String(err.message ?? err)
@@ -571,6 +591,7 @@ async function measureTunnel(opts, dns, runtime, codec) {
         if (other < NOISY_CPU) break
       }
     }
+    result.loop = await closedLoop(nearPort, opts.loopSeconds, 'tcp')
   } catch (err) {
     if (aborting) throw err
     result.error = String(err.message ?? err)
@@ -650,7 +671,7 @@ const mean = (xs) => {
 /** direct or socat over its rounds (start and end of the run): means, lost queries summed. */
 function mergeRounds(rounds) {
   const merged = { path: rounds[0].path, rounds: rounds.length }
-  for (const load of ['high', 'low']) {
+  for (const load of ['high', 'low', 'loop']) {
     const rs = rounds.map((r) => r[load]).filter(Boolean)
     if (!rs.length) continue
     const m = {}
@@ -669,10 +690,14 @@ function analyse(run) {
   const direct = { highQps: directR.high.qps, lowMedianMs: directR.low.medianMs }
   const socat = { highQps: socatR.high.qps, lowMedianMs: socatR.low.medianMs }
   const socatAdded = socat.lowMedianMs - direct.lowMedianMs
+  direct.loopMedianMs = directR.loop?.medianMs
+  socat.loopMedianMs = socatR.loop?.medianMs
+  const socatLoopAdded = socat.loopMedianMs - direct.loopMedianMs
   const rows = []
   const byName = (t) => RUNTIMES.indexOf(t.runtime) * 10 + CODECS.indexOf(t.codec)
   for (const r of [directR, socatR, ...(run.hops ?? []), ...[...run.tunnels].sort((x, y) => byName(x) - byName(y))]) {
     const added = r.low ? r.low.medianMs - direct.lowMedianMs : Number.NaN
+    const loopAdded = r.loop ? r.loop.medianMs - direct.loopMedianMs : Number.NaN
     rows.push({
       path: r.path, runtime: r.runtime ?? '-', codec: r.codec ?? '-', error: r.error,
       high: r.high, low: r.low,
@@ -683,6 +708,9 @@ function analyse(run) {
       lowP99Ms: r.low?.p99Ms,
       addedMs: added,
       addedXSocat: added / socatAdded,
+      loop: r.loop,
+      loopAddedMs: loopAdded,
+      loopAddedXSocat: loopAdded / socatLoopAdded,
       cpu: r.high?.cpu ?? {},
     })
   }
@@ -711,11 +739,16 @@ function analyse(run) {
     for (const runtime of RUNTIMES) {
       const r = rows.find((x) => x.runtime === runtime && x.codec === codec)
       if (!r) continue
-      const pass = r.addedXSocat <= 2
       targets.push({
-        id: 'ii', runtime, codec, pass,
-        text: `(ii) tcp+${codec} -q ${LOW_Q} on ${runtime}: median added latency ${fmtUs(r.addedMs)} = ${fmtX(r.addedXSocat)} socat's ${fmtUs(socatAdded)} (need ≤ 2.00×)`,
+        id: 'ii', runtime, codec, pass: r.addedXSocat <= 2,
+        text: `(ii) tcp+${codec} dnsperf -q ${LOW_Q} on ${runtime}: median added latency ${fmtUs(r.addedMs)} = ${fmtX(r.addedXSocat)} socat's ${fmtUs(socatAdded)} (need ≤ 2.00×)`,
       })
+      if (r.loop) {
+        targets.push({
+          id: 'ii-loop', runtime, codec, pass: r.loopAddedXSocat <= 2,
+          text: `(ii) tcp+${codec} closed loop on ${runtime}: median added latency ${fmtUs(r.loopAddedMs)} = ${fmtX(r.loopAddedXSocat)} socat's ${fmtUs(socatLoopAdded)} (need ≤ 2.00×)`,
+        })
+      }
     }
   }
   const nodeCodecs = run.codecs.find((c) => c.runtime?.startsWith('node') && c.results)
@@ -726,7 +759,7 @@ function analyse(run) {
       text: `(iii) protobuf 64-byte encode+decode on node: ${(pb.encode / 1e6).toFixed(2)} M/s with a fresh buffer per frame, ${(pb.encodeInto / 1e6).toFixed(2)} M/s with encodeInto (need ≥ 1.50 M/s)`,
     })
   }
-  return { direct, socat, socatAddedMs: socatAdded, rows, targets }
+  return { direct, socat, socatAddedMs: socatAdded, socatLoopAddedMs: socatLoopAdded, rows, targets }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,7 +788,15 @@ function tables(a) {
       fmtX(r.lowMedianMs / a.direct.lowMedianMs), fmtInt(r.low?.samples), fmtInt(r.low?.lost), fmtUsq(r.low?.relayUsPerQuery),
     ]),
   }
-  return { high, low }
+  const loop = {
+    head: ['path', 'runtime', 'codec', 'median ms', 'p99 ms', 'added median', 'added × socat', 'median × direct', 'samples', 'lost'],
+    rows: a.rows.filter((r) => r.loop).map((r) => [
+      r.path, r.runtime, r.codec, fmtMs(r.loop.medianMs), fmtMs(r.loop.p99Ms),
+      r.path === 'direct' ? '-' : fmtUs(r.loopAddedMs), r.path === 'direct' ? '-' : fmtX(r.loopAddedXSocat),
+      fmtX(r.loop.medianMs / a.direct.loopMedianMs), fmtInt(r.loop.samples), fmtInt(r.loop.lost),
+    ]),
+  }
+  return { high, low, loop }
 }
 
 function textTable({ head, rows }) {
@@ -888,6 +929,7 @@ function markdown(run, a) {
   const lines = []
   lines.push(`## UDP request/reply (dnsperf, ${HIGH_Q} queries outstanding, ${run.options.seconds} s each)`, '', mdTable(t.high), '')
   lines.push(`## Latency at low load (dnsperf, ${LOW_Q} query outstanding, ${run.options.lowSeconds} s each)`, '', mdTable(t.low), '')
+  if (t.loop.rows.length) lines.push(`## Latency, closed loop (bench/udp-ping.mjs: ${LOW_Q} query outstanding, the next sent as soon as the reply arrives, ${run.options.loopSeconds} s each)`, '', mdTable(t.loop), '')
   lines.push('## Targets (issue 7 §2)', '', ...a.targets.map((x) => `- **${x.pass ? 'PASS' : 'FAIL'}** ${x.text}`), '')
   if (ct) lines.push(`## Codecs: encode+decode frames/s (bench/codecs.ts, best of 5 × ${run.options.codecMs} ms)`, '', mdTable(ct), '')
   const n = notes(run, a)
@@ -1017,7 +1059,7 @@ async function main() {
   // Codec-major order: the three protobuf tunnels (the targets) run next to each other and next to
   // the first direct/socat measurement.
   const combos = opts.codecs.flatMap((codec) => opts.runtimes.map((runtime) => ({ runtime, codec })))
-  const perPair = opts.seconds + opts.lowSeconds
+  const perPair = opts.seconds + opts.lowSeconds + opts.loopSeconds + 0.3
   const estimate = 4 * perPair + opts.runtimes.length * (perPair + opts.warmup + 1) + combos.length * (perPair + opts.warmup + 1.5) + (opts.codecs.includes('protobuf') ? opts.runtimes.length * (opts.seconds + 0.5) : 0) /* + a retry per noisy target */ + (opts.skipCodecs ? 0 : opts.runtimes.length * (opts.codecMs * 0.13 + 1))
   console.log(`edgerelay bench: direct, socat, tcp × {${opts.codecs.join(', ')}} × {${opts.runtimes.join(', ')}}; -q ${HIGH_Q} for ${opts.seconds} s, -q ${LOW_Q} for ${opts.lowSeconds} s; about ${Math.round(estimate)} s`)
 
@@ -1054,7 +1096,7 @@ async function main() {
   const run = {
     startedAt: startedAt.toISOString(),
     durationS: (performance.now() - t0) / 1000,
-    options: { seconds: opts.seconds, lowSeconds: opts.lowSeconds, warmup: opts.warmup, only: opts.only || null, codecMs: opts.skipCodecs ? null : opts.codecMs, runtimes: opts.runtimes, codecs: opts.codecs, highQ: HIGH_Q, lowQ: LOW_Q, dnsperfTimeoutS: DNSPERF_TIMEOUT_S },
+    options: { seconds: opts.seconds, lowSeconds: opts.lowSeconds, loopSeconds: opts.loopSeconds, warmup: opts.warmup, only: opts.only || null, codecMs: opts.skipCodecs ? null : opts.codecMs, runtimes: opts.runtimes, codecs: opts.codecs, highQ: HIGH_Q, lowQ: LOW_Q, dnsperfTimeoutS: DNSPERF_TIMEOUT_S },
     machine: machine(),
     loadBefore,
     loadAfter: os.loadavg(),
@@ -1071,6 +1113,10 @@ async function main() {
   console.log(textTable(t.high))
   console.log(`\nLatency at low load, dnsperf -c 1 -q ${LOW_Q}, ${opts.lowSeconds} s each; added = median − direct's median\n`)
   console.log(textTable(t.low))
+  if (t.loop.rows.length) {
+    console.log(`\nLatency, closed loop (bench/udp-ping.mjs: the next query as soon as the reply arrives), ${opts.loopSeconds} s each\n`)
+    console.log(textTable(t.loop))
+  }
   const ct = codecTable(codecs)
   if (ct) {
     console.log(`\nCodecs: encode+decode frames/s (best of 5 × ${opts.codecMs} ms)\n`)
