@@ -1,3 +1,4 @@
+import { allocFrame } from '../../../codecs/frame-alloc.ts'
 import type { Codec } from '../../../codecs/types.ts'
 import { UHPPOTED_HEADER, encodeUhppotedInto } from '../../../codecs/uhppoted/codec.ts'
 import { RelayError } from '../errors.ts'
@@ -107,7 +108,7 @@ export const uhppotedWire: Wire = {
   hello: false,
   carriesFlows: false,
   encode(frame) {
-    const out = new Uint8Array(UHPPOTED_HEADER + frame.payload.length)
+    const out = allocFrame(UHPPOTED_HEADER + frame.payload.length)
     encodeUhppotedInto(frame.id, frame.payload, out, 0)
     return out
   },
