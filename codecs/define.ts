@@ -1,6 +1,6 @@
 import type { Frame, KindValue } from '../src/core/frame.ts'
 import type { Codec } from './types.ts'
-import { allocFrame } from './frame-alloc.ts'
+import { slabAlloc } from '../src/core/slab.ts'
 import { checkRoom } from './validate.ts'
 
 /**
@@ -21,12 +21,12 @@ export function defineCodec(
       return write(frame, out, offset)
     },
     encode(frame) {
-      const out = allocFrame(size(frame))
+      const out = slabAlloc(size(frame))
       write(frame, out, 0)
       return out
     },
     encodeWithHeadroom(frame, headroom) {
-      const out = allocFrame(headroom + size(frame))
+      const out = slabAlloc(headroom + size(frame))
       write(frame, out, headroom)
       return out
     },

@@ -1,5 +1,5 @@
 import { type Frame, Kind } from '../../src/core/frame.ts'
-import { allocFrame } from '../frame-alloc.ts'
+import { slabAlloc } from '../../src/core/slab.ts'
 import type { Codec } from '../types.ts'
 import { checkPayload, checkRoom, decodeError, encodeError, isU32 } from '../validate.ts'
 
@@ -42,10 +42,10 @@ export function encodeUhppotedInto(id: number, payload: Uint8Array, out: Uint8Ar
   return write(id, payload, out, offset)
 }
 
-/** Returns one frame in a buffer of its own (a view into a shared slab when small: frame-alloc.ts). */
+/** Returns one frame in a buffer of its own (a view into a shared slab when small: src/core/slab.ts). */
 export function encodeUhppoted(id: number, payload: Uint8Array): Uint8Array {
   check(id, payload)
-  const out = allocFrame(UHPPOTED_HEADER + payload.length)
+  const out = slabAlloc(UHPPOTED_HEADER + payload.length)
   write(id, payload, out, 0)
   return out
 }
@@ -80,7 +80,7 @@ export const uhppotedCodec: Codec = {
   },
   encodeWithHeadroom(frame, headroom) {
     check(frame.id, frame.payload)
-    const out = allocFrame(headroom + UHPPOTED_HEADER + frame.payload.length)
+    const out = slabAlloc(headroom + UHPPOTED_HEADER + frame.payload.length)
     encodeUhppotedInto(frame.id, frame.payload, out, headroom)
     return out
   },

@@ -1,3 +1,4 @@
+import { slabCopy } from '../../core/slab.ts'
 import type { MulticastOps } from '../node/multicast.ts'
 import type { UdpBindOptions, UdpSocket } from '../types.ts'
 
@@ -154,7 +155,7 @@ export async function bindUdp(opts: UdpBindOptions, setup?: (socket: MulticastOp
     send(data, port, address) {
       if (closed) return
       // Copy: the caller may reuse its buffer as soon as send() returns.
-      const copy = data.slice()
+      const copy = slabCopy(data)
       if (queue.length > 0) {
         enqueue(copy, port, address)
         return

@@ -1,3 +1,4 @@
+import { slabCopy } from '../../core/slab.ts'
 import type { UdpBindOptions, UdpSocket } from '../types.ts'
 import { bindUdp as bindNodeUdp } from '../node/udp.ts'
 
@@ -170,7 +171,7 @@ async function bindNative(opts: UdpBindOptions, onMessage: UdpBindOptions['onMes
       }
       // Copied: Deno's send is zero-copy and happens later, while the caller may reuse `data` at
       // once (a view of our own receive buffer, or of a tunnel's reassembly buffer).
-      const payload = data.slice()
+      const payload = slabCopy(data)
       queue.push({ data: payload, to: { transport: 'udp', hostname: address, port } })
       queuedBytes += payload.byteLength
       if (!sending) void pump()

@@ -1,9 +1,9 @@
-import { allocFrame } from '../../../codecs/frame-alloc.ts'
 import type { Codec } from '../../../codecs/types.ts'
 import { UHPPOTED_HEADER, encodeUhppotedInto } from '../../../codecs/uhppoted/codec.ts'
 import { RelayError } from '../errors.ts'
 import { Kind, MAX_ENCODED_FRAME, type Frame, type KindValue } from '../frame.ts'
 import { ByteQueue } from './byte-queue.ts'
+import { slabAlloc } from '../slab.ts'
 
 /**
  * How frames travel on a byte stream (tcp, tls). Two formats:
@@ -108,7 +108,7 @@ export const uhppotedWire: Wire = {
   hello: false,
   carriesFlows: false,
   encode(frame) {
-    const out = allocFrame(UHPPOTED_HEADER + frame.payload.length)
+    const out = slabAlloc(UHPPOTED_HEADER + frame.payload.length)
     encodeUhppotedInto(frame.id, frame.payload, out, 0)
     return out
   },

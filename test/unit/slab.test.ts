@@ -1,16 +1,16 @@
 /**
- * Frame buffers from the shared slab (codecs/frame-alloc.ts): each is zero-filled, the right
+ * Buffers from the shared slab (src/core/slab.ts): each is zero-filled, the right
  * size, and never overlaps another one, also across slabs; big frames get their own buffer.
  */
 import assert from 'node:assert/strict'
-import { allocFrame } from '../../codecs/frame-alloc.ts'
+import { slabAlloc, slabCopy } from '../../src/core/slab.ts'
 import { CODEC_NAMES, codecByName } from '../../codecs/index.ts'
 import { test } from '../harness.ts'
 
 test('frames from the slab are zero-filled, sized exactly, and do not overlap (3 slabs worth)', () => {
   const frames: Uint8Array[] = []
   for (let i = 0; i < 600; i++) {
-    const f = allocFrame(1 + ((i * 37) % 120))
+    const f = slabAlloc(1 + ((i * 37) % 120))
     assert.equal(f.byteLength, 1 + ((i * 37) % 120))
     assert.ok(f.every((b) => b === 0), `frame ${i} is not zero-filled`)
     f.fill((i % 255) + 1)
@@ -22,7 +22,7 @@ test('frames from the slab are zero-filled, sized exactly, and do not overlap (3
 })
 
 test('a frame larger than a quarter slab gets a buffer of its own', () => {
-  const big = allocFrame(5000)
+  const big = slabAlloc(5000)
   assert.equal(big.byteLength, 5000)
   assert.equal(big.byteOffset, 0)
   assert.equal(big.buffer.byteLength, 5000)
@@ -38,4 +38,11 @@ test('frames encoded one after another by every codec stay intact', () => {
       assert.deepEqual(back.payload, payloads[i], `${codec.name} frame ${i}`)
     })
   }
+})
+
+test('slabCopy keeps the bytes whatever happens to the original', () => {
+  const original = new Uint8Array([1, 2, 3, 4, 5])
+  const copy = slabCopy(original)
+  original.fill(9)
+  assert.deepEqual([...copy], [1, 2, 3, 4, 5])
 })
