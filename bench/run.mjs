@@ -994,6 +994,13 @@ in the same run (direct and socat are measured at the start and again at the end
   few dozen and a few thousand queries per second, differently from run to run, with idle gaps between
   queries (as a lightly used relay sees them). Each sample is still the time from send to reply, but the
   *samples* column varies and a p99 over a few hundred samples is rough; no queries/s are given at -q ${LOW_Q}.
+- **Closed loop.** On this VM a process woken after a longer idle gap takes longer to answer (the vCPUs sleep
+  deeper), so dnsperf's uneven gaps at -q ${LOW_Q} give every path a different load: its -q ${LOW_Q} ratios mix the
+  relay's cost with the gaps it happened to get (compare the *samples* column). [bench/udp-ping.mjs](bench/udp-ping.mjs)
+  sends the next query the moment a reply arrives, for ${run.options.loopSeconds} s on every path, so all paths see the same
+  cadence. Target (ii) is printed for both; only the closed loop compares like with like. Its samples
+  still move from run to run by a factor of two or more for the same pair of halves (a tunnel measured
+  alone, right after a bench run, gave 0.15–0.18 ms where the run gave 0.38 ms), so read single cells with care.
 - **Warm-up.** Each pair of halves is checked with a DNS query through the tunnel, then warmed with ${run.options.warmup} s of dnsperf
   at -q ${HIGH_Q} (JIT), which is not counted. direct and socat are C programs and get no warm-up.
 - **CPU %.** User + system time over the dnsperf run, in percent of one core (from /proc): the relay processes
