@@ -14,7 +14,7 @@ import type { SocketAddress, StreamConn, StreamHandlers } from '../adapter/types
 import { codecByName } from '../../codecs/index.ts'
 import type { HalfContext } from '../core/connector.ts'
 import { RelayError } from '../core/errors.ts'
-import { boundedConn } from '../core/tunnel/bounded-conn.ts'
+import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { sameSecret } from '../core/tunnel/hello.ts'
 import { bearerToken } from '../core/tunnel/negotiate.ts'
 import { grpcWire } from '../core/tunnel/wire.ts'
@@ -22,7 +22,7 @@ import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import { formatHost } from '../net/endpoint.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
-import { httpTlsOf, MAX_BUFFERED, tlsDialer } from './ws.ts'
+import { httpTlsOf, tlsDialer } from './ws.ts'
 
 export const RELAY_PATH = '/edgerelay.v1.Tunnel/Relay'
 
@@ -183,11 +183,7 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   const wire = codec === 'uhppoted' ? grpcWire(codecByName('uhppoted'), false) : grpcWire(codecByName(codec))
   const contentType = grpcContentType(codec)
   const log = ctx.logger.child(name)
-  const onDrop = (bytes: number, buffered: number, conn: StreamConn) => {
-    ctx.drops.drop('backpressure', `${name} peer ${conn.remote.address}:${conn.remote.port} is not reading (${buffered} bytes buffered): frame of ${bytes} bytes not sent`)
-  }
-  const onBuffered = (buffered: number) => ctx.stats.max('tunnel.buffered_peak', buffered)
-  const bound = (conn: StreamConn) => boundedConn(conn, MAX_BUFFERED, onDrop, onBuffered)
+  const bound = tunnelBound(ctx, name)
   const grace = ctx.options.udpTimeoutMs
 
   if (role === 'server') {

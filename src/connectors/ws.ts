@@ -7,20 +7,17 @@
  * `GET /healthz`; refused upgrades get an HTTP status, a one-line reason and an E_* code.
  */
 import { Hono } from 'hono'
-import type { Runtime, StreamConn, TlsClientOptions } from '../adapter/types.ts'
+import type { Runtime, TlsClientOptions } from '../adapter/types.ts'
 import type { HttpTlsOptions } from '../adapter/http-types.ts'
 import type { HalfContext } from '../core/connector.ts'
 import { RelayError } from '../core/errors.ts'
-import { boundedConn } from '../core/tunnel/bounded-conn.ts'
+import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../core/tunnel/negotiate.ts'
 import { negotiatedWire } from '../core/tunnel/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { wireFor } from './wire-for.ts'
-
-/** Send-buffer cap per tunnel connection: beyond it frames are dropped and counted (a peer that stops reading). */
-export const MAX_BUFFERED = 4 << 20
 
 /** The WebSocket status of a refusal, in words users can act on. */
 function refusalResponse(r: Refusal): Response {
@@ -53,11 +50,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   if (!rt.serveHttp || !rt.connectWebSocket) throw new RelayError('E_CONFIG', `${text}: WebSocket is not available on the ${rt.name} runtime`)
   for (const key of Object.keys(spec.options)) throw new RelayError('E_CONFIG', `${text}: unknown option '${key}' for ${name}`)
   const wire = negotiatedWire(wireFor(codec), { messageFramed: true })
-  const onDrop = (bytes: number, buffered: number, conn: StreamConn) => {
-    ctx.drops.drop('backpressure', `${name} peer ${conn.remote.address}:${conn.remote.port} is not reading (${buffered} bytes buffered): frame of ${bytes} bytes not sent`)
-  }
-  const onBuffered = (buffered: number) => ctx.stats.max('tunnel.buffered_peak', buffered)
-  const bound = (conn: StreamConn) => boundedConn(conn, MAX_BUFFERED, onDrop, onBuffered)
+  const bound = tunnelBound(ctx, name)
 
   if (role === 'server') {
     const path = spec.path ?? '/'
