@@ -1,4 +1,5 @@
 import dgram from 'node:dgram'
+import { slabCopy } from '../../core/slab.ts'
 import type { UdpBindOptions, UdpSocket } from '../types.ts'
 
 /**
@@ -51,7 +52,7 @@ export function bindUdp(opts: UdpBindOptions, setup?: (socket: dgram.Socket) => 
         send(data, port, address) {
           if (closed) return
           // Copied: node:dgram sends on a later tick (its address lookup), the caller may reuse `data` now.
-          socket.send(Buffer.from(data), port, address, onSent)
+          socket.send(slabCopy(data), port, address, onSent)
         },
         close() {
           if (closed) return
