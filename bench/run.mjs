@@ -25,6 +25,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { dnsQuery } from './dns-query.mjs'
 import { format as formatProfile, summarise as summariseProfile } from './profile-summary.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -233,11 +234,6 @@ function udpBound(port) {
   } catch {
     return false
   }
-}
-
-function dnsQuery(id, name) {
-  const labels = name.split('.').flatMap((l) => [l.length, ...Buffer.from(l)])
-  return Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...labels, 0, 0, 1, 0, 1])
 }
 
 /** Sends A queries to 127.0.0.1:port until one is answered (true) or `ms` pass (false). */
@@ -498,7 +494,7 @@ async function socatHigh(opts, dns) {
  */
 async function measureHop(opts, dns, runtime) {
   const port = await freePort('$HOP')
-  const [cmd, full] = hopCommand(runtime, [String(port), String(dns.port)])
+  const [cmd, full] = scriptCommand(runtime, 'bench/udp-hop.ts', [String(port), String(dns.port)])
   if (!commandsSeen.has(`hop ${runtime}`)) commandsSeen.set(`hop ${runtime}`, shown(displayCommand(runtime, cmd, full)))
   const log = path.join(tmp, `${runtime}-hop.log`)
   const child = start(cmd, full, { stdout: log })
@@ -519,11 +515,12 @@ async function measureHop(opts, dns, runtime) {
   return result
 }
 
-function hopCommand(runtime, args) {
+/** Runs a TypeScript file of this repository on `runtime` (node through tsx). */
+function scriptCommand(runtime, script, args) {
   switch (runtime) {
-    case 'node': return [process.execPath, ['--import', 'tsx', 'bench/udp-hop.ts', ...args]]
-    case 'bun': return [BUN, ['bench/udp-hop.ts', ...args]]
-    case 'deno': return [DENO, ['run', ...DENO_FLAGS, 'bench/udp-hop.ts', ...args]]
+    case 'node': return [process.execPath, ['--import', 'tsx', script, ...args]]
+    case 'bun': return [BUN, [script, ...args]]
+    case 'deno': return [DENO, ['run', ...DENO_FLAGS, script, ...args]]
   }
   throw new Error(`unknown runtime ${runtime}`)
 }
@@ -616,19 +613,10 @@ function warningsOf(logs) {
 // ---------------------------------------------------------------------------------------------
 // Codec micro-benchmark (bench/codecs.ts, owned elsewhere: we only run it)
 
-function codecCommand(runtime, ms) {
-  const args = ['bench/codecs.ts', '--json', '--ms', String(ms)]
-  switch (runtime) {
-    case 'node': return [process.execPath, ['--import', 'tsx', ...args]]
-    case 'bun': return [BUN, args]
-    case 'deno': return [DENO, ['run', '-A', ...args]]
-  }
-}
-
 async function runCodecs(opts) {
   const out = []
   for (const runtime of opts.runtimes) {
-    const [cmd, args] = codecCommand(runtime, opts.codecMs)
+    const [cmd, args] = scriptCommand(runtime, 'bench/codecs.ts', ['--json', '--ms', String(opts.codecMs)])
     commandsSeen.set(`codecs ${runtime}`, displayCommand(runtime, cmd, args))
     const stdout = path.join(tmp, `codecs-${runtime}.json`)
     const stderr = path.join(tmp, `codecs-${runtime}.err`)

@@ -10,12 +10,13 @@
  *   node bench/udp-ping.mjs PORT [SECONDS]     prints one JSON line: samples, lost, medianMs, p99Ms
  */
 import dgram from 'node:dgram'
+import { dnsQuery } from './dns-query.mjs'
 
 const port = Number(process.argv[2])
 const seconds = Number(process.argv[3] ?? 2)
 if (!port) throw new Error('usage: udp-ping.mjs PORT [SECONDS]')
-/** Query for host.example A (the bench's dnsmasq answers it); the first two bytes are the id. */
-const query = Buffer.from('00000100000100000000000004686f7374076578616d706c650000010001', 'hex')
+/** host.example A, which the bench's dnsmasq answers; the first two bytes (the id) change per query. */
+const query = dnsQuery(0, 'host.example')
 /** A query with no reply within this is lost, and the loop goes on with the next. */
 const LOST_MS = 1000
 
