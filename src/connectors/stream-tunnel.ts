@@ -89,8 +89,10 @@ class ServerSide extends StreamTunnelBase {
     session.onClose((err) => {
       this.sessions.delete(session)
       if (this.ctx.signal.aborted) return
-      if (err && (err as RelayError).code !== 'E_CLOSED') this.log.warn((err as Error).message)
-      else this.log.info(`peer ${session.label} disconnected`)
+      if (!err || (err as RelayError).code === 'E_CLOSED') return this.log.info(`peer ${session.label} disconnected`)
+      // A socket error (a reset from a killed peer) names no peer by itself; say whose it was.
+      const message = (err as Error).message
+      this.log.warn(message.includes(session.label) ? message : `peer ${session.label} disconnected: ${message}`)
     })
     session.ready.then(() => {
       this.log.info(`peer ${session.label} connected`)
