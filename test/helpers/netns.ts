@@ -54,10 +54,16 @@ export interface Netns {
 /** Disables IPv6 duplicate address detection so addresses are usable at once (no "tentative"). */
 export const NO_DAD = 'echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad'
 
+/**
+ * Ephemeral ports inside a test namespace come from 50000-60999 (IPv4 and IPv6, TCP and UDP), so
+ * the fixed ports scenarios pick (40000-49999) can never be some earlier connection's local port.
+ */
+export const EPHEMERAL_PORTS = 'echo "50000 60999" > /proc/sys/net/ipv4/ip_local_port_range'
+
 /** Creates a namespace for this test. */
 export async function netns(t: TestContext, opts: NetnsOptions): Promise<Netns> {
   const mount = opts.hosts !== undefined
-  const steps = [...opts.setup]
+  const steps = [EPHEMERAL_PORTS, ...opts.setup]
   if (mount) {
     const dir = mkdtempSync(join(tmpdir(), 'edgerelay-ns-'))
     const hosts = join(dir, 'hosts')
