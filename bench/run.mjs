@@ -25,7 +25,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { dnsQuery } from './dns-query.mjs'
+import { dnsmasqArgs, dnsQuery, RECORDS } from './dns-query.mjs'
 import { format as formatProfile, summarise as summariseProfile } from './profile-summary.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -36,14 +36,6 @@ const CODECS = ['protobuf', 'avro', 'msgpack', 'uhppoted']
 const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
 const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno')
 const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net']
-/** Names dnsmasq answers (documentation address ranges: data only, never contacted). */
-const RECORDS = {
-  'host.example': '192.0.2.10',
-  'other.example': '198.51.100.7',
-  'many.example': '203.0.113.1',
-  'door.example': '192.0.2.44',
-  'panel.example': '198.51.100.90',
-}
 const HIGH_Q = 100
 const LOW_Q = 1
 const DNSPERF_TIMEOUT_S = 5
@@ -395,14 +387,6 @@ function round(n, digits = 3) {
 
 // ---------------------------------------------------------------------------------------------
 // The paths under test
-
-function dnsmasqArgs(port) {
-  return [
-    '--keep-in-foreground', '--log-facility=-', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-    '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root', '--cache-size=0',
-    ...Object.entries(RECORDS).map(([name, addr]) => `--host-record=${name},${addr}`),
-  ]
-}
 
 async function startDnsmasq() {
   const port = await freePort('$DNS')
@@ -1143,10 +1127,10 @@ async function main() {
   fs.writeFileSync(path.join(RESULTS, 'qps.svg'), svgChart(a, meta))
   const written = ['bench/results/latest.json', 'bench/results/latest.md', 'bench/results/qps.svg']
   if (opts.writeDocs) {
-    // bench/scale.mjs measures memory per flow separately (it needs 10,000 sockets); keep its last table.
-    const scale = path.join(RESULTS, 'scale.md')
-    const scaleMd = fs.existsSync(scale) ? `\n${fs.readFileSync(scale, 'utf8')}` : ''
-    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), benchmarksMd(run, a) + scaleMd)
+    // bench/scale.mjs (it needs 10,000 sockets) and bench/latency-floor.mjs (rounds of its own)
+    // run separately; keep their last tables.
+    const separate = ['scale.md', 'latency-floor.md'].map((f) => path.join(RESULTS, f)).filter((f) => fs.existsSync(f))
+    fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), benchmarksMd(run, a) + separate.map((f) => `\n${fs.readFileSync(f, 'utf8')}`).join(''))
     written.push('BENCHMARKS.md')
   }
   console.log(`\nWrote ${written.join(', ')} (${Math.round(run.durationS)} s).`)

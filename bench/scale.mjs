@@ -11,7 +11,7 @@
  * Everything stays on 127.0.0.1.
  */
 import dgram from 'node:dgram'
-import net from 'node:net'
+import { arg, freePort, sleep } from './script-tools.mjs'
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -25,14 +25,9 @@ const CLI = {
   bun: [path.join(ROOT, 'node_modules/.bin/bun'), [path.join(ROOT, 'src/cli/main.ts')]],
   deno: [path.join(ROOT, 'node_modules/.bin/deno'), ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', path.join(ROOT, 'src/cli/main.ts')]],
 }
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 ? process.argv[i + 1] : fallback
-}
 const FLOWS = Number(arg('flows', '10000'))
 const WS_TUNNELS = Number(arg('ws-tunnels', '1000'))
 const RUNTIMES = arg('runtimes', 'node,bun,deno').split(',')
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -40,14 +35,6 @@ function rssKiB(pid) {
 }
 const fdCount = (pid) => readdirSync(`/proc/${pid}/fd`).length
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
-}
 
 function startHalf(runtime, args) {
   const [cmd, base] = CLI[runtime]
