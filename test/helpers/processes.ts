@@ -35,10 +35,18 @@ export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string
   child.stdout!.on('data', onData)
   child.stderr!.on('data', onData)
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => {
-      resolve(code ?? signal ?? -1)
+    // 'exit' may come before the last output has been read (a Deno runner lost a final log line
+    // that way): settle on 'close', when both pipes are done, or 1 s after 'exit' should a
+    // grandchild keep a pipe open.
+    let settled = false
+    const settle = (status: number | string) => {
+      if (settled) return
+      settled = true
+      resolve(status)
       for (const w of waiters) w()
-    })
+    }
+    child.on('exit', (code, signal) => void setTimeout(() => settle(code ?? signal ?? -1), 1000))
+    child.on('close', (code, signal) => settle(code ?? signal ?? -1))
     child.on('error', (err) => {
       out += `spawn error: ${err.message}\n`
       resolve(-1)
