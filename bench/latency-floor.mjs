@@ -11,21 +11,11 @@
  * Writes bench/results/latency-floor.md, which `npm run bench` appends to BENCHMARKS.md.
  */
 import { spawn } from 'node:child_process'
-import { arg, freePort, sleep } from './script-tools.mjs'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { dnsmasqArgs } from './dns-query.mjs'
+import { arg, freePort, ROOT, scriptCommand, sleep } from './script-tools.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const BIN = (name) => path.join(ROOT, 'node_modules/.bin', name)
-const DENO_RUN = ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net']
-/** How each runtime runs a script of this repository (node: .ts through tsx). */
-const RUN = {
-  node: (script) => [process.execPath, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), path.join(ROOT, script)]],
-  bun: (script) => [BIN('bun'), [path.join(ROOT, script)]],
-  deno: (script) => [BIN('deno'), [...DENO_RUN, path.join(ROOT, script)]],
-}
 const ROUNDS = Number(arg('rounds', '5'))
 const SECONDS = Number(arg('seconds', '3'))
 const RUNTIMES = arg('runtimes', 'node,bun,deno').split(',')
@@ -51,7 +41,6 @@ async function stop(child) {
 }
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')))
 
-
 /** One closed-loop run against port; its median in µs, or an error with the process outputs. */
 async function ping(port, seconds = SECONDS) {
   const child = start(process.execPath, [path.join(ROOT, 'bench/udp-ping.mjs'), String(port), String(seconds)])
@@ -75,12 +64,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function measure(runtime, dnsPort) {
   const [bareTun, bareIn, erTun, erIn, socatIn] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
-  const [bare, cli] = [RUN[runtime]('bench/bare-tunnel.mjs'), RUN[runtime](runtime === 'node' ? 'bin/edgerelay.mjs' : 'src/cli/main.ts')]
-  const farBare = start(bare[0], [...bare[1], 'far', String(bareTun), String(dnsPort)])
-  const farEr = start(cli[0], [...cli[1], '--in', `tcp/server:127.0.0.1:${erTun}`, '--out', `udp/broadcast:127.0.0.1:${dnsPort}`, '--log-level', 'warn'])
+  const run = (script, args) => start(...scriptCommand(runtime, script, args))
+  const farBare = run('bench/bare-tunnel.mjs', ['far', String(bareTun), String(dnsPort)])
+  const farEr = run('src/cli/main.ts', ['--in', `tcp/server:127.0.0.1:${erTun}`, '--out', `udp/broadcast:127.0.0.1:${dnsPort}`, '--log-level', 'warn'])
   await sleep(runtime === 'node' ? 1500 : 800)
-  const nearBare = start(bare[0], [...bare[1], 'near', String(bareIn), String(bareTun)])
-  const nearEr = start(cli[0], [...cli[1], '--in', `udp/listen:127.0.0.1:${erIn}`, '--out', `tcp/client:127.0.0.1:${erTun}`, '--log-level', 'warn'])
+  const nearBare = run('bench/bare-tunnel.mjs', ['near', String(bareIn), String(bareTun)])
+  const nearEr = run('src/cli/main.ts', ['--in', `udp/listen:127.0.0.1:${erIn}`, '--out', `tcp/client:127.0.0.1:${erTun}`, '--log-level', 'warn'])
   const added = { direct: [], socat: [], bare: [], edgerelay: [] }
   try {
     await answers(bareIn, `bare tunnel on ${runtime}`)
@@ -102,7 +91,7 @@ async function measure(runtime, dnsPort) {
     await Promise.all([farBare, farEr, nearBare, nearEr].map(stop))
   }
   const m = Object.fromEntries(Object.entries(added).map(([k, v]) => [k, median(v)]))
-  return { runtime, directUs: m.direct, socatUs: m.socat, bareUs: m.bare, edgerelayUs: m.edgerelay, rounds: added }
+  return { runtime, directUs: m.direct, socatUs: m.socat, bareUs: m.bare, edgerelayUs: m.edgerelay }
 }
 
 const dnsPort = await freePort()

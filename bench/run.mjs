@@ -24,18 +24,14 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { dnsmasqArgs, dnsQuery, RECORDS } from './dns-query.mjs'
 import { format as formatProfile, summarise as summariseProfile } from './profile-summary.mjs'
+import { BUN, DENO, DENO_FLAGS, ROOT, scriptCommand } from './script-tools.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const RESULTS = path.join(ROOT, 'bench', 'results')
 const PROFILES = path.join(os.tmpdir(), 'edgerelay-bench-profiles')
 const RUNTIMES = ['node', 'bun', 'deno']
 const CODECS = ['protobuf', 'avro', 'msgpack', 'uhppoted']
-const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
-const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno')
-const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net']
 const HIGH_Q = 100
 const LOW_Q = 1
 const DNSPERF_TIMEOUT_S = 5
@@ -497,16 +493,6 @@ async function measureHop(opts, dns, runtime) {
     await stop(child)
   }
   return result
-}
-
-/** Runs a TypeScript file of this repository on `runtime` (node through tsx). */
-function scriptCommand(runtime, script, args) {
-  switch (runtime) {
-    case 'node': return [process.execPath, ['--import', 'tsx', script, ...args]]
-    case 'bun': return [BUN, [script, ...args]]
-    case 'deno': return [DENO, ['run', ...DENO_FLAGS, script, ...args]]
-  }
-  throw new Error(`unknown runtime ${runtime}`)
 }
 
 function halfCommand(runtime, opts, args) {

@@ -11,19 +11,17 @@
  * Everything stays on 127.0.0.1.
  */
 import dgram from 'node:dgram'
-import { arg, freePort, sleep } from './script-tools.mjs'
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { arg, BUN, DENO, DENO_FLAGS, freePort, ROOT, sleep } from './script-tools.mjs'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = {
   // No memory reducer: it shrinks an idle heap at unpredictable times, which made a later reading
   // smaller than the baseline (never larger: RSS with it on is at most what is measured here).
   node: ['node', ['--no-memory-reducer', path.join(ROOT, 'bin/edgerelay.mjs')]],
-  bun: [path.join(ROOT, 'node_modules/.bin/bun'), [path.join(ROOT, 'src/cli/main.ts')]],
-  deno: [path.join(ROOT, 'node_modules/.bin/deno'), ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', path.join(ROOT, 'src/cli/main.ts')]],
+  bun: [BUN, [path.join(ROOT, 'src/cli/main.ts')]],
+  deno: [DENO, ['run', ...DENO_FLAGS, path.join(ROOT, 'src/cli/main.ts')]],
 }
 const FLOWS = Number(arg('flows', '10000'))
 const WS_TUNNELS = Number(arg('ws-tunnels', '1000'))

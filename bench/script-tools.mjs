@@ -1,5 +1,22 @@
-/** Small helpers shared by the stand-alone bench scripts (scale.mjs, latency-floor.mjs). */
+/** Small helpers shared by the bench scripts. */
 import net from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+export const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
+export const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno')
+export const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net']
+
+/** Runs a file of this repository (path relative to ROOT, the cwd) on `runtime` (node through tsx). */
+export function scriptCommand(runtime, script, args) {
+  switch (runtime) {
+    case 'node': return [process.execPath, ['--import', 'tsx', script, ...args]]
+    case 'bun': return [BUN, [script, ...args]]
+    case 'deno': return [DENO, ['run', ...DENO_FLAGS, script, ...args]]
+  }
+  throw new Error(`unknown runtime ${runtime}`)
+}
 
 /** The value after `--name` on the command line, or `fallback`. */
 export function arg(name, fallback) {
