@@ -49,7 +49,7 @@ export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string
     child.on('close', (code, signal) => settle(code ?? signal ?? -1))
     child.on('error', (err) => {
       out += `spawn error: ${err.message}\n`
-      resolve(-1)
+      settle(-1)
     })
   })
   let exitedFlag = false
