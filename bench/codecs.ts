@@ -15,8 +15,8 @@ import process from 'node:process'
 import avsc from 'avsc'
 import { pack, unpack } from 'msgpackr'
 import protobuf from 'protobufjs'
-import { CODEC_NAMES, codecByName } from '../codecs/index.ts'
-import { type Frame, Kind, MAX_ENCODED_FRAME } from '../src/core/frame.ts'
+import { CODEC_NAMES, codecByName } from '../src/protocol/codecs/index.ts'
+import { type Frame, Kind, MAX_ENCODED_FRAME } from '../src/protocol/frame.ts'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')

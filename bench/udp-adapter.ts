@@ -14,15 +14,15 @@
  * throughput, not how fast datagrams can be dropped.
  */
 import { setImmediate } from 'node:timers'
-import { currentRuntime, detectRuntimeName } from '../src/adapter/index.ts'
-import type { Runtime } from '../src/adapter/types.ts'
+import { runtime as defaultRuntime } from '#runtime'
+import type { Runtime } from '../src/ports/runtime.ts'
 
 const args = typeof process !== 'undefined' ? process.argv.slice(2) : []
 const useNode = args.includes('--adapter=node')
 const seconds = Number(args.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 2)
 const sizes = [64, 1200]
 
-const rt: Runtime = useNode ? (await import('../src/adapter/node/index.ts')).nodeRuntime : await currentRuntime()
+const rt: Runtime = useNode ? (await import('../src/adapter/node/index.ts')).nodeRuntime : defaultRuntime
 
 async function measure(size: number): Promise<{ pps: number; lost: number; errors: number }> {
   // ~150 KB in flight: below the ~208 KiB default receive buffer even with per-packet overhead.
@@ -93,7 +93,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-const label = `${detectRuntimeName()} ${useNode ? 'node:dgram adapter' : `${rt.name} adapter`}`
+const label = `${defaultRuntime.name} ${useNode ? 'node:dgram adapter' : `${rt.name} adapter`}`
 for (const size of sizes) {
   const r = await measure(size)
   const extra = r.lost || r.errors ? ` (${r.lost} lost, ${r.errors} errors)` : ''

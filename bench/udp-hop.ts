@@ -8,12 +8,12 @@
  *
  * Like socat without fork it serves one client: replies go to whoever sent the latest request.
  */
-import { currentRuntime } from '../src/adapter/index.ts'
+import { runtime as defaultRuntime } from '#runtime'
 
 const [listenPort, targetPort] = (typeof process !== 'undefined' ? process.argv.slice(2) : []).map(Number)
 if (!listenPort || !targetPort) throw new Error('usage: udp-hop.ts LISTEN_PORT TARGET_PORT')
 
-const rt = await currentRuntime()
+const rt = defaultRuntime
 let clientPort = 0
 let clientAddress = ''
 const upstream = await rt.bindUdp({

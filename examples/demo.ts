@@ -8,7 +8,7 @@
  *   deno run -A --unstable-net examples/demo.ts
  */
 import { startHalf } from '../mod.ts'
-import { currentRuntime } from '../src/adapter/index.ts'
+import { runtime as defaultRuntime } from '#runtime'
 
 const args = globalThis.process?.argv?.slice(2) ?? []
 const arg = (name: string, fallback: string) => {
@@ -18,7 +18,7 @@ const arg = (name: string, fallback: string) => {
 const codec = arg('codec', 'protobuf')
 const requests = Number(arg('requests', '200'))
 
-const rt = await currentRuntime()
+const rt = defaultRuntime
 const quiet = { logLevel: 'warn' as const }
 
 // The "device": answers every datagram like an access controller answering a 64-byte request.

@@ -8,9 +8,9 @@
  * Settings come from the environment: EDGERELAY_OUT, EDGERELAY_PATH (/tunnel), EDGERELAY_CODEC
  * (protobuf), EDGERELAY_TOKEN, EDGERELAY_LOG_LEVEL (info).
  */
-import { edgeRelay } from '../../src/adapter/edge/relay.ts'
+import { edgeRelay } from '../../src/edge/relay.ts'
 import { denoDeployHost } from '../../src/adapter/edge/deno-deploy.ts'
-import type { LogLevel } from '../../src/core/logger.ts'
+import type { LogLevel } from '../../src/base/logger.ts'
 
 declare const Deno: { env: { get(name: string): string | undefined } }
 

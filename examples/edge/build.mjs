@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /**
- * Bundles worker.ts into dist/worker.js for workerd. One redirect: startHalf looks up the
- * runtime it runs on with a dynamic import of src/adapter/index.ts (Node, Bun and Deno adapters,
- * full of node:* imports). The worker always passes its edge runtime, so that import is dead code
- * here; it is replaced by a module that says so, and the bundle is checked to import nothing from
- * node:* (the worker runs without nodejs_compat). Wrangler runs this as its build command.
+ * Bundles worker.ts into dist/worker.js for workerd. The worker passes its edge runtime to
+ * startHalf explicitly, so nothing of the Node, Bun or Deno adapters is reachable; the bundle is
+ * checked to import nothing from node:* (the worker runs without nodejs_compat). Wrangler runs
+ * this as its build command.
  */
 import { build } from 'esbuild'
 import { readFileSync } from 'node:fs'
@@ -24,12 +23,6 @@ await build({
   conditions: ['workerd', 'worker', 'browser'],
   external: ['cloudflare:*'],
   logLevel: 'warning',
-  plugins: [{
-    name: 'edge-runtime-only',
-    setup(b) {
-      b.onResolve({ filter: /adapter\/index\.ts$/ }, () => ({ path: here('../../src/adapter/edge/no-autodetect.ts') }))
-    },
-  }],
 })
 
 const nodeImports = readFileSync(outfile, 'utf8').match(/(?:from|import\()\s*["']node:[^"']+["']/g)

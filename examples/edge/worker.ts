@@ -8,9 +8,9 @@
  * (required, `tcp/client:far.example.com:12345`), EDGERELAY_PATH (/tunnel), EDGERELAY_CODEC
  * (protobuf), EDGERELAY_TOKEN (a secret: `wrangler secret put EDGERELAY_TOKEN`), EDGERELAY_LOG_LEVEL.
  */
-import { edgeRelay, type EdgeRelay } from '../../src/adapter/edge/relay.ts'
+import { edgeRelay, type EdgeRelay } from '../../src/edge/relay.ts'
 import { workerdHost } from '../../src/adapter/edge/workerd.ts'
-import type { LogLevel } from '../../src/core/logger.ts'
+import type { LogLevel } from '../../src/base/logger.ts'
 
 interface Env {
   EDGERELAY_OUT?: string

@@ -16,12 +16,12 @@
  * relay.close()
  * ```
  */
-import { wireFor } from '../connectors/wire-for.ts'
-import { Kind, type Frame } from '../core/frame.ts'
-import { subprotocolFor, tokenSubprotocol } from '../core/tunnel/negotiate.ts'
-import { negotiatedWire, type FrameReader, type Wire } from '../core/tunnel/wire.ts'
+import { wireFor } from '../protocol/wire-for.ts'
+import { Kind, type Frame } from '../protocol/frame.ts'
+import { subprotocolFor, tokenSubprotocol } from '../protocol/negotiate.ts'
+import { negotiatedWire, type FrameReader, type Wire } from '../protocol/wire.ts'
 
-export { Kind, type Frame } from '../core/frame.ts'
+export { Kind, type Frame } from '../protocol/frame.ts'
 
 export interface RelayClientOptions {
   /** `protobuf` (default), `avro`, `msgpack` or `uhppoted`: must match the server half's. */

@@ -1,4 +1,4 @@
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 
 /** The command line, before config files are merged in. Option names follow uhppoted-tunnel. */
 export interface CliArgs {

@@ -1,5 +1,5 @@
 import { parse as parseToml } from 'smol-toml'
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 
 /**
  * uhppoted-tunnel's TOML config: a [defaults] table plus one table per tunnel, each with `in`,

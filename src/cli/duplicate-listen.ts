@@ -1,5 +1,5 @@
-import type { HalfOptions } from '../core/half.ts'
-import { RelayError } from '../core/errors.ts'
+import type { HalfSettings } from '../half/start-half.ts'
+import { RelayError } from '../base/errors.ts'
 import { type ConnectorSpec, parseConnector } from '../net/connector-string.ts'
 import { formatHostPort } from '../net/endpoint.ts'
 
@@ -12,10 +12,11 @@ const LISTENING = new Set(['listen', 'server', 'event', ''])
  * duplicate (protocol, address, port) is a configuration error (spec S6), found before anything
  * binds instead of as an EADDRINUSE halfway through the start.
  */
-export function checkDuplicateListens(configs: { where: string; options: HalfOptions }[]): void {
+export function checkDuplicateListens(configs: { where: string; options: HalfSettings }[]): void {
   const seen = new Map<string, string>()
   for (const { where, options } of configs) {
     for (const [position, value] of [['in', options.in], ['out', options.out]] as const) {
+      if (typeof value === 'object' && 'create' in value) continue
       const spec: ConnectorSpec = typeof value === 'string' ? parseConnector(value) : value
       const ep = spec.endpoint
       const listening = LISTENING.has(spec.role) && !(spec.role === 'event' && position === 'out')

@@ -1,11 +1,11 @@
-import type { HalfOptions } from '../core/half.ts'
-import { RelayError } from '../core/errors.ts'
-import { isLogLevel } from '../core/logger.ts'
+import type { HalfSettings } from '../half/start-half.ts'
+import { RelayError } from '../base/errors.ts'
+import { isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
 import { readText } from './host.ts'
 
-/** Turns merged command-line/config options (uhppoted-tunnel names) into HalfOptions. */
-export function toHalfOptions(o: Record<string, string | boolean>, where: string): HalfOptions {
+/** Turns merged command-line/config options (uhppoted-tunnel names) into HalfSettings. */
+export function toHalfOptions(o: Record<string, string | boolean>, where: string): HalfSettings {
   const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined)
   const inText = str('in')
   const outText = str('out')

@@ -2,8 +2,9 @@
  * The edgerelay command: parses the command line (and TOML config), starts one half per
  * configuration, and stops them all on SIGINT/SIGTERM.
  */
-import { startHalf, type Half, type HalfOptions } from '../core/half.ts'
-import { RelayError } from '../core/errors.ts'
+import { runtime } from '#runtime'
+import { startHalf, type Half, type HalfSettings } from '../half/start-half.ts'
+import { RelayError } from '../base/errors.ts'
 import { parseArgs } from './args.ts'
 import { loadConfig } from './config.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
@@ -18,7 +19,7 @@ function fail(err: unknown): never {
   return exit(exitCodeFor(err))
 }
 
-function configurations(options: Record<string, string | boolean>): { where: string; options: HalfOptions }[] {
+function configurations(options: Record<string, string | boolean>): { where: string; options: HalfSettings }[] {
   const config = options.config
   if (typeof config !== 'string') return [{ where: 'command line', options: toHalfOptions(options, 'command line') }]
   const hash = config.lastIndexOf('#')
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   })
   for (const { options } of configs) {
     try {
-      halves.push(await startHalf(options))
+      halves.push(await startHalf({ ...options, runtime }))
     } catch (err) {
       await Promise.all(halves.map((h) => h.close()))
       fail(err)

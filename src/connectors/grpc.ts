@@ -9,15 +9,15 @@
  * A client that half-closes still gets the replies of its requests: the server ends the call
  * with status OK one --udp-timeout after the client's end of stream.
  */
-import type { Http2Stream, Http2StreamHandlers } from '../adapter/http-types.ts'
-import type { SocketAddress, StreamConn, StreamHandlers } from '../adapter/types.ts'
-import { codecByName } from '../../codecs/index.ts'
+import type { Http2Stream, Http2StreamHandlers } from '../ports/http.ts'
+import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
+import { codecByName } from '../protocol/codecs/index.ts'
 import type { HalfContext } from '../core/connector.ts'
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
-import { sameSecret } from '../core/tunnel/hello.ts'
-import { bearerToken } from '../core/tunnel/negotiate.ts'
-import { grpcWire } from '../core/tunnel/wire.ts'
+import { sameSecret } from '../protocol/hello.ts'
+import { bearerToken } from '../protocol/negotiate.ts'
+import { grpcWire } from '../protocol/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import { formatHost } from '../net/endpoint.ts'

@@ -13,17 +13,19 @@
  * GET /healthz answers with the half's state. Both endpoints behave the same: where a request
  * goes is the out connector's business (udp/broadcast sends to whatever address it was given).
  */
-import { Hono, type Context } from 'hono'
-import type { SocketAddress, StreamListener } from '../adapter/types.ts'
+import type { HttpHandler } from '../ports/http.ts'
+import type { StreamListener } from '../ports/runtime.ts'
 import type { HalfContext, InConnector, PacketSink } from '../core/connector.ts'
-import { parseDuration } from '../core/duration.ts'
-import { RelayError } from '../core/errors.ts'
+import { parseDuration } from '../base/duration.ts'
+import { RelayError } from '../base/errors.ts'
 import { BasicFlow } from '../core/flow.ts'
-import { MAX_DATAGRAM } from '../core/frame.ts'
+import { MAX_DATAGRAM } from '../protocol/frame.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { resolveListen } from '../net/resolve.ts'
+import { jsonResponse, textResponse } from './http-response.ts'
 import { httpTlsOf } from './ws.ts'
+import { formatAddress } from '../base/address.ts'
 
 /** uhppoted-tunnel gzips JSON replies above this size when the client accepts gzip. */
 const GZIP_MINIMUM = 16384
@@ -85,9 +87,6 @@ export function parseUdpRequest(body: unknown): { id: number; waitMs: number; re
   return { id, waitMs, request }
 }
 
-function fmt(a: SocketAddress): string {
-  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-}
 
 export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): InConnector {
   const rt = ctx.runtime
@@ -108,19 +107,19 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
   let nextId = 1
   const pending = new Set<() => void>()
 
-  const udp = async (c: Context): Promise<Response> => {
-    const contentType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-    if (contentType !== 'application/json') return c.text(`Invalid request content-type (${contentType})\n`, 400)
-    const raw = await c.req.arrayBuffer()
-    if (raw.byteLength > MAX_BODY) return c.text(`Request body larger than ${MAX_BODY} bytes\n`, 413)
+  const udp = async (req: Request): Promise<Response> => {
+    const contentType = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    if (contentType !== 'application/json') return textResponse(`Invalid request content-type (${contentType})\n`, 400)
+    const raw = await req.arrayBuffer()
+    if (raw.byteLength > MAX_BODY) return textResponse(`Request body larger than ${MAX_BODY} bytes\n`, 413)
     let parsed
     try {
       parsed = parseUdpRequest(JSON.parse(new TextDecoder().decode(raw)))
     } catch (err) {
       ctx.stats.add('http.bad_requests')
-      return c.text(`Invalid request body: ${(err as Error).message}\n`, 400)
+      return textResponse(`Invalid request body: ${(err as Error).message}\n`, 400)
     }
-    if (!out) return c.text('Not ready\n', 503)
+    if (!out) return textResponse('Not ready\n', 503)
     const id = nextId
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1
     const replies: Uint8Array[] = []
@@ -146,52 +145,48 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     } finally {
       flow.close()
     }
-    if (parsed.waitMs === 0 && replies.length === 0) return c.text('Request cancelled\n', 500)
+    if (parsed.waitMs === 0 && replies.length === 0) return textResponse('Request cancelled\n', 500)
     const body = JSON.stringify({ ID: parsed.id, replies: replies.map((r) => Array.from(r)) })
-    if (body.length > GZIP_MINIMUM && /\bgzip\b/i.test(c.req.header('accept-encoding') ?? '')) {
+    if (body.length > GZIP_MINIMUM && /\bgzip\b/i.test(req.headers.get('accept-encoding') ?? '')) {
       const gz = new Response(new Blob([body]).stream().pipeThrough(new CompressionStream('gzip')))
       return new Response(await gz.arrayBuffer(), { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
     }
     return new Response(body, { headers: { 'content-type': 'application/json' } })
   }
 
-  const files = async (c: Context): Promise<Response> => {
-    if (!html || !rt.readStatic) return c.text('Not found\n', 404)
+  const files = async (req: Request, pathname: string): Promise<Response> => {
+    if (!html || !rt.readStatic) return textResponse('Not found\n', 404)
     let path: string
     try {
-      path = decodeURIComponent(c.req.path)
+      path = decodeURIComponent(pathname)
     } catch {
-      return c.text('Bad path\n', 400)
+      return textResponse('Bad path\n', 400)
     }
     const segments = path.split('/').filter((s) => s !== '')
     // uhppoted-tunnel refuses any path element starting with a dot (dot-files and '..').
-    if (segments.some((s) => s.startsWith('.') || s.includes('\\') || s.includes('\0'))) return c.text('Forbidden\n', 403)
+    if (segments.some((s) => s.startsWith('.') || s.includes('\\') || s.includes('\0'))) return textResponse('Forbidden\n', 403)
     let entry = await rt.readStatic(html, segments.join('/'))
     let served = segments
     if (entry?.kind === 'directory') {
-      if (!path.endsWith('/')) return c.redirect(`${path}/`, 301)
+      if (!path.endsWith('/')) return new Response(null, { status: 301, headers: { location: `${path}/` } })
       served = [...segments, 'index.html']
       entry = await rt.readStatic(html, served.join('/'))
       // No directory listings.
-      if (entry?.kind !== 'file') return c.text('Forbidden\n', 403)
+      if (entry?.kind !== 'file') return textResponse('Forbidden\n', 403)
     }
-    if (!entry || entry.kind !== 'file') return c.text('Not found\n', 404)
+    if (!entry || entry.kind !== 'file') return textResponse('Not found\n', 404)
     const ext = served.at(-1)?.split('.').pop()?.toLowerCase() ?? ''
-    return new Response(c.req.method === 'HEAD' ? null : (entry.data as Uint8Array<ArrayBuffer>), {
+    return new Response(req.method === 'HEAD' ? null : (entry.data as Uint8Array<ArrayBuffer>), {
       headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'content-length': String(entry.data.length) },
     })
   }
 
-  const app = () => {
-    const a = new Hono()
-    for (const p of ['/udp/broadcast', '/udp/send']) {
-      a.post(p, udp)
-      a.all(p, (c) => c.text('Invalid request\n', 405))
-    }
-    a.get('/healthz', (c) => c.json({ status: 'ok', connector: name, requests: ctx.stats.get('http.requests') }))
-    a.on(['GET', 'HEAD'], '*', files)
-    a.all('*', (c) => c.text('Invalid request\n', 405))
-    return a
+  const handler: HttpHandler = (req) => {
+    const pathname = new URL(req.url).pathname
+    if (pathname === '/udp/broadcast' || pathname === '/udp/send') return req.method === 'POST' ? udp(req) : textResponse('Invalid request\n', 405)
+    if (req.method !== 'GET' && req.method !== 'HEAD') return textResponse('Invalid request\n', 405)
+    if (pathname === '/healthz') return jsonResponse({ status: 'ok', connector: name, requests: ctx.stats.get('http.requests') })
+    return files(req, pathname)
   }
 
   return {
@@ -199,8 +194,8 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
       out = sink
       const addrs = await resolveListen(rt, endpoint, text, ctx.options.family)
       listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
-        serveHttp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6, tls, app }), (m) => log.warn(m))
-      for (const l of listeners) log.info(`listening on ${fmt(l.local)}${html ? ` (static files from ${html})` : ''}`)
+        serveHttp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6, tls, handler }), (m) => log.warn(m))
+      for (const l of listeners) log.info(`listening on ${formatAddress(l.local)}${html ? ` (static files from ${html})` : ''}`)
     },
     async close() {
       for (const wake of [...pending]) wake()

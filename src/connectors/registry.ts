@@ -1,5 +1,5 @@
 import type { HalfContext, InConnector, OutConnector } from '../core/connector.ts'
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { streamTunnelIn, streamTunnelOut } from './stream-tunnel.ts'
 import { tcpTransport } from './tcp.ts'
@@ -13,7 +13,7 @@ import { httpIn } from './http-in.ts'
 
 export interface ConnectorFactory {
   in?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec): InConnector
-  out?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec): OutConnector
+  out?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec | undefined): OutConnector
 }
 
 const factories = new Map<string, ConnectorFactory>()
@@ -38,7 +38,7 @@ export function createIn(spec: ConnectorSpec, ctx: HalfContext, out: ConnectorSp
   return f.in(spec, ctx, out)
 }
 
-export function createOut(spec: ConnectorSpec, ctx: HalfContext, inSpec: ConnectorSpec): OutConnector {
+export function createOut(spec: ConnectorSpec, ctx: HalfContext, inSpec: ConnectorSpec | undefined): OutConnector {
   const f = factories.get(nameOf(spec))
   if (!f?.out) throw new RelayError('E_CONFIG', `${nameOf(spec)} cannot be used as --out${f?.in ? ' (it is an --in connector)' : ' (not implemented yet)'}; out connectors: ${listFor('out')}`)
   return f.out(spec, ctx, inSpec)

@@ -1,17 +1,18 @@
-import type { ResolvedAddress, SocketAddress, StreamConn, StreamListener } from '../adapter/types.ts'
-import { Backoff, sleepUnlessAborted } from '../core/backoff.ts'
+import type { ResolvedAddress, SocketAddress, StreamConn, StreamListener } from '../ports/runtime.ts'
+import { Backoff, sleepUnlessAborted } from '../base/backoff.ts'
 import type { HalfContext, InConnector, OutConnector, PacketKind, PacketSink } from '../core/connector.ts'
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 import type { Flow } from '../core/flow.ts'
-import { Kind, type KindValue } from '../core/frame.ts'
+import { Kind, type KindValue } from '../protocol/frame.ts'
 import { Downstream } from '../core/tunnel/downstream.ts'
 import { Session } from '../core/tunnel/session.ts'
 import { Upstream } from '../core/tunnel/upstream.ts'
-import type { Wire } from '../core/tunnel/wire.ts'
+import type { Wire } from '../protocol/wire.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { resolveConnect, resolveListen } from '../net/resolve.ts'
-import { wireFor } from './wire-for.ts'
+import { wireFor } from '../protocol/wire-for.ts'
+import { formatAddress } from '../base/address.ts'
 
 /** How a stream tunnel (tcp now, tls next) opens connections. */
 export interface StreamTransport {
@@ -25,7 +26,8 @@ export interface StreamTransport {
 
 export interface StreamTunnelOptions {
   text: string
-  endpoint: Endpoint
+  /** Where to listen or dial; absent for a connection accepted elsewhere (acceptedTunnelIn). */
+  endpoint?: Endpoint
   /** Packets received from the peer are events (the out side is udp/event). */
   eventsIn?: boolean
 }
@@ -38,7 +40,7 @@ abstract class StreamTunnelBase {
   protected readonly transport: StreamTransport
   protected readonly opts: StreamTunnelOptions
   readonly wire: Wire
-  protected readonly log
+  readonly log
   owner!: Owner
   defaultKind: KindValue = Kind.request
 
@@ -71,14 +73,15 @@ class ServerSide extends StreamTunnelBase {
   private readonly sessions = new Set<Session>()
 
   async listen(): Promise<void> {
-    const { endpoint, text } = this.opts
+    const { text } = this.opts
+    const endpoint = this.opts.endpoint!
     const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family, (m) => this.log.warn(m))
     this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
       this.transport.listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
-    for (const l of this.listeners) this.log.info(`listening on ${fmt(l.local)} (codec ${this.wire.name})`)
+    for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (codec ${this.wire.name})`)
   }
 
-  private accept(conn: StreamConn): void {
+  accept(conn: StreamConn): void {
     if (this.ctx.signal.aborted) {
       conn.destroy()
       return
@@ -127,8 +130,9 @@ class ClientSide extends StreamTunnelBase {
     while (!signal.aborted) {
       let failure: Error | undefined
       try {
-        const addrs = await resolveConnect(this.ctx.runtime, this.opts.endpoint, this.opts.text, options.family)
-        const conn = await this.transport.dial(addrs, this.opts.endpoint.port, signal)
+        const endpoint = this.opts.endpoint!
+        const addrs = await resolveConnect(this.ctx.runtime, endpoint, this.opts.text, options.family)
+        const conn = await this.transport.dial(addrs, endpoint.port, signal)
         const session = this.newSession(conn, 'client')
         this.session = session
         const closed = new Promise<Error | undefined>((resolve) => session.onClose(resolve))
@@ -172,9 +176,6 @@ class ClientSide extends StreamTunnelBase {
   }
 }
 
-function fmt(a: SocketAddress): string {
-  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-}
 
 function sideFor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client') {
   return role === 'server' ? new ServerSide(ctx, transport, opts) : new ClientSide(ctx, transport, opts)
@@ -218,5 +219,27 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
       upstream.close()
     },
     addresses: () => (side instanceof ServerSide ? side.addresses() : []),
+  }
+}
+
+/**
+ * A tunnel connection accepted by someone else (an edge platform's WebSocket, already negotiated
+ * and authenticated) used as --in: one server session on `conn`, no listener.
+ */
+export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, conn: Promise<StreamConn>, eventsIn = false): InConnector {
+  const notHere = () => Promise.reject(new RelayError('E_CONFIG', `${name}: an accepted connection neither listens nor dials`))
+  const side = new ServerSide(ctx, { name, wire, listen: notHere, dial: notHere }, { text: name, eventsIn })
+  let downstream: Downstream | undefined
+  return {
+    async start(out: PacketSink) {
+      downstream = new Downstream(ctx, side.wire, out)
+      side.defaultKind = eventsIn ? Kind.event : Kind.request
+      side.owner = downstream
+      conn.then((c) => side.accept(c), (err) => side.log.warn(`the connection did not open: ${(err as Error).message}`))
+    },
+    async close() {
+      await side.close()
+      downstream?.close()
+    },
   }
 }

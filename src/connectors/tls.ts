@@ -1,9 +1,10 @@
-import type { SocketAddress, TlsClientOptions } from '../adapter/types.ts'
+import type { SocketAddress, TlsClientOptions } from '../ports/runtime.ts'
 import type { HalfContext } from '../core/connector.ts'
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
+import { formatAddress } from '../base/address.ts'
 
 const CLIENT_OPTIONS = new Set(['sni'])
 
@@ -50,7 +51,7 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
           handshakeTimeoutMs: ctx.options.helloTimeoutMs,
           onClientError(err, remote) {
             ctx.stats.add('tunnel.tls_refused')
-            log.warn(`refused TLS client ${fmt(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`)
+            log.warn(`refused TLS client ${formatAddress(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`)
           },
         },
       }),
@@ -91,10 +92,6 @@ function checkPem(text: string, option: string, value: string | undefined, kind:
   }
 }
 
-function fmt(a: SocketAddress): string {
-  if (!a.address) return '(address unknown)'
-  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-}
 
 /** Why a TLS client was refused, in words (codes differ between runtimes: runtimes.md §3.22). */
 export function describeClientError(err: Error, handshakeTimeoutMs: number): string {

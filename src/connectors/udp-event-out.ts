@@ -1,4 +1,4 @@
-import type { UdpSocket } from '../adapter/types.ts'
+import type { UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext, OutConnector } from '../core/connector.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'

@@ -1,14 +1,15 @@
-import type { Family, ResolvedAddress, SocketAddress, UdpSocket } from '../adapter/types.ts'
+import type { Family, ResolvedAddress, SocketAddress, UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext, InConnector, PacketKind, PacketSink } from '../core/connector.ts'
-import { parseDuration } from '../core/duration.ts'
-import { RelayError } from '../core/errors.ts'
+import { parseDuration } from '../base/duration.ts'
+import { RelayError } from '../base/errors.ts'
 import { BasicFlow, FlowTable, unrefTimer } from '../core/flow.ts'
-import { MAX_DATAGRAM } from '../core/frame.ts'
+import { MAX_DATAGRAM } from '../protocol/frame.ts'
 import { bindAll, skipUnavailableAddress } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { localUnicastAddresses } from '../net/local-addresses.ts'
 import { checkNotMulticastOptions, isMulticastHost, multicastPlan } from '../net/multicast.ts'
 import { dualStackRequested, effectiveFamily, resolveListen } from '../net/resolve.ts'
+import { formatAddress } from '../base/address.ts'
 
 /** How often `udp/listen:*` looks for new or vanished local addresses (U4; `rescan=` changes it). */
 const DEFAULT_RESCAN_MS = 30_000
@@ -73,7 +74,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       }, Date.now())
       flows.add(key, flow)
       ctx.stats.add('udp.flows')
-      log.debug(`new flow ${flow.label} on ${fmt(s.local)}`)
+      log.debug(`new flow ${flow.label} on ${formatAddress(s.local)}`)
     } else {
       flow.touch()
     }
@@ -92,7 +93,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       family: addr.family,
       ipv6Only: addr.family === 6 && !dualStack,
       onMessage: onMessage(() => socket, index),
-      onError: (err) => log.warn(`socket error on ${fmt(socket.local)}: ${err.message}`),
+      onError: (err) => log.warn(`socket error on ${formatAddress(socket.local)}: ${err.message}`),
     })
     sockets.set(addr.address, { socket, index })
     return socket
@@ -120,7 +121,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       if (!key.startsWith(prefix)) continue
       flow.close()
       ctx.stats.add('udp.sessions_lost')
-      log.info(`session-lost ${flow.label}: local address ${fmt(b.socket.local)} is gone`)
+      log.info(`session-lost ${flow.label}: local address ${formatAddress(b.socket.local)} is gone`)
     }
     log.info(`address ${address} is gone: closed its socket`)
   }
@@ -134,7 +135,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       try {
         const s = await bindOne(addr, port)
         if (closed) s.close()
-        else log.info(`new address: listening on ${fmt(s.local)}`)
+        else log.info(`new address: listening on ${formatAddress(s.local)}`)
       } catch (err) {
         log.warn(`W_ADDRESS_UNAVAILABLE ${text}: cannot bind new address ${addr.address} on port ${port}: ${(err as Error).message}`)
       }
@@ -190,7 +191,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
         port = bound[0]!.local.port
         // A failed attempt of the port-0 sync leaves entries behind: keep only live sockets.
         for (const [address, b] of [...sockets]) if (!bound.includes(b.socket)) sockets.delete(address)
-        log.info(`listening on port ${port} of ${bound.length} local address${bound.length === 1 ? '' : 'es'}: ${bound.map((s) => fmt(s.local)).join(', ')}`)
+        log.info(`listening on port ${port} of ${bound.length} local address${bound.length === 1 ? '' : 'es'}: ${bound.map((s) => formatAddress(s.local)).join(', ')}`)
         if (rescanMs > 0) rescanTimer = unrefTimer(setInterval(() => void rescan(), rescanMs))
         return
       }
@@ -200,7 +201,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       const addrs = await resolveListen(ctx.runtime, endpoint, text, ctx.options.family, (m) => log.warn(m))
       const bound = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', bindOne, (m) => log.warn(m))
       for (const [address, b] of [...sockets]) if (!bound.includes(b.socket)) sockets.delete(address)
-      for (const s of bound) log.info(`listening on ${fmt(s.local)}`)
+      for (const s of bound) log.info(`listening on ${formatAddress(s.local)}`)
     },
     async close() {
       closed = true
@@ -215,6 +216,3 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
   }
 }
 
-function fmt(a: SocketAddress): string {
-  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
-}

@@ -3,14 +3,15 @@
  * a unicast or broadcast target from the local bind (`bind=`, `sourceport=`, `::iface:` prefix;
  * spec M1–M4), or a multicast group with its interface, TTL and loopback set explicitly (MC4).
  */
-import type { Family, UdpBindOptions, UdpSocket } from '../adapter/types.ts'
+import type { Family, UdpBindOptions, UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext } from '../core/connector.ts'
-import { RelayError } from '../core/errors.ts'
-import type { Logger } from '../core/logger.ts'
+import { RelayError } from '../base/errors.ts'
+import type { Logger } from '../base/logger.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { filterForLocal, localBindOf } from '../net/family.ts'
 import { checkNotMulticastOptions, isMulticastHost, type MulticastPlan, multicastPlan } from '../net/multicast.ts'
 import { literalOf, resolveConnect } from '../net/resolve.ts'
+import { hostPort } from '../base/address.ts'
 
 export interface UdpSender {
   /** Address and family datagrams go to. */
@@ -23,7 +24,6 @@ export interface UdpSender {
   open(opts: Pick<UdpBindOptions, 'onMessage' | 'onError'>): Promise<UdpSocket>
 }
 
-const hostPort = (a: string, port: number) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)
 
 /** Resolves the target and plans the sending socket; `shared` = one socket for all traffic (sourceport= allowed). */
 export async function udpSender(ctx: HalfContext, endpoint: Endpoint, text: string, log: Logger, shared: boolean): Promise<UdpSender> {

@@ -3,25 +3,65 @@
  * `ws/client:ws://host:port/path` (or wss://). No hello: the codec and version are agreed with
  * `Sec-WebSocket-Protocol: edgerelay.v1.<codec>`, the token travels in `Authorization: Bearer` (or
  * a `edgerelay.token.<base64url>` subprotocol entry, for browsers). Each binary message carries
- * one or more `u32 length | codec bytes` frames. The server is a Hono app that also answers
- * `GET /healthz`; refused upgrades get an HTTP status, a one-line reason and an E_* code.
+ * one or more `u32 length | codec bytes` frames. The server also answers `GET /healthz`; refused
+ * upgrades get an HTTP status, a one-line reason and an E_* code.
  */
-import { Hono } from 'hono'
-import type { Runtime, TlsClientOptions } from '../adapter/types.ts'
-import type { HttpTlsOptions } from '../adapter/http-types.ts'
+import type { Runtime, TlsClientOptions } from '../ports/runtime.ts'
+import type { HttpHandler, HttpTlsOptions } from '../ports/http.ts'
+import type { SocketAddress, StreamConn } from '../ports/runtime.ts'
 import type { HalfContext } from '../core/connector.ts'
-import { RelayError } from '../core/errors.ts'
+import { RelayError } from '../base/errors.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
-import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../core/tunnel/negotiate.ts'
-import { negotiatedWire } from '../core/tunnel/wire.ts'
+import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../protocol/negotiate.ts'
+import { negotiatedWire } from '../protocol/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
+import { jsonResponse, textResponse } from './http-response.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
-import { wireFor } from './wire-for.ts'
+import { wireFor } from '../protocol/wire-for.ts'
+import { formatAddress } from '../base/address.ts'
 
 /** The WebSocket status of a refusal, in words users can act on. */
 function refusalResponse(r: Refusal): Response {
   return new Response(`${r.reason}\n`, { status: r.status, headers: refusalHeaders(r) })
+}
+
+export interface WebSocketTunnelHandlerOptions {
+  /** `ws/server` (logs, /healthz). */
+  name: string
+  /** URL path of the tunnel. */
+  path: string
+  codec: string
+  token: string | undefined
+  /** A refused upgrade (bad offer, wrong token), already answered with its status. */
+  onRefused(refusal: Refusal, remote: SocketAddress): void
+  /** An accepted tunnel connection, once the WebSocket is open. */
+  onOpen(conn: StreamConn): void
+}
+
+/**
+ * The server side of the WebSocket tunnel as an HTTP handler: `GET /healthz`, the upgrade at
+ * `path` negotiated and authenticated before anything is accepted (docs/wire-protocol.md), 426 for
+ * a plain GET of the tunnel path, 404 elsewhere. ws/server serves it; the edge entries run it on
+ * the platform's requests.
+ */
+export function webSocketTunnelHandler(o: WebSocketTunnelHandlerOptions): HttpHandler {
+  const subprotocol = subprotocolFor(o.codec)
+  return (req, info) => {
+    const url = new URL(req.url)
+    const readOnly = req.method === 'GET' || req.method === 'HEAD'
+    if (url.pathname === '/healthz' && readOnly) return jsonResponse({ status: 'ok', connector: o.name, codec: o.codec, subprotocol })
+    if (url.pathname !== o.path || !readOnly) return textResponse(`not found: the tunnel is at ${o.path}, health at /healthz\n`, 404)
+    if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket' || !info.upgrade) {
+      return textResponse(`this is an edgerelay WebSocket tunnel: connect with Upgrade: websocket and Sec-WebSocket-Protocol: ${subprotocol}\n`, 426, { upgrade: 'websocket' })
+    }
+    const verdict = negotiateWebSocket(req.headers.get('sec-websocket-protocol'), req.headers.get('authorization'), o.codec, o.token)
+    if (!verdict.ok) {
+      o.onRefused(verdict, info.remote)
+      return refusalResponse(verdict)
+    }
+    return info.upgrade({ protocol: verdict.protocol, onOpen: o.onOpen })
+  }
 }
 
 /** Pulls TLS server material out of the half's options (ws/server with --cert/--key → wss). */
@@ -56,14 +96,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
     const path = spec.path ?? '/'
     const tls = httpTlsOf(ctx)
     const serveHttp = rt.serveHttp.bind(rt)
-    const check = (req: Request): Response | undefined => {
-      if (new URL(req.url).pathname !== path) return undefined
-      const verdict = negotiateWebSocket(req.headers.get('sec-websocket-protocol'), req.headers.get('authorization'), codec, token)
-      if (verdict.ok) return undefined
-      ctx.stats.add('tunnel.refused')
-      ctx.logger.child(name).warn(`refused WebSocket upgrade: ${verdict.reason}`)
-      return refusalResponse(verdict)
-    }
+    const log = ctx.logger.child(name)
     return {
       name,
       wire,
@@ -73,21 +106,17 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
         family: addr.family,
         ipv6Only: addr.family === 6,
         tls,
-        checkUpgrade: (req) => (req.headers.get('upgrade')?.toLowerCase() === 'websocket' ? check(req) : undefined),
-        app: (upgrade) => {
-          const app = new Hono()
-          app.get('/healthz', (c) => c.json({ status: 'ok', connector: name, codec, subprotocol: subprotocolFor(codec) }))
-          app.get(path, (c) => {
-            if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-              return c.text(`this is an edgerelay WebSocket tunnel: connect with Upgrade: websocket and Sec-WebSocket-Protocol: ${subprotocolFor(codec)}\n`, 426, { upgrade: 'websocket' })
-            }
-            const refused = check(c.req.raw)
-            if (refused) return refused
-            return upgrade(c, { protocol: subprotocolFor(codec), onOpen: (conn) => onConnection(bound(conn)) })
-          })
-          app.notFound((c) => c.text(`not found: the tunnel is at ${path}, health at /healthz\n`, 404))
-          return app
-        },
+        handler: webSocketTunnelHandler({
+          name,
+          path,
+          codec,
+          token,
+          onRefused(refusal, remote) {
+            ctx.stats.add('tunnel.refused')
+            log.warn(`refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`)
+          },
+          onOpen: (conn) => onConnection(bound(conn)),
+        }),
       }),
       dial: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not dial`)),
     }

@@ -1,7 +1,7 @@
-import type { Runtime, SocketAddress } from '../adapter/types.ts'
+import type { Runtime, SocketAddress } from '../ports/runtime.ts'
 import type { Flow } from './flow.ts'
-import type { Logger } from './logger.ts'
-import type { Stats, DropReporter } from './stats.ts'
+import type { Logger } from '../base/logger.ts'
+import type { Stats, DropReporter } from '../base/stats.ts'
 
 export type PacketKind = 'request' | 'event'
 

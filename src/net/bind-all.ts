@@ -1,5 +1,5 @@
-import type { ResolvedAddress, SocketAddress } from '../adapter/types.ts'
-import { RelayError, errnoOf } from '../core/errors.ts'
+import type { ResolvedAddress, SocketAddress } from '../ports/runtime.ts'
+import { RelayError, errnoOf } from '../base/errors.ts'
 
 export interface Bound {
   readonly local: SocketAddress

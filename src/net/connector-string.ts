@@ -12,7 +12,7 @@ import {
   unbracketedIPv6Message,
   withOptions,
 } from './endpoint.ts'
-import { ParseError } from '../core/errors.ts'
+import { ParseError } from '../base/errors.ts'
 import { checkInterfaceName } from './interface-name.ts'
 import { formatOptions, parseOptions } from './options.ts'
 import { type Fail, failer, indexIn, unexpected } from './scan.ts'

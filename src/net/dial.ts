@@ -3,9 +3,10 @@
  * ./happy-eyeballs.ts with real timers and sockets. What counts as success is pluggable (C5): a
  * TCP connect for tcp/client, the TLS handshake for a TLS connector.
  */
-import type { Family, ResolvedAddress, Runtime, StreamConn } from '../adapter/types.ts'
-import { RelayError, errnoOf } from '../core/errors.ts'
+import type { Family, ResolvedAddress, Runtime, StreamConn } from '../ports/runtime.ts'
+import { RelayError, errnoOf } from '../base/errors.ts'
 import { type AttemptPhase, type AttemptRecord, type Candidate, HappyEyeballs, type Query, type RaceCommand, type RaceEvent, type RaceFailure, type RaceOptions } from './happy-eyeballs.ts'
+import { hostPort } from '../base/address.ts'
 
 export type { Candidate, RaceEvent, RaceOptions } from './happy-eyeballs.ts'
 
@@ -33,7 +34,6 @@ export class AttemptError extends Error {
   }
 }
 
-const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`)
 
 /**
  * Every attempt failed, or the deadline passed, or the race was cancelled (C6, C7). `errors`

@@ -3,15 +3,16 @@
  * §2.5 M1–M4). A connector's local bind comes from `bind=<address>` or from uhppoted-tunnel's
  * `::<interface>` prefix (`iface=`), plus `sourceport=<port>`.
  */
-import type { Family, InterfaceAddress, ResolvedAddress, Runtime } from '../adapter/types.ts'
-import { RelayError } from '../core/errors.ts'
+import type { Family, InterfaceAddress, ResolvedAddress, Runtime } from '../ports/runtime.ts'
+import { RelayError } from '../base/errors.ts'
 import type { ConnectorSpec } from './connector-string.ts'
 import { type Endpoint, parseHost } from './endpoint.ts'
+import { interfaceAddresses } from './interface-addresses.ts'
 import { isMulticastHost } from './multicast.ts'
 import { effectiveFamily, literalOf } from './resolve.ts'
+import { bracketed, isLinkLocal } from '../base/address.ts'
 
-const isLinkLocal = (address: string) => /^fe[89ab][0-9a-f]:/i.test(address)
-const fmt = (a: string) => (a.includes(':') ? `[${a}]` : a)
+const fmt = bracketed
 
 /** What a connector binds locally before connecting or sending. */
 export interface LocalBind {
@@ -25,18 +26,6 @@ export interface LocalBind {
   addressFor(remote: ResolvedAddress): string | undefined
   /** M4: the zone a link-local remote must carry, when the bind pins one. */
   zone?: string
-}
-
-/** The addresses of interface `name`; E_NO_SUCH_INTERFACE when there is no such interface. */
-export function interfaceAddresses(rt: Runtime, name: string, text: string): InterfaceAddress[] {
-  const all = rt.networkInterfaces?.()
-  if (!all) throw new RelayError('E_UNSUPPORTED_ON_RUNTIME', `${text}: the ${rt.name} runtime cannot list network interfaces`)
-  const mine = all.filter((a) => a.name === name)
-  if (mine.length === 0 && rt.interfaceIndex?.(name) === undefined) {
-    const names = [...new Set(all.map((a) => a.name))].join(', ')
-    throw new RelayError('E_NO_SUCH_INTERFACE', `${text}: there is no network interface '${name}' (this host has ${names || 'none'})`)
-  }
-  return mine
 }
 
 /** Checks that a zone (`%eth0`) names an interface that exists now (P4, at use time). */

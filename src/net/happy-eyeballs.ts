@@ -5,7 +5,7 @@
  * opens a socket or resolves a name, so every timing rule is testable with a fake clock; the
  * driver in ./dial.ts carries the commands out over a runtime.
  */
-import type { Family } from '../adapter/types.ts'
+import type { Family } from '../ports/runtime.ts'
 
 /** One address to try. */
 export interface Candidate {

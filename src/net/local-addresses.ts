@@ -5,11 +5,11 @@
  * datagram's destination address (IP_PKTINFO), so one socket per address is how a reply leaves
  * from the address the client sent to (U2).
  */
-import type { Family, ResolvedAddress, Runtime } from '../adapter/types.ts'
-import { RelayError } from '../core/errors.ts'
-import { interfaceAddresses } from './family.ts'
+import type { Family, ResolvedAddress, Runtime } from '../ports/runtime.ts'
+import { RelayError } from '../base/errors.ts'
+import { interfaceAddresses } from './interface-addresses.ts'
+import { isLinkLocal } from '../base/address.ts'
 
-const isLinkLocal = (address: string) => /^fe[89ab][0-9a-f]:/i.test(address)
 
 export interface LocalAddresses {
   addresses: ResolvedAddress[]

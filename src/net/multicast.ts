@@ -4,10 +4,10 @@
  * TTL / hop limit and loopback are always set explicitly (`ttl=`, default 1; `loopback`, default
  * off), `source=` asks for a source-specific join (MC6).
  */
-import type { Family, MulticastInterface, Runtime } from '../adapter/types.ts'
-import { RelayError } from '../core/errors.ts'
+import type { Family, MulticastInterface, Runtime } from '../ports/runtime.ts'
+import { RelayError } from '../base/errors.ts'
 import { type Endpoint, parseHost } from './endpoint.ts'
-import { interfaceAddresses } from './family.ts'
+import { interfaceAddresses } from './interface-addresses.ts'
 import { parseIPv4, parseIPv6 } from './ip.ts'
 
 /** Options that only mean something for a multicast group. */

@@ -1,5 +1,5 @@
-import type { Family, ResolvedAddress, Runtime } from '../adapter/types.ts'
-import { RelayError } from '../core/errors.ts'
+import type { Family, ResolvedAddress, Runtime } from '../ports/runtime.ts'
+import { RelayError } from '../base/errors.ts'
 import { ListenError } from './bind-all.ts'
 import type { Endpoint } from './endpoint.ts'
 

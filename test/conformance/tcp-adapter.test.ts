@@ -3,9 +3,9 @@
  * 127.0.0.1 and ::1 only.
  */
 import assert from 'node:assert/strict'
-import { currentRuntime } from '../../src/adapter/index.ts'
-import type { Family, StreamConn, StreamListener } from '../../src/adapter/types.ts'
-import { errnoOf } from '../../src/core/errors.ts'
+import { runtime as defaultRuntime } from '#runtime'
+import type { Family, StreamConn, StreamListener } from '../../src/ports/runtime.ts'
+import { errnoOf } from '../../src/base/errors.ts'
 import { sleep, test, waitFor, type TestContext } from '../harness.ts'
 
 const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' }
@@ -29,7 +29,7 @@ function collect(conn: StreamConn): Collected {
 
 /** A listener whose accepted connections are queued for the test; everything closes with the test. */
 async function listen(t: TestContext, family: Family): Promise<{ listener: StreamListener; accepted: StreamConn[] }> {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   const accepted: StreamConn[] = []
   const listener = await rt.listenTcp({ address: LOOPBACK[family], port: 0, family, onConnection: (c) => accepted.push(c) })
   t.defer(() => listener.close())
@@ -38,7 +38,7 @@ async function listen(t: TestContext, family: Family): Promise<{ listener: Strea
 }
 
 async function connect(t: TestContext, family: Family, port: number): Promise<StreamConn> {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   const conn = await rt.connectTcp({ address: LOOPBACK[family], port })
   t.defer(() => conn.destroy())
   return conn
@@ -103,7 +103,7 @@ test('destroy() calls onClose exactly once on each side', async (t) => {
 })
 
 test('connecting to a closed port rejects with ECONNREFUSED', async (t) => {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   // A port that was just ours and is now closed: nothing else on 127.0.0.1 should take it this fast.
   const probe = await rt.listenTcp({ address: '127.0.0.1', port: 0, family: 4, onConnection: (c) => c.destroy() })
   const port = probe.local.port
@@ -115,7 +115,7 @@ test('connecting to a closed port rejects with ECONNREFUSED', async (t) => {
 })
 
 test('connect with an aborted signal rejects, before or during the attempt', async (t) => {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   const { listener } = await listen(t, 4)
   const before = new AbortController()
   before.abort(new Error('aborted before connect'))
@@ -128,7 +128,7 @@ test('connect with an aborted signal rejects, before or during the attempt', asy
 })
 
 test('lookup of a literal and of localhost', async () => {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   assert.deepEqual(await rt.lookup('127.0.0.1'), [{ address: '127.0.0.1', family: 4 }])
   assert.deepEqual(await rt.lookup('::1'), [{ address: '::1', family: 6 }])
   const local = await rt.lookup('localhost')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import type { HalfOptions } from '../../src/core/half.ts'
+import type { HalfOptions } from '../../mod.ts'
 import { sleep, test, waitFor } from '../harness.ts'
 import { testCerts } from '../helpers/certs.ts'
 import { half } from '../helpers/halves.ts'
@@ -96,7 +96,7 @@ test('the client verifies the server: an unknown CA or a wrong name is refused; 
 })
 
 test('TLS settings are checked before anything starts', async (t) => {
-  const { startHalf } = await import('../../src/core/half.ts')
+  const { startHalf } = await import('../../mod.ts')
   const attempt = (o: Partial<HalfOptions>) => startHalf({ in: 'udp/listen:127.0.0.1:0', out: 'tls/client:127.0.0.1:9', logLevel: 'silent', ...o } as HalfOptions)
   await assert.rejects(startHalf({ in: 'tls/server:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9', logLevel: 'silent' }), /needs --cert and --key/)
   await assert.rejects(startHalf({ in: 'tls/server:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9', logLevel: 'silent', tls: serverTls({ clientAuth: true }) }), /--client-auth needs --ca-cert/)

@@ -3,9 +3,9 @@
  * and ::1 only (traffic never leaves 127.0.0.0/8 or ::1).
  */
 import assert from 'node:assert/strict'
-import { currentRuntime } from '../../src/adapter/index.ts'
-import type { Family, UdpBindOptions, UdpSocket } from '../../src/adapter/types.ts'
-import { errnoOf } from '../../src/core/errors.ts'
+import { runtime as defaultRuntime } from '#runtime'
+import type { Family, UdpBindOptions, UdpSocket } from '../../src/ports/runtime.ts'
+import { errnoOf } from '../../src/base/errors.ts'
 import { sleep, test, waitFor, type TestContext } from '../harness.ts'
 
 interface Received {
@@ -26,7 +26,7 @@ const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' }
 
 /** Binds a socket whose lifetime is the test's; received datagrams are copied into `received`. */
 async function bind(t: TestContext, family: Family, extra: Partial<UdpBindOptions> = {}): Promise<Bound> {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   const received: Received[] = []
   const errors: Error[] = []
   const socket = await rt.bindUdp({
@@ -62,7 +62,7 @@ for (const family of [4, 6] as const) {
 
   test(`echo round trip over ${host}`, async (t) => {
     const client = await bind(t, family)
-    const rt = await currentRuntime()
+    const rt = defaultRuntime
     // The echo sends the view it was given straight back (the relay forwards the same way).
     const server: UdpSocket = await rt.bindUdp({
       address: host,
@@ -93,7 +93,7 @@ for (const family of [4, 6] as const) {
 
   test(`binding a port that is already bound on ${host} fails with EADDRINUSE`, async (t) => {
     const a = await bind(t, family)
-    const rt = await currentRuntime()
+    const rt = defaultRuntime
     let second: UdpSocket | undefined
     await assert.rejects(
       (async () => {
@@ -151,7 +151,7 @@ test('1,000 datagrams sent in bursts of 100 to one socket all arrive, in order',
 })
 
 test('broadcast:true sends to 127.255.255.255; without it the send fails (except on Deno)', async (t) => {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   // Linux delivers a broadcast to sockets bound to the broadcast address itself: it stays in 127/8.
   const listener = await bind(t, 4, { address: '127.255.255.255' })
   const on = await bind(t, 4, { broadcast: true })
@@ -201,7 +201,7 @@ test('the port of a closed socket can be bound again at once (a restarting half)
 })
 
 test('a copy of onMessage data stays valid; which adapters reuse their buffer', async (t) => {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   const a = await bind(t, 4)
   const b = await bind(t, 4)
   for (let i = 0; i < 20; i++) b.socket.send(text(`datagram ${i}`.padEnd(20 + i, '.')), a.socket.local.port, '127.0.0.1')

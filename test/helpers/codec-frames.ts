@@ -4,7 +4,7 @@
  * payloads, varint and length-form boundaries) always in the mix.
  */
 import fc from 'fast-check'
-import { type Frame, Kind, MAX_PAYLOAD } from '../../src/core/frame.ts'
+import { type Frame, Kind, MAX_PAYLOAD } from '../../src/protocol/frame.ts'
 
 /** u32 values on every varint, zig-zag and MessagePack width boundary, plus the full range. */
 export const u32Edges = [

@@ -1,4 +1,4 @@
-import { startHalf, type Half, type HalfOptions } from '../../src/core/half.ts'
+import { startHalf, type Half, type HalfOptions } from '../../mod.ts'
 import type { TestContext } from '../harness.ts'
 
 export interface LoggedHalf extends Half {

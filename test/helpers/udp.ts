@@ -1,5 +1,5 @@
-import { currentRuntime } from '../../src/adapter/index.ts'
-import type { UdpSocket } from '../../src/adapter/types.ts'
+import { runtime as defaultRuntime } from '#runtime'
+import type { UdpSocket } from '../../src/ports/runtime.ts'
 import type { TestContext } from '../harness.ts'
 
 export interface UdpPeer {
@@ -16,7 +16,7 @@ const enc = new TextEncoder()
 
 /** A UDP socket on loopback for tests, closed when the test ends. */
 export async function udpPeer(t: TestContext, opts: { address?: string; onMessage?: (peer: UdpPeer, data: Uint8Array, address: string, port: number) => void } = {}): Promise<UdpPeer> {
-  const rt = await currentRuntime()
+  const rt = defaultRuntime
   const address = opts.address ?? '127.0.0.1'
   const received: UdpPeer['received'] = []
   let waiters: (() => void)[] = []

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { isRelayError } from '../../src/core/errors.ts'
-import { type Frame, Kind, MAX_PAYLOAD } from '../../src/core/frame.ts'
-import { avroCodec } from '../../codecs/avro/codec.ts'
-import { CODEC_NAMES, codecByName } from '../../codecs/index.ts'
-import { msgpackCodec } from '../../codecs/msgpack/codec.ts'
-import { protobufCodec } from '../../codecs/protobuf/codec.ts'
-import type { Codec } from '../../codecs/types.ts'
+import { isRelayError } from '../../src/base/errors.ts'
+import { type Frame, Kind, MAX_PAYLOAD } from '../../src/protocol/frame.ts'
+import { avroCodec } from '../../src/protocol/codecs/avro.ts'
+import { CODEC_NAMES, codecByName } from '../../src/protocol/codecs/index.ts'
+import { msgpackCodec } from '../../src/protocol/codecs/msgpack.ts'
+import { protobufCodec } from '../../src/protocol/codecs/protobuf.ts'
+import type { Codec } from '../../src/protocol/codecs/types.ts'
 import {
   encodeUhppoted,
   encodeUhppotedInto,
   UHPPOTED_HEADER,
   UHPPOTED_MAX_PAYLOAD,
   uhppotedCodec,
-} from '../../codecs/uhppoted/codec.ts'
+} from '../../src/protocol/codecs/uhppoted.ts'
 import { test } from '../harness.ts'
 import { edgeFrames, filled, frame, payload, u32 } from '../helpers/codec-frames.ts'
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { ParseError } from '../../src/core/errors.ts'
+import { ParseError } from '../../src/base/errors.ts'
 import { CONNECTOR_ROLES, type ConnectorSpec, formatConnector, parseConnector } from '../../src/net/connector-string.ts'
 import type { Endpoint } from '../../src/net/endpoint.ts'
 import { test } from '../harness.ts'

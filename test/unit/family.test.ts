@@ -4,9 +4,9 @@
  * E3 (exit codes), with a fake runtime: a resolver spy, fixed interfaces, a fake connectTcp.
  */
 import assert from 'node:assert/strict'
-import type { Family, InterfaceAddress, ResolvedAddress, Runtime, StreamConn, TcpConnectOptions } from '../../src/adapter/types.ts'
+import type { Family, InterfaceAddress, ResolvedAddress, Runtime, StreamConn, TcpConnectOptions } from '../../src/ports/runtime.ts'
 import { exitCodeFor } from '../../src/cli/exit-codes.ts'
-import { RelayError } from '../../src/core/errors.ts'
+import { RelayError } from '../../src/base/errors.ts'
 import { parseConnector } from '../../src/net/connector-string.ts'
 import { ConnectRaceError, raceOptionsOf, raceTcp } from '../../src/net/dial.ts'
 import { filterForLocal, localBindOf, preflight } from '../../src/net/family.ts'
@@ -257,7 +257,7 @@ test('S6: several halves may share a port across tcp and udp; an exact duplicate
 })
 
 test('E1: every failure has a stable code on a RelayError (or a coded AggregateError for races); warnings start with their W_ code', async () => {
-  const { ParseError } = await import('../../src/core/errors.ts')
+  const { ParseError } = await import('../../src/base/errors.ts')
   const { ListenError } = await import('../../src/net/bind-all.ts')
   assert.throws(() => parseConnector('tcp/client:[::1:80'), (e: unknown) => e instanceof ParseError && e instanceof RelayError && e.code === 'E_ENDPOINT_PARSE' && e.index === 11)
   const listen = new ListenError('t', [{ address: '::1', port: 80, errno: 'EADDRINUSE', message: 'in use' }])

@@ -5,7 +5,7 @@
  * as the real driver does, and counts live fake sockets.
  */
 import assert from 'node:assert/strict'
-import type { Family } from '../../src/adapter/types.ts'
+import type { Family } from '../../src/ports/runtime.ts'
 import { type Candidate, HappyEyeballs, interleave, type Query, type RaceCommand, type RaceEvent, type RaceFailure, type RaceOptions } from '../../src/net/happy-eyeballs.ts'
 import { ConnectRaceError, raceDial } from '../../src/net/dial.ts'
 import { test } from '../harness.ts'

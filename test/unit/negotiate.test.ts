@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { bearerToken, negotiateWebSocket, subprotocolFor, tokenSubprotocol } from '../../src/core/tunnel/negotiate.ts'
+import { bearerToken, negotiateWebSocket, subprotocolFor, tokenSubprotocol } from '../../src/protocol/negotiate.ts'
 import { test } from '../harness.ts'
 
 test('negotiateWebSocket accepts edgerelay.v1.<codec> wherever it is in the offer and answers with it alone', () => {

@@ -3,8 +3,8 @@
  * size, and never overlaps another one, also across slabs; big frames get their own buffer.
  */
 import assert from 'node:assert/strict'
-import { slabAlloc, slabCopy } from '../../src/core/slab.ts'
-import { CODEC_NAMES, codecByName } from '../../codecs/index.ts'
+import { slabAlloc, slabCopy } from '../../src/base/slab.ts'
+import { CODEC_NAMES, codecByName } from '../../src/protocol/codecs/index.ts'
 import { test } from '../harness.ts'
 
 test('frames from the slab are zero-filled, sized exactly, and do not overlap (3 slabs worth)', () => {

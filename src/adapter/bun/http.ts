@@ -1,15 +1,13 @@
 /**
- * HTTP and WebSocket server on Bun: Bun.serve runs the Hono app; WebSockets use Bun.serve's own
- * handlers (about twice Node+ws, notes/runtimes.md §2.2). The handlers are ours rather than
- * hono/bun's `websocket` because we need `drain` (backpressure, §3.13), to answer with the
- * subprotocol the app chose (Bun otherwise echoes the first one offered), and to read a binary
- * message through its view, not its whole underlying buffer.
+ * HTTP and WebSocket server on Bun: Bun.serve hands requests to the handler; WebSockets use
+ * Bun.serve's own handlers (about twice Node+ws, docs/runtimes.md), because we need `drain`
+ * (backpressure), to answer with the subprotocol the handler chose (Bun otherwise echoes the first
+ * one offered), and to read a binary message through its view, not its whole underlying buffer.
  */
-import type { Context } from 'hono'
-import { getConnInfo } from 'hono/bun'
-import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
+import type { HttpServeOptions, WebSocketAccept } from '../../ports/http.ts'
 import { messageConn, type MessageConnControl } from '../node/message-conn.ts'
-import type { Family, SocketAddress, StreamListener } from '../types.ts'
+import type { Family, SocketAddress, StreamListener } from '../../ports/runtime.ts'
+import { familyOf } from '../../base/address.ts'
 
 // --- types (the parts of Bun's API used here) ---
 
@@ -32,6 +30,7 @@ interface BunServer {
   port: number
   hostname: string
   upgrade(req: Request, opts: { headers?: Record<string, string>; data: SocketData }): boolean
+  requestIP(req: Request): { address: string; port: number } | null
   stop(closeActive?: boolean): Promise<void> | void
 }
 
@@ -39,22 +38,12 @@ declare const Bun: { serve(opts: Record<string, unknown>): BunServer }
 
 // --- adapter ---
 
-function familyOf(address: string): Family {
-  return address.includes(':') ? 6 : 4
-}
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
   // Client certificates: Bun.serve's TLS reports a foreign client certificate as a success cannot verify them (notes/runtimes.md §3.10); node:https can, here too.
   if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
   let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
   const open = new Set<BunServerWebSocket>()
-  const app = opts.app((c: Context, accept: WebSocketAccept) => {
-    const server = c.env as BunServer
-    const info = getConnInfo(c as never).remote
-    const remote: SocketAddress = { address: info.address ?? '', port: info.port ?? 0, family: familyOf(info.address ?? '') }
-    const ok = server.upgrade(c.req.raw, { headers: { 'Sec-WebSocket-Protocol': accept.protocol }, data: { accept, remote, local } })
-    return ok ? new Response(null) : new Response('WebSocket upgrade failed', { status: 400 })
-  })
   let server: BunServer
   try {
     server = Bun.serve({
@@ -63,7 +52,24 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
       ipv6Only: opts.ipv6Only ?? false,
       reusePort: false,
       ...(opts.tls ? { tls: { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false } } : {}),
-      fetch: (req: Request, srv: BunServer) => app.fetch(req, srv),
+      fetch: (req: Request, srv: BunServer) => {
+        const ip = srv.requestIP(req)
+        const remote: SocketAddress = { address: ip?.address ?? '', port: ip?.port ?? 0, family: familyOf(ip?.address ?? '') }
+        const wantsUpgrade = req.headers.get('upgrade')?.toLowerCase() === 'websocket'
+        return opts.handler(req, {
+          remote,
+          local,
+          ...(wantsUpgrade
+            ? {
+                upgrade: (accept: WebSocketAccept) => {
+                  const ok = srv.upgrade(req, { headers: { 'Sec-WebSocket-Protocol': accept.protocol }, data: { accept, remote, local } })
+                  // After a successful upgrade Bun ignores the response.
+                  return ok ? new Response(null) : new Response('WebSocket upgrade failed\n', { status: 400 })
+                },
+              }
+            : {}),
+        })
+      },
       websocket: {
         // Session heartbeats keep quiet tunnels alive; Bun's own idle cut (120 s) would race them.
         idleTimeout: 0,

@@ -4,7 +4,7 @@
  * HTTP/WebSocket; everything else is the node:* implementation, which Bun runs as is (node:tls
  * builds on node:net).
  */
-import type { Runtime } from '../types.ts'
+import type { Runtime } from '../../ports/runtime.ts'
 import { nodeRuntime } from '../node/index.ts'
 import { bindMulticast } from './multicast.ts'
 import { bindUdp } from './udp.ts'
@@ -19,3 +19,6 @@ export const bunRuntime: Runtime = {
   // Loaded on first use: a tcp/udp half never parses hono.
   serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
 }
+
+/** This runtime's adapter under the name every runtime's index exports (package.json `#runtime`). */
+export { bunRuntime as runtime }

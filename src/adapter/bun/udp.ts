@@ -1,6 +1,6 @@
-import { slabCopy } from '../../core/slab.ts'
+import { slabCopy } from '../../base/slab.ts'
 import type { MulticastOps } from '../node/multicast.ts'
-import type { UdpBindOptions, UdpSocket } from '../types.ts'
+import type { UdpBindOptions, UdpSocket } from '../../ports/runtime.ts'
 
 /** The slice of Bun.udpSocket we use (bun-types is not installed). */
 interface BunUdpSocket {

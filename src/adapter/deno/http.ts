@@ -1,12 +1,11 @@
 /**
- * HTTP and WebSocket server on Deno: Deno.serve runs the Hono app, Deno.upgradeWebSocket upgrades
- * (what hono/deno's helper calls; we call it ourselves to answer with the subprotocol the app
- * chose rather than the first one offered, and to keep the remote address).
+ * HTTP and WebSocket server on Deno: Deno.serve hands requests to the handler,
+ * Deno.upgradeWebSocket upgrades, answering with the subprotocol the handler chose.
  */
-import type { Context } from 'hono'
-import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
+import type { HttpServeOptions, WebSocketAccept } from '../../ports/http.ts'
 import { messageConn, type MessageConnControl, type MessageSocket } from '../node/message-conn.ts'
-import type { Family, SocketAddress, StreamListener } from '../types.ts'
+import type { Family, SocketAddress, StreamListener } from '../../ports/runtime.ts'
+import { familyOf } from '../../base/address.ts'
 
 // --- types (the parts of Deno's API used here) ---
 
@@ -32,9 +31,6 @@ declare const Deno: {
 
 // --- adapter ---
 
-function familyOf(address: string): Family {
-  return address.includes(':') ? 6 : 4
-}
 
 /** Deno's WebSocket buffers without limit; a poll notices when it drained (there is no event). */
 const DRAIN_POLL_MS = 20
@@ -117,11 +113,9 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
   if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
   let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
   const open = new Set<WebSocket>()
-  const app = opts.app((c: Context, accept: WebSocketAccept) => {
-    const info = c.env as DenoServeInfo
-    const remote: SocketAddress = { address: info.remoteAddr.hostname, port: info.remoteAddr.port, family: familyOf(info.remoteAddr.hostname) }
+  const upgradeOf = (req: Request, remote: SocketAddress) => (accept: WebSocketAccept): Response => {
     // idleTimeout 0: Session heartbeats, not Deno's pings, decide when a peer is dead.
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { protocol: accept.protocol, idleTimeout: 0 })
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: accept.protocol, idleTimeout: 0 })
     socket.binaryType = 'arraybuffer'
     ;(socket as WebSocket & { [STATE]: DenoSocket })[STATE] = new DenoSocket(socket, accept, open, remote, local)
     socket.addEventListener('open', onOpen)
@@ -129,7 +123,12 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
     socket.addEventListener('close', onClose)
     socket.addEventListener('error', ignore)
     return response
-  })
+  }
+  const handle = (req: Request, info: DenoServeInfo): Response | Promise<Response> => {
+    const remote: SocketAddress = { address: info.remoteAddr.hostname, port: info.remoteAddr.port, family: familyOf(info.remoteAddr.hostname) }
+    const wantsUpgrade = req.headers.get('upgrade')?.toLowerCase() === 'websocket'
+    return opts.handler(req, { remote, local, ...(wantsUpgrade ? { upgrade: upgradeOf(req, remote) } : {}) })
+  }
   return new Promise((resolve, reject) => {
     let server: DenoHttpServer
     try {
@@ -139,7 +138,7 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
         ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
         onListen() {},
         onError: () => new Response('internal error', { status: 500 }),
-      }, (req, info) => app.fetch(req, info))
+      }, handle)
     } catch (err) {
       reject(err)
       return

@@ -4,7 +4,7 @@
  * TCP dial (keeps link-local zones) and Deno.serve for HTTP/WebSocket; everything else is the
  * node:* implementation (node:tls for mTLS, SNI and handshake timeouts; verbatim DNS order).
  */
-import type { Runtime } from '../types.ts'
+import type { Runtime } from '../../ports/runtime.ts'
 import { nodeRuntime } from '../node/index.ts'
 import { bindMulticast } from './multicast.ts'
 import { connectTcp } from './tcp.ts'
@@ -26,3 +26,6 @@ export const denoRuntime: Runtime = {
   // Loaded on first use: a tcp/udp half never parses hono.
   serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
 }
+
+/** This runtime's adapter under the name every runtime's index exports (package.json `#runtime`). */
+export { denoRuntime as runtime }

@@ -4,7 +4,7 @@
  * sending and no source-specific joins, so senders and source-specific receivers fall back to
  * node:dgram, which on Deno has all of them (notes/runtimes.md §1.1); `via` says which was used.
  */
-import type { MulticastBindOptions, MulticastSocket } from '../types.ts'
+import type { MulticastBindOptions, MulticastSocket } from '../../ports/runtime.ts'
 import { bindMulticast as bindNodeMulticast } from '../node/multicast.ts'
 import { bindNativeUdp, type DenoMembership, hasNativeUdp } from './udp.ts'
 

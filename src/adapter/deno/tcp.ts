@@ -3,7 +3,7 @@
  * zone: Deno's node:net drops the zone and connect() fails with a bare EINVAL (found by
  * test/ns/dualstack.test.ts; Deno.connect itself keeps it). Say so instead.
  */
-import type { StreamConn, TcpConnectOptions } from '../types.ts'
+import type { StreamConn, TcpConnectOptions } from '../../ports/runtime.ts'
 import { connectTcp as connectNodeTcp } from '../node/tcp.ts'
 
 const ZONED_LINK_LOCAL = /^fe[89ab][0-9a-f]:[^%]*%/i

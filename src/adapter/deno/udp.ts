@@ -1,6 +1,7 @@
-import { slabCopy } from '../../core/slab.ts'
-import type { UdpBindOptions, UdpSocket } from '../types.ts'
+import { slabCopy } from '../../base/slab.ts'
+import type { UdpBindOptions, UdpSocket } from '../../ports/runtime.ts'
 import { bindUdp as bindNodeUdp } from '../node/udp.ts'
+import { isLinkLocal } from '../../base/address.ts'
 
 /** The slice of Deno.listenDatagram we use (Deno's types are not installed). */
 interface DenoNetAddr {
@@ -98,10 +99,6 @@ function keepZone(bound: string, asked: string): string {
   return percent >= 0 && !bound.includes('%') && isLinkLocal(bound) ? bound + asked.slice(percent) : bound
 }
 
-function isLinkLocal(address: string): boolean {
-  // fe80::/10 is fe80 … febf.
-  return /^fe[89ab][0-9a-f]:/i.test(address)
-}
 
 /**
  * A native socket with `setup` run on it before it is handed out (multicast joins); if setup

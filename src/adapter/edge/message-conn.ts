@@ -5,8 +5,8 @@
  * frames (DESIGN.md §3); every received binary message is handed on whole and in order, whether
  * the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd: notes/runtimes.md §3.20).
  */
-import { MessageBatch } from '../../core/tunnel/message-batch.ts'
-import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
+import { MessageBatch } from '../../base/message-batch.ts'
+import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 
 /** Largest message built from gathered writes; a bigger write goes out alone. */
 const MAX_MESSAGE = 256 * 1024

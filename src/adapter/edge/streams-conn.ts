@@ -3,7 +3,7 @@
  * Deno.connect) seen as a StreamConn. Writes are queued in user space and handed to the writer
  * one after the other; bufferedAmount counts what the writer has not taken yet. No runtime globals.
  */
-import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
+import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 
 /** Above this many queued bytes, write() reports backpressure. */
 const HIGH_WATER = 1 << 20

@@ -1,5 +1,5 @@
 import dns from 'node:dns'
-import type { Family, ResolvedAddress } from '../types.ts'
+import type { Family, ResolvedAddress } from '../../ports/runtime.ts'
 
 /** getaddrinfo through node:dns, in resolver order (verbatim: Deno's default would be ipv4first). */
 export async function lookup(name: string, family?: Family): Promise<ResolvedAddress[]> {

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream'
 import { setImmediate } from 'node:timers'
-import type { StreamConn } from '../types.ts'
+import type { StreamConn } from '../../ports/runtime.ts'
 
 /**
  * A StreamConn the core dialled (address layer, TLS included) as a node:stream Duplex, so client

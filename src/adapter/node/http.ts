@@ -1,30 +1,22 @@
 /**
- * HTTP and WebSocket server on Node: @hono/node-server runs the app on node:http (node:https for
- * TLS) and the ws package upgrades (notes/runtimes.md §1.4). The upgrade is ours, not
- * @hono/node-ws's: its per-connection closures kept the whole request (Hono context, Request,
- * IncomingMessage, URLs) alive as long as the tunnel, most of an idle tunnel's memory.
+ * HTTP and WebSocket server on Node: node:http (node:https for TLS) with @hono/node-server's
+ * request listener turning IncomingMessage into a web Request and the Response back, and the ws
+ * package for upgrades (docs/runtimes.md). The upgrade wiring is ours: per-connection closures
+ * (as @hono/node-ws had) kept the whole request alive as long as the tunnel.
  */
 import { listenBounded } from './listen-bounded.ts'
 import http from 'node:http'
 import https from 'node:https'
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createAdaptorServer } from '@hono/node-server'
-import type { Context } from 'hono'
+import { getRequestListener, type HttpBindings, type Http2Bindings } from '@hono/node-server'
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws'
-import type { HttpServeOptions, WebSocketAccept } from '../http-types.ts'
-import type { Family, SocketAddress, StreamListener } from '../types.ts'
+import type { HttpServeOptions, WebSocketAccept } from '../../ports/http.ts'
+import type { Family, SocketAddress, StreamListener } from '../../ports/runtime.ts'
 import { messageConn, type MessageConnControl, type MessageSocket } from './message-conn.ts'
+import { socketAddress } from '../../base/address.ts'
 
-function familyOf(address: string): Family {
-  return address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4
-}
-
-export function addressOf(address: string | undefined, port: number | undefined): SocketAddress {
-  let a = address ?? ''
-  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7)
-  return { address: a, port: port ?? 0, family: familyOf(a) }
-}
+const addressOf = socketAddress
 
 const BINARY = { binary: true }
 
@@ -97,12 +89,7 @@ function requestOf(req: http.IncomingMessage): Request {
   return new Request(new URL(req.url ?? '/', 'http://localhost'), { headers })
 }
 
-/** What the app saw of an upgrade request: the socket's `incoming` (as @hono/node-server passes it) and the accept, if any. */
-interface UpgradeEnv {
-  incoming: http.IncomingMessage
-  outgoing: undefined
-  accept?: WebSocketAccept
-}
+const ends = (s: net.Socket) => ({ remote: addressOf(s.remoteAddress, s.remotePort), local: addressOf(s.localAddress, s.localPort) })
 
 function ignore(): void {}
 function forget(this: net.Socket & { [OPEN]: Set<net.Socket> }): void {
@@ -110,40 +97,37 @@ function forget(this: net.Socket & { [OPEN]: Set<net.Socket> }): void {
 }
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
-  const app = opts.app((c: Context, accept: WebSocketAccept) => {
-    ;(c.env as UpgradeEnv).accept = accept
-    // Not sent: the upgrade handler below answers on the socket once the app has accepted.
-    return new Response(null)
-  })
-  const server = createAdaptorServer(({
-    fetch: app.fetch,
+  const handler = opts.handler
+  const listener = getRequestListener((request: Request, env: HttpBindings | Http2Bindings) => handler(request, ends(env.incoming.socket as net.Socket)), {
     overrideGlobalObjects: false,
-    createServer: (opts.tls ? https.createServer : http.createServer) as typeof http.createServer,
-    serverOptions: opts.tls ? { cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, minVersion: 'TLSv1.2' } : {},
-  }) as never) as http.Server
-  // The subprotocol the app chose for each request, read back by ws's handleProtocols.
+    errorHandler: () => new Response('internal error\n', { status: 500 }),
+  })
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, minVersion: 'TLSv1.2' }, listener)
+    : http.createServer(listener)
+  // The subprotocol the handler chose for each request, read back by ws's handleProtocols.
   const chosen = new WeakMap<http.IncomingMessage, string>()
   // clientTracking off: ws would add one more close listener (a closure) per connection; `open`
   // tracks them through the shared one instead.
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, handleProtocols: (_offered: Set<string>, req: http.IncomingMessage) => chosen.get(req) ?? false })
   const open = new Set<WsSocket>()
   const upgrade = async (req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    const request = requestOf(req)
-    const refusal = opts.checkUpgrade?.(request)
-    if (refusal) return writeRefusal(socket, refusal)
-    const env: UpgradeEnv = { incoming: req, outgoing: undefined }
+    const { remote, local } = ends(socket as net.Socket)
+    let accepted: WebSocketAccept | undefined
+    const upgradeTo = (accept: WebSocketAccept): Response => {
+      accepted = accept
+      // Not sent: the upgrade below answers on the socket.
+      return new Response(null, { status: 200 })
+    }
     let res: Response
     try {
-      res = await app.fetch(request, env)
+      res = await handler(requestOf(req), { remote, local, upgrade: upgradeTo })
     } catch {
       res = new Response('internal error\n', { status: 500 })
     }
-    const accept = env.accept
-    // Anything but an accept (wrong path, 426, 404) goes back whole: status, reason and headers.
-    if (!accept) return writeRefusal(socket, res)
-    const s = socket as net.Socket
-    const remote = addressOf(s.remoteAddress, s.remotePort)
-    const local = addressOf(s.localAddress, s.localPort)
+    // Anything but an accept (wrong path, 426, 401) goes back whole: status, reason and headers.
+    if (!accepted) return writeRefusal(socket, res)
+    const accept = accepted
     chosen.set(req, accept.protocol)
     wss.handleUpgrade(req, socket, head, (ws) => {
       open.add(ws)

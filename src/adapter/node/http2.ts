@@ -6,10 +6,10 @@
 import { LINGER_MS, listenBounded } from './listen-bounded.ts'
 import http2 from 'node:http2'
 import type net from 'node:net'
-import type { Http2ConnectOptions, Http2ServeOptions, Http2Session, Http2Stream, Http2StreamHandlers } from '../http-types.ts'
-import type { StreamListener } from '../types.ts'
+import type { Http2ConnectOptions, Http2ServeOptions, Http2Session, Http2Stream, Http2StreamHandlers } from '../../ports/http.ts'
+import type { StreamListener } from '../../ports/runtime.ts'
 import { duplexOf } from './duplex.ts'
-import { addressOf } from './http.ts'
+import { socketAddress as addressOf } from '../../base/address.ts'
 
 /** Above this many bytes queued on a stream, write() reports backpressure. */
 const HIGH_WATER = 1 << 20

@@ -2,7 +2,7 @@
  * @module
  * The Node.js adapter: node:dgram, node:net and node:dns.
  */
-import type { Runtime } from '../types.ts'
+import type { Runtime } from '../../ports/runtime.ts'
 import { interfaceIndex, networkInterfaces } from './interfaces.ts'
 import { bindMulticast } from './multicast.ts'
 import { lookup } from './dns.ts'
@@ -29,3 +29,6 @@ export const nodeRuntime: Runtime = {
   interfaceIndex,
   bindMulticast,
 }
+
+/** This runtime's adapter under the name every runtime's index exports (package.json `#runtime`). */
+export { nodeRuntime as runtime }

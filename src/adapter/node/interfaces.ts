@@ -4,7 +4,7 @@
  */
 import os from 'node:os'
 import { readFileSync } from 'node:fs'
-import type { InterfaceAddress } from '../types.ts'
+import type { InterfaceAddress } from '../../ports/runtime.ts'
 
 export function networkInterfaces(): InterfaceAddress[] {
   const out: InterfaceAddress[] = []

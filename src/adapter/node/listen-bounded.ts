@@ -1,5 +1,5 @@
 import type net from 'node:net'
-import type { Family, StreamListener } from '../types.ts'
+import type { Family, StreamListener } from '../../ports/runtime.ts'
 
 /** How long a closing listener lets accepted connections finish before cutting them. */
 export const LINGER_MS = 1000

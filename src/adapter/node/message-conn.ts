@@ -9,8 +9,8 @@
  * V8, several hundred bytes each.
  */
 import { setImmediate, setTimeout } from 'node:timers'
-import { MessageBatch } from '../../core/tunnel/message-batch.ts'
-import type { SocketAddress, StreamConn, StreamHandlers } from '../types.ts'
+import { MessageBatch } from '../../base/message-batch.ts'
+import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 
 /** Largest message we build from gathered writes; a bigger write goes out alone. */
 const MAX_MESSAGE = 256 * 1024

@@ -4,7 +4,7 @@
  * method names.
  */
 import type dgram from 'node:dgram'
-import type { MulticastBindOptions, MulticastSocket, UdpBindOptions, UdpSocket } from '../types.ts'
+import type { MulticastBindOptions, MulticastSocket, UdpBindOptions, UdpSocket } from '../../ports/runtime.ts'
 import { bindUdp } from './udp.ts'
 
 /** The multicast methods node:dgram and Bun.udpSocket share. */

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
-import type { StaticEntry } from '../http-types.ts'
+import type { StaticEntry } from '../../ports/http.ts'
 
 /** Static files with node:fs (works on Node, Bun and Deno); never leaves `root`. */
 export async function readStatic(root: string, relPath: string): Promise<StaticEntry | undefined> {

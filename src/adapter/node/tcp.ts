@@ -1,24 +1,13 @@
 import net from 'node:net'
 import { listenBounded } from './listen-bounded.ts'
-import type { Family, SocketAddress, StreamConn, StreamHandlers, StreamListener, TcpConnectOptions, TcpListenOptions } from '../types.ts'
+import type { Family, SocketAddress, StreamConn, StreamHandlers, StreamListener, TcpConnectOptions, TcpListenOptions } from '../../ports/runtime.ts'
+import { socketAddress } from '../../base/address.ts'
 
 /** Above this many bytes queued in user space, write() reports backpressure. */
 const HIGH_WATER = 1 << 20
 
-function familyOf(address: string | undefined): Family {
-  return address !== undefined && address.includes(':') && !address.startsWith('::ffff:') ? 6 : 4
-}
-
-/** Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d: normalise before logging or keying (spec S7). */
-function normalise(address: string | undefined): string {
-  if (!address) return ''
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
-}
-
-function addressOf(address: string | undefined, port: number | undefined): SocketAddress {
-  const a = normalise(address)
-  return { address: a, port: port ?? 0, family: familyOf(a) }
-}
+// Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d: socketAddress() shows them as IPv4 before logging or keying (S7).
+const addressOf = socketAddress
 
 /** Wraps a node:net (or node:tls) socket as a StreamConn. Exported for the TLS adapter. */
 export function wrapSocket(socket: net.Socket): StreamConn {

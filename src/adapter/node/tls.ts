@@ -5,17 +5,13 @@
 import { listenBounded } from './listen-bounded.ts'
 import net from 'node:net'
 import tls from 'node:tls'
-import type { Family, SocketAddress, StreamConn, StreamListener, TlsConnectOptions, TlsListenOptions } from '../types.ts'
+import type { Family, SocketAddress, StreamConn, StreamListener, TlsConnectOptions, TlsListenOptions } from '../../ports/runtime.ts'
 import { wrapSocket } from './tcp.ts'
+import { socketAddress } from '../../base/address.ts'
 
 const MIN_VERSION: tls.SecureVersion = 'TLSv1.2'
 
-function addressOf(address: string | undefined, port: number | undefined): SocketAddress {
-  let a = address ?? ''
-  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7)
-  const family: Family = a.includes(':') ? 6 : 4
-  return { address: a, port: port ?? 0, family }
-}
+const addressOf = socketAddress
 
 /**
  * An error from the TLS layer of a dial. It has no `code` on purpose: dialers list an attempt's

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram'
-import { slabCopy } from '../../core/slab.ts'
-import type { UdpBindOptions, UdpSocket } from '../types.ts'
+import { slabCopy } from '../../base/slab.ts'
+import type { UdpBindOptions, UdpSocket } from '../../ports/runtime.ts'
 
 /**
  * UDP through node:dgram. Used on Node; Bun and Deno have faster native paths of their own.

@@ -6,8 +6,8 @@
  */
 import type http from 'node:http'
 import WebSocket from 'ws'
-import type { UpgradeFailure, WebSocketConnectOptions } from '../http-types.ts'
-import type { StreamConn } from '../types.ts'
+import type { UpgradeFailure, WebSocketConnectOptions } from '../../ports/http.ts'
+import type { StreamConn } from '../../ports/runtime.ts'
 import { duplexOf } from './duplex.ts'
 import { wsPackageConn } from './http.ts'
 

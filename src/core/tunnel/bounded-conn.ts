@@ -1,4 +1,4 @@
-import type { StreamConn, StreamHandlers } from '../../adapter/types.ts'
+import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 import type { HalfContext } from '../connector.ts'
 
 /** Send-buffer cap per tunnel connection: beyond it frames are dropped and counted (a peer that stops reading). */

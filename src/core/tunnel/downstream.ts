@@ -1,8 +1,8 @@
 import { BasicFlow, FlowTable } from '../flow.ts'
 import type { HalfContext, PacketSink } from '../connector.ts'
-import { Kind, type Frame } from '../frame.ts'
+import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session } from './session.ts'
-import type { Wire } from './wire.ts'
+import type { Wire } from '../../protocol/wire.ts'
 
 /**
  * The tunnel used as an in connector: requests and events arriving from the peer half become

@@ -1,12 +1,12 @@
-import type { StreamConn, StreamHandlers } from '../../adapter/types.ts'
-import { RelayError } from '../errors.ts'
-import { Kind, KIND_NAMES, type Frame, type KindValue } from '../frame.ts'
+import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
+import { RelayError } from '../../base/errors.ts'
+import { Kind, KIND_NAMES, type Frame, type KindValue } from '../../protocol/frame.ts'
 import { unrefTimer } from '../flow.ts'
-import type { Logger } from '../logger.ts'
-import type { Stats } from '../stats.ts'
-import { ByteQueue } from './byte-queue.ts'
-import { encodeClientHello, encodeServerReply, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from './hello.ts'
-import type { FrameReader, Wire } from './wire.ts'
+import type { Logger } from '../../base/logger.ts'
+import type { Stats } from '../../base/stats.ts'
+import { ByteQueue } from '../../base/byte-queue.ts'
+import { encodeClientHello, encodeServerReply, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from '../../protocol/hello.ts'
+import type { FrameReader, Wire } from '../../protocol/wire.ts'
 
 const ignore = (): void => {}
 

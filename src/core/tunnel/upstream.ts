@@ -1,9 +1,9 @@
 import type { Flow } from '../flow.ts'
 import { unrefTimer } from '../flow.ts'
 import type { HalfContext, PacketKind, PacketSink } from '../connector.ts'
-import { Kind, type Frame } from '../frame.ts'
+import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session } from './session.ts'
-import type { Wire } from './wire.ts'
+import type { Wire } from '../../protocol/wire.ts'
 
 interface SessionState {
   session: Session

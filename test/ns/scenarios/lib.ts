@@ -6,16 +6,16 @@
  */
 import dgram from 'node:dgram'
 import { execFile } from 'node:child_process'
-import { currentRuntime } from '../../../src/adapter/index.ts'
-import type { Runtime, UdpSocket } from '../../../src/adapter/types.ts'
-import { type Half, type HalfOptions, startHalf } from '../../../src/core/half.ts'
+import { runtime as defaultRuntime } from '#runtime'
+import type { Runtime, UdpSocket } from '../../../src/ports/runtime.ts'
+import { type Half, type HalfOptions, startHalf } from '../../../mod.ts'
 
 export type CheckResult = { ok: true; value: unknown } | { ok: false; error: string }
 
 const results: Record<string, CheckResult> = {}
 const cleanups: (() => unknown)[] = []
 
-export const rt: Runtime = await currentRuntime()
+export const rt: Runtime = defaultRuntime
 
 /** Runs one check; its cleanups run after it, whatever happens. */
 export async function check(name: string, fn: () => Promise<unknown>, timeoutMs = 8000): Promise<void> {

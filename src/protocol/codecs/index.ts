@@ -1,9 +1,9 @@
-import { RelayError } from '../src/core/errors.ts'
-import { avroCodec } from './avro/codec.ts'
-import { msgpackCodec } from './msgpack/codec.ts'
-import { protobufCodec } from './protobuf/codec.ts'
+import { RelayError } from '../../base/errors.ts'
+import { avroCodec } from './avro.ts'
+import { msgpackCodec } from './msgpack.ts'
+import { protobufCodec } from './protobuf.ts'
 import type { Codec } from './types.ts'
-import { uhppotedCodec } from './uhppoted/codec.ts'
+import { uhppotedCodec } from './uhppoted.ts'
 
 /** Names accepted by `--codec`, default first. */
 export const CODEC_NAMES = ['protobuf', 'avro', 'msgpack', 'uhppoted'] as const

@@ -1,6 +1,6 @@
-import type { Frame, KindValue } from '../src/core/frame.ts'
+import type { Frame, KindValue } from '../frame.ts'
 import type { Codec } from './types.ts'
-import { slabAlloc } from '../src/core/slab.ts'
+import { slabAlloc } from '../../base/slab.ts'
 import { checkRoom } from './validate.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.ts'
+import { RelayError } from '../base/errors.ts'
 
 /**
  * The hello exchange that opens every tcp/tls tunnel connection (DESIGN.md §3). It is the same

@@ -1,12 +1,12 @@
 /**
- * The HTTP side of the adapter contract: an HTTP server that runs a Hono app with the runtime's
- * WebSocket support (ws/server, http/https in-connectors), a WebSocket client over a connection
- * the core dialled (ws/client), and HTTP/2 streams for gRPC (grpc/server, grpc/client). The
- * protocols themselves (negotiation, gRPC status and framing, the JSON API) live in the core;
+ * The HTTP side of the adapter contract, in web-standard terms: an HTTP server that hands every
+ * request to a handler as a `Request` and sends the `Response` it returns, with the runtime's
+ * WebSocket upgrade (ws/server, http/https in-connectors); a WebSocket client over a connection
+ * the core dialled (ws/client); HTTP/2 streams for gRPC (grpc/server, grpc/client). The protocols
+ * themselves (negotiation, gRPC status and framing, the JSON API) live in the connectors;
  * adapters only move bytes and messages.
  */
-import type { Context } from 'hono'
-import type { Family, SocketAddress, StreamConn, StreamListener } from './types.ts'
+import type { Family, SocketAddress, StreamConn, StreamListener } from './sockets.ts'
 
 /** TLS material for an HTTP or HTTP/2 server (PEM text). */
 export interface HttpTlsOptions {
@@ -29,12 +29,22 @@ export interface WebSocketAccept {
   onOpen(conn: StreamConn): void
 }
 
-/** Upgrades the request of `c` (already accepted by the app) and returns the response to give Hono. */
-export type WebSocketUpgrader = (c: Context, accept: WebSocketAccept) => Response | Promise<Response>
-
-export interface HttpApp {
-  fetch(request: Request, env?: unknown): Response | Promise<Response>
+/** What the server knows of a request besides the request itself. */
+export interface HttpRequestInfo {
+  /** The peer (IPv4-mapped addresses already shown as IPv4). */
+  remote: SocketAddress
+  /** The listening address that took the request. */
+  local: SocketAddress
+  /**
+   * Present when the request asks for a WebSocket upgrade: accepts it and returns the response
+   * the handler must return. A handler that returns anything else refuses the upgrade, and the
+   * client gets that whole response (status, headers, body).
+   */
+  upgrade?(accept: WebSocketAccept): Response
 }
+
+/** Answers one request. */
+export type HttpHandler = (request: Request, info: HttpRequestInfo) => Response | Promise<Response>
 
 export interface HttpServeOptions {
   address: string
@@ -43,14 +53,7 @@ export interface HttpServeOptions {
   ipv6Only?: boolean
   /** https / wss when present. */
   tls?: HttpTlsOptions
-  /** Builds the app with this runtime's WebSocket upgrader. */
-  app(upgrade: WebSocketUpgrader): HttpApp
-  /**
-   * A refusal decided from the request head alone. Runtimes whose WebSocket glue would cut a
-   * refusal down to a bare status line call this first and send the whole
-   * response (status, reason body, headers); the app applies the same check everywhere else.
-   */
-  checkUpgrade?(request: Request): Response | undefined
+  handler: HttpHandler
 }
 
 export interface WebSocketConnectOptions {

@@ -1,17 +1,21 @@
-import type { Runtime, SocketAddress } from '../adapter/types.ts'
-import { codecByName } from '../../codecs/index.ts'
-import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, TlsMaterial } from './connector.ts'
-import { parseDuration } from './duration.ts'
-import { RelayError } from './errors.ts'
-import { createLogger, type LogLevel, type Logger, type LogSink } from './logger.ts'
-import { DropReporter, Stats } from './stats.ts'
+import type { Runtime, SocketAddress } from '../ports/runtime.ts'
+import { codecByName } from '../protocol/codecs/index.ts'
+import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, TlsMaterial } from '../core/connector.ts'
+import { parseDuration } from '../base/duration.ts'
+import { RelayError } from '../base/errors.ts'
+import { createLogger, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
+import { DropReporter, Stats } from '../base/stats.ts'
 import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
 import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
 
-export interface HalfOptions {
-  /** Where requests come in: a connector string (`udp/listen:127.0.0.1:5300`) or a parsed spec. */
-  in: string | ConnectorSpec
+/** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
+export interface HalfSettings {
+  /**
+   * Where requests come in: a connector string (`udp/listen:127.0.0.1:5300`), a parsed spec, or a
+   * connector the caller made (the edge entries' accepted WebSocket).
+   */
+  in: string | ConnectorSpec | ProvidedIn
   /** Where they go out. */
   out: string | ConnectorSpec
   /** `protobuf` (default), `avro`, `msgpack` or `uhppoted`. */
@@ -43,8 +47,14 @@ export interface HalfOptions {
   logger?: Logger | LogSink
   /** Stops the half when aborted. */
   signal?: AbortSignal
-  /** Runtime adapter; default: the one for the runtime we run on. */
-  runtime?: Runtime
+}
+
+export interface HalfOptions extends HalfSettings {
+  /**
+   * The runtime adapter (src/adapter/<runtime>/). Required here; the package entry (mod.ts) fills
+   * in the one its import conditions picked (`#runtime`).
+   */
+  runtime: Runtime
 }
 
 export interface Half extends AsyncDisposable {
@@ -86,6 +96,17 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
   }
 }
 
+/** An in connector made by the caller instead of from a connector string. */
+export interface ProvidedIn {
+  /** For logs: what it is (`ws/server (edge)`). */
+  readonly text: string
+  create(ctx: HalfContext): InConnector
+}
+
+function isProvided(value: string | ConnectorSpec | ProvidedIn): value is ProvidedIn {
+  return typeof value === 'object' && 'create' in value
+}
+
 function toSpec(value: string | ConnectorSpec): ConnectorSpec {
   return typeof value === 'string' ? parseConnector(value) : value
 }
@@ -96,10 +117,10 @@ function toSpec(value: string | ConnectorSpec): ConnectorSpec {
  * start; nothing stays bound after a failed start.
  */
 export async function startHalf(o: HalfOptions): Promise<Half> {
-  const inSpec = toSpec(o.in)
+  const inSpec = isProvided(o.in) ? undefined : toSpec(o.in)
   const outSpec = toSpec(o.out)
   const options = resolveOptions(o)
-  const runtime = o.runtime ?? (await (await import('../adapter/index.ts')).currentRuntime())
+  const runtime = o.runtime
   const logger = typeof o.logger === 'function' ? createLogger(o.logLevel ?? 'info', o.logger) : (o.logger ?? createLogger(o.logLevel ?? 'info'))
   const stats = new Stats()
   const controller = new AbortController()
@@ -140,10 +161,10 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   if (o.signal?.aborted) throw new RelayError('E_CANCELLED', 'aborted before start')
   // Contradictions (--ipv4 with an IPv6 literal, a local bind of the other family) fail here, at
   // start, with their own exit code, rather than in a dialling retry loop (spec F3, M2).
-  preflight(runtime, inSpec, options.family, 'in')
+  if (inSpec) preflight(runtime, inSpec, options.family, 'in')
   preflight(runtime, outSpec, options.family, 'out')
   outConn = createOut(outSpec, ctx, inSpec)
-  inConn = createIn(inSpec, ctx, outSpec)
+  inConn = isProvided(o.in) ? o.in.create(ctx) : createIn(inSpec!, ctx, outSpec)
   try {
     await outConn.start()
     await inConn.start(outConn)

@@ -1,8 +1,8 @@
-import type { Frame } from '../../src/core/frame.ts'
-import { decodedFrame, defineCodec } from '../define.ts'
-import type { Codec } from '../types.ts'
-import { readUtf8, utf8Length, writeUtf8 } from '../utf8.ts'
-import { checkDecodedKind, checkDecodedPayload, checkFrame, decodeError, EMPTY } from '../validate.ts'
+import type { Frame } from '../frame.ts'
+import { decodedFrame, defineCodec } from './define.ts'
+import type { Codec } from './types.ts'
+import { readUtf8, utf8Length, writeUtf8 } from './utf8.ts'
+import { checkDecodedKind, checkDecodedPayload, checkFrame, decodeError, EMPTY } from './validate.ts'
 
 /**
  * edgerelay.v1.Frame (codecs/schema/edgerelay.proto) in proto3 wire format, written by hand

@@ -1,9 +1,9 @@
-import type { Codec } from '../../../codecs/types.ts'
-import { UHPPOTED_HEADER, encodeUhppotedInto } from '../../../codecs/uhppoted/codec.ts'
-import { RelayError } from '../errors.ts'
-import { Kind, MAX_ENCODED_FRAME, type Frame, type KindValue } from '../frame.ts'
-import { ByteQueue } from './byte-queue.ts'
-import { slabAlloc } from '../slab.ts'
+import type { Codec } from './codecs/types.ts'
+import { UHPPOTED_HEADER, encodeUhppotedInto } from './codecs/uhppoted.ts'
+import { RelayError } from '../base/errors.ts'
+import { Kind, MAX_ENCODED_FRAME, type Frame, type KindValue } from './frame.ts'
+import { ByteQueue } from '../base/byte-queue.ts'
+import { slabAlloc } from '../base/slab.ts'
 
 /**
  * How frames travel on a byte stream (tcp, tls). Two formats:

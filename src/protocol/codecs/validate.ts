@@ -1,5 +1,5 @@
-import { RelayError } from '../src/core/errors.ts'
-import { type Frame, isKind, MAX_PAYLOAD } from '../src/core/frame.ts'
+import { RelayError } from '../../base/errors.ts'
+import { type Frame, isKind, MAX_PAYLOAD } from '../frame.ts'
 
 /**
  * The checks and errors every codec shares. Decoders throw only `E_FRAME_DECODE`, so a caller can

@@ -1,7 +1,7 @@
-import { type Frame, Kind } from '../../src/core/frame.ts'
-import { slabAlloc } from '../../src/core/slab.ts'
-import type { Codec } from '../types.ts'
-import { checkPayload, checkRoom, decodeError, encodeError, isU32 } from '../validate.ts'
+import { type Frame, Kind } from '../frame.ts'
+import { slabAlloc } from '../../base/slab.ts'
+import type { Codec } from './types.ts'
+import { checkPayload, checkRoom, decodeError, encodeError, isU32 } from './validate.ts'
 
 /**
  * uhppoted-tunnel's framing (protocol/message.go), byte for byte, so either half can be the Go

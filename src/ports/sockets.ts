@@ -1,16 +1,10 @@
 /**
- * The contract between the runtime-free core and a runtime (DESIGN.md §4). Everything that touches
- * a runtime global (node:*, Bun.*, Deno.*) lives behind this interface, in src/adapter/<runtime>/.
+ * Sockets and addresses as the layers above see them: UDP sockets, stream connections, listeners,
+ * TLS options, interface addresses. Implemented by each runtime's adapter (src/adapter/<runtime>/).
  */
-import type { HttpRuntime } from './http-types.ts'
+import type { Family, SocketAddress } from '../base/address.ts'
 
-export type Family = 4 | 6
-
-export interface SocketAddress {
-  address: string
-  port: number
-  family: Family
-}
+export type { Family, SocketAddress } from '../base/address.ts'
 
 export interface UdpBindOptions {
   /** Literal address to bind (`0.0.0.0`, `::`, `127.0.0.1`, `fe80::1%eth0`). */
@@ -169,31 +163,4 @@ export interface InterfaceAddress {
 export interface ResolvedAddress {
   address: string
   family: Family
-}
-
-export interface RuntimeCapabilities {
-  /** Whether ipv6Only is honoured on UDP sockets bound to `::`. */
-  udpIpv6Only: boolean
-  /** Whether received link-local addresses keep their `%zone`. */
-  keepsZoneOnReceive: boolean
-}
-
-export interface Runtime extends HttpRuntime {
-  readonly name: 'node' | 'bun' | 'deno' | 'edge'
-  readonly capabilities: RuntimeCapabilities
-  bindUdp(opts: UdpBindOptions): Promise<UdpSocket>
-  listenTcp(opts: TcpListenOptions): Promise<StreamListener>
-  connectTcp(opts: TcpConnectOptions): Promise<StreamConn>
-  /** TLS server: connections are handed over only after a completed handshake. */
-  listenTls?(opts: TlsListenOptions): Promise<StreamListener>
-  /** Resolves only after the TLS handshake (and the server certificate check) succeeded. */
-  connectTls?(opts: TlsConnectOptions): Promise<StreamConn>
-  /** Addresses of the host's interfaces, read fresh each call (absent where there are none: edge). */
-  networkInterfaces?(): InterfaceAddress[]
-  /** The index of a named interface, or undefined when there is no such interface. */
-  interfaceIndex?(name: string): number | undefined
-  /** UDP multicast receive/send (absent where there is no UDP). */
-  bindMulticast?(opts: MulticastBindOptions): Promise<MulticastSocket>
-  /** getaddrinfo-style lookup honouring /etc/hosts; results in resolver order. */
-  lookup(name: string, family?: Family): Promise<ResolvedAddress[]>
 }

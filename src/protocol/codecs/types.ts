@@ -1,4 +1,4 @@
-import type { Frame } from '../src/core/frame.ts'
+import type { Frame } from '../frame.ts'
 
 /**
  * A codec turns one Frame into bytes and back. Length prefixes and stream framing are not the

@@ -1,5 +1,5 @@
-import { codecByName } from '../../codecs/index.ts'
-import { lengthPrefixedWire, uhppotedWire, type Wire } from '../core/tunnel/wire.ts'
+import { codecByName } from './codecs/index.ts'
+import { lengthPrefixedWire, uhppotedWire, type Wire } from './wire.ts'
 
 const cache = new Map<string, Wire>()
 

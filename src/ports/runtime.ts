@@ -1,0 +1,36 @@
+/**
+ * The contract between the runtime-free layers and a runtime (docs/architecture.md): everything
+ * that touches a runtime global (node:*, Bun.*, Deno.*) lives behind this interface, in
+ * src/adapter/<runtime>/.
+ */
+import type { HttpRuntime } from './http.ts'
+import type { InterfaceAddress, MulticastBindOptions, MulticastSocket, ResolvedAddress, StreamConn, StreamListener, TcpConnectOptions, TcpListenOptions, TlsConnectOptions, TlsListenOptions, UdpBindOptions, UdpSocket, Family } from './sockets.ts'
+
+export type * from './sockets.ts'
+
+export interface RuntimeCapabilities {
+  /** Whether ipv6Only is honoured on UDP sockets bound to `::`. */
+  udpIpv6Only: boolean
+  /** Whether received link-local addresses keep their `%zone`. */
+  keepsZoneOnReceive: boolean
+}
+
+export interface Runtime extends HttpRuntime {
+  readonly name: 'node' | 'bun' | 'deno' | 'edge'
+  readonly capabilities: RuntimeCapabilities
+  bindUdp(opts: UdpBindOptions): Promise<UdpSocket>
+  listenTcp(opts: TcpListenOptions): Promise<StreamListener>
+  connectTcp(opts: TcpConnectOptions): Promise<StreamConn>
+  /** TLS server: connections are handed over only after a completed handshake. */
+  listenTls?(opts: TlsListenOptions): Promise<StreamListener>
+  /** Resolves only after the TLS handshake (and the server certificate check) succeeded. */
+  connectTls?(opts: TlsConnectOptions): Promise<StreamConn>
+  /** Addresses of the host's interfaces, read fresh each call (absent where there are none: edge). */
+  networkInterfaces?(): InterfaceAddress[]
+  /** The index of a named interface, or undefined when there is no such interface. */
+  interfaceIndex?(name: string): number | undefined
+  /** UDP multicast receive/send (absent where there is no UDP). */
+  bindMulticast?(opts: MulticastBindOptions): Promise<MulticastSocket>
+  /** getaddrinfo-style lookup honouring /etc/hosts; results in resolver order. */
+  lookup(name: string, family?: Family): Promise<ResolvedAddress[]>
+}
