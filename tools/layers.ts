@@ -61,13 +61,33 @@ function listFiles(dir: string): string[] {
 }
 
 /** Import specifiers of a file: static imports, re-exports and literal dynamic imports (type-only too: they are coupling). */
-export function importsOf(source: string): string[] {
+export function importsOf(source: string, opts: { dynamic?: boolean } = {}): string[] {
   const specs: string[] = []
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1')
   for (const m of code.matchAll(/(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]/g)) specs.push(m[1]!)
   for (const m of code.matchAll(/(?:^|[\s;])import\s*['"]([^'"]+)['"]/g)) specs.push(m[1]!)
-  for (const m of code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) specs.push(m[1]!)
+  if (opts.dynamic !== false) for (const m of code.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) specs.push(m[1]!)
   return specs
+}
+
+/**
+ * Everything `entries` load before any dynamic import() runs: relative files (resolved from the
+ * repository root) and bare specifiers (packages, node:*), followed through static imports only.
+ */
+export function staticClosure(root: string, entries: string[]): Set<string> {
+  const seen = new Set<string>()
+  const todo = entries.map((e) => join(root, e))
+  while (todo.length > 0) {
+    const file = todo.pop()!
+    if (seen.has(file)) continue
+    seen.add(file)
+    if (!file.startsWith('/')) continue
+    for (const spec of importsOf(readFileSync(file, 'utf8'), { dynamic: false })) {
+      if (spec.startsWith('.')) todo.push(normalize(join(dirname(file), spec)))
+      else seen.add(spec)
+    }
+  }
+  return seen
 }
 
 const RUNTIME_GLOBAL = /(?<![\w.$'"`])(?:Deno|Bun|process)\.[a-zA-Z]/

@@ -23,6 +23,7 @@ import { dialFirst } from '../net/dial.ts'
 import { formatHost } from '../net/endpoint.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { httpTlsOf, tlsDialer } from './ws.ts'
+import { tunnelConnector } from './stream-tunnel.ts'
 
 export const RELAY_PATH = '/edgerelay.v1.Tunnel/Relay'
 
@@ -277,3 +278,5 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
     },
   }
 }
+
+export const grpcConnector = tunnelConnector(grpcTransport)

@@ -26,6 +26,7 @@ import { resolveListen } from '../net/resolve.ts'
 import { jsonResponse, textResponse } from './http-response.ts'
 import { httpTlsOf } from './ws.ts'
 import { formatAddress } from '../base/address.ts'
+import type { ConnectorFactory } from '../core/connector.ts'
 
 /** uhppoted-tunnel gzips JSON replies above this size when the client accepts gzip. */
 const GZIP_MINIMUM = 16384
@@ -204,3 +205,6 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     addresses: () => listeners.map((l) => l.local),
   }
 }
+
+/** http and https: uhppoted-tunnel's JSON API as an in connector. */
+export const httpConnector = (secure: boolean): ConnectorFactory => ({ in: (s, ctx) => httpIn(ctx, s, secure) })

@@ -13,6 +13,8 @@ import type { Endpoint } from '../net/endpoint.ts'
 import { resolveConnect, resolveListen } from '../net/resolve.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { formatAddress } from '../base/address.ts'
+import type { ConnectorSpec } from '../net/connector-string.ts'
+import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
 
 /** How a stream tunnel (tcp now, tls next) opens connections. */
 export interface StreamTransport {
@@ -242,4 +244,14 @@ export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, con
       downstream?.close()
     },
   }
+}
+
+const isEventOut = (peer: ConnectorSpec) => peer.kind === 'udp' && peer.role === 'event'
+
+/** The registry entry of a tunnel kind (tcp, tls, ws, grpc) for one role, given how it makes its transport. */
+export function tunnelConnector(makeTransport: (ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec) => StreamTransport) {
+  return (role: 'server' | 'client'): ConnectorFactory => ({
+    in: (s, ctx, peer) => streamTunnelIn(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
+    out: (s, ctx) => streamTunnelOut(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
+  })
 }

@@ -4,6 +4,8 @@ import { raceOptionsOf, raceTcp } from '../net/dial.ts'
 import { filterForLocal, localBindOf } from '../net/family.ts'
 import { dualStackRequested } from '../net/resolve.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
+import { endpointOf } from '../core/connector.ts'
+import { tunnelConnector } from './stream-tunnel.ts'
 
 /**
  * Plain TCP as a tunnel transport. Clients race the resolved addresses (RFC 8305, spec C1–C10)
@@ -37,3 +39,5 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
     },
   }
 }
+
+export const tcpConnector = tunnelConnector((ctx, role, spec) => tcpTransport(ctx, role, spec.text, endpointOf(spec)))

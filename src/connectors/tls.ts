@@ -5,6 +5,7 @@ import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { formatAddress } from '../base/address.ts'
+import { tunnelConnector } from './stream-tunnel.ts'
 
 const CLIENT_OPTIONS = new Set(['sni'])
 
@@ -113,3 +114,5 @@ export function describeClientError(err: Error, handshakeTimeoutMs: number): str
   if (code === 'ECONNRESET' || /socket hang up|disconnected|ECONNRESET/i.test(msg)) return `closed the connection during the TLS handshake${tail}`
   return `TLS handshake failed: ${msg}${tail}`
 }
+
+export const tlsConnector = tunnelConnector(tlsTransport)

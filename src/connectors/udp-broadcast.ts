@@ -3,6 +3,7 @@ import type { HalfContext, OutConnector, PacketKind } from '../core/connector.ts
 import type { Flow } from '../core/flow.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'
+import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
 
 interface FlowSocket {
   socket: UdpSocket | undefined
@@ -88,3 +89,5 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
     },
   }
 }
+
+export const udpBroadcastConnector: ConnectorFactory = { out: (s, ctx) => udpBroadcastOut(ctx, endpointOf(s), s.text) }

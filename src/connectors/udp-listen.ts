@@ -10,6 +10,7 @@ import { localUnicastAddresses } from '../net/local-addresses.ts'
 import { checkNotMulticastOptions, isMulticastHost, multicastPlan } from '../net/multicast.ts'
 import { dualStackRequested, effectiveFamily, resolveListen } from '../net/resolve.ts'
 import { formatAddress } from '../base/address.ts'
+import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
 
 /** How often `udp/listen:*` looks for new or vanished local addresses (U4; `rescan=` changes it). */
 const DEFAULT_RESCAN_MS = 30_000
@@ -216,3 +217,4 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
   }
 }
 
+export const udpListenConnector: ConnectorFactory = { in: (s, ctx) => udpListenIn(ctx, endpointOf(s), s.text, 'request') }

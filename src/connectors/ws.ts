@@ -20,6 +20,7 @@ import { jsonResponse, textResponse } from './http-response.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { formatAddress } from '../base/address.ts'
+import { tunnelConnector } from './stream-tunnel.ts'
 
 /** The WebSocket status of a refusal, in words users can act on. */
 function refusalResponse(r: Refusal): Response {
@@ -156,3 +157,5 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
     },
   }
 }
+
+export const wsConnector = tunnelConnector(wsTransport)

@@ -1,5 +1,8 @@
 import type { Runtime, SocketAddress } from '../ports/runtime.ts'
 import type { Flow } from './flow.ts'
+import type { ConnectorSpec } from '../net/connector-string.ts'
+import type { Endpoint } from '../net/endpoint.ts'
+import { RelayError } from '../base/errors.ts'
 import type { Logger } from '../base/logger.ts'
 import type { Stats, DropReporter } from '../base/stats.ts'
 
@@ -86,4 +89,18 @@ export interface TlsMaterial {
   key?: string
   /** tls/server: require a client certificate signed by caCert. */
   clientAuth?: boolean
+}
+
+/** Makes the connectors of one kind (`udp/listen`) from their parsed specs; the registry holds one per kind. */
+export interface ConnectorFactory {
+  /** `peer` is the other connector of the half (tunnels into udp/event carry events). */
+  in?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec): InConnector
+  /** `peer` is undefined when the in connector was made by the caller (the edge entries). */
+  out?(spec: ConnectorSpec, ctx: HalfContext, peer: ConnectorSpec | undefined): OutConnector
+}
+
+/** The spec's endpoint, or a configuration error naming the connector. */
+export function endpointOf(spec: ConnectorSpec): Endpoint {
+  if (!spec.endpoint) throw new RelayError('E_CONFIG', `${spec.text}: needs an address`)
+  return spec.endpoint
 }

@@ -163,9 +163,9 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   // start, with their own exit code, rather than in a dialling retry loop (spec F3, M2).
   if (inSpec) preflight(runtime, inSpec, options.family, 'in')
   preflight(runtime, outSpec, options.family, 'out')
-  outConn = createOut(outSpec, ctx, inSpec)
-  inConn = isProvided(o.in) ? o.in.create(ctx) : createIn(inSpec!, ctx, outSpec)
   try {
+    outConn = await createOut(outSpec, ctx, inSpec)
+    inConn = isProvided(o.in) ? o.in.create(ctx) : await createIn(inSpec!, ctx, outSpec)
     await outConn.start()
     await inConn.start(outConn)
   } catch (err) {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { test } from '../harness.ts'
-import { checkLayers, importsOf } from '../../tools/layers.ts'
+import { checkLayers, importsOf, staticClosure } from '../../tools/layers.ts'
 import { ROOT } from '../helpers/processes.ts'
 
 test('src/ follows the layering of docs/architecture.md: no upward import, no cycle, runtime globals only in adapters', () => {
@@ -40,4 +40,16 @@ test('the layer check fails on an upward import, a cycle, a runtime module and a
 test('imports are read from static, type-only, re-export and literal dynamic forms, not from comments', () => {
   const specs = importsOf(`import a from './a.ts'\nimport type { B } from './b.ts'\nexport * from './c.ts'\nconst d = await import('./d.ts')\n// import e from './e.ts'\n/* import f from './f.ts' */\nimport './g.ts'\n`)
   assert.deepEqual(specs.sort(), ['./a.ts', './b.ts', './c.ts', './d.ts', './g.ts'])
+})
+
+test('a udp↔tcp half loads no HTTP, WebSocket or gRPC code: those connectors and packages come only through dynamic imports', () => {
+  // What startHalf, the node adapter and the three connectors of such a half import before any
+  // lazy import() runs (the registry loads each connector kind on first use).
+  const loaded = staticClosure(ROOT, ['src/half/start-half.ts', 'src/adapter/node/index.ts', 'src/connectors/udp-listen.ts', 'src/connectors/tcp.ts', 'src/connectors/udp-broadcast.ts'])
+  const names = [...loaded].map((f) => (f.startsWith('/') ? f.slice(ROOT.length) : f))
+  for (const unwanted of ['hono', 'ws', '@hono/node-server', 'node:http', 'node:http2', 'node:https', 'src/connectors/ws.ts', 'src/connectors/grpc.ts', 'src/connectors/http-in.ts']) {
+    assert.ok(!names.includes(unwanted), `${unwanted} is loaded eagerly by a udp↔tcp half:\n${names.sort().join('\n')}`)
+  }
+  // The check sees what it must: the connectors and node modules such a half does use.
+  for (const wanted of ['src/connectors/stream-tunnel.ts', 'src/core/tunnel/session.ts', 'node:dgram', 'node:net']) assert.ok(names.includes(wanted), `${wanted} missing from:\n${names.sort().join('\n')}`)
 })

@@ -2,6 +2,8 @@ import type { UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext, OutConnector } from '../core/connector.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'
+import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
+import { udpListenIn } from './udp-listen.ts'
 
 /** udp/event as --out: every packet is sent as a one-way datagram from one shared socket. */
 export function udpEventOut(ctx: HalfContext, endpoint: Endpoint, text: string): OutConnector {
@@ -25,4 +27,10 @@ export function udpEventOut(ctx: HalfContext, endpoint: Endpoint, text: string):
       socket?.close()
     },
   }
+}
+
+/** udp/event: in, one-way datagrams from local clients; out, datagrams sent one way. */
+export const udpEventConnector: ConnectorFactory = {
+  in: (s, ctx) => udpListenIn(ctx, endpointOf(s), s.text, 'event'),
+  out: (s, ctx) => udpEventOut(ctx, endpointOf(s), s.text),
 }
