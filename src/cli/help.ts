@@ -19,6 +19,8 @@ Connectors (uhppoted-tunnel syntax):
   ws/client:ws://<host>:<port>/path | wss://...  in/out WebSocket tunnel, dialling
   grpc/server:<host>:<port>     in/out gRPC tunnel (edgerelay.v1.Tunnel/Relay), h2c or TLS with --cert/--key
   grpc/client:<host>:<port>[,tls]  in/out gRPC tunnel, dialling
+  zmq/server:<host>:<port>      in/out ZeroMQ tunnel, ROUTER binding (ZMTP 3.1, NULL)
+  zmq/client:<host>:<port>      in/out ZeroMQ tunnel, DEALER connecting
   http/<host>:<port>, https/<host>:<port>  in  uhppoted-tunnel's JSON API (POST /udp/broadcast, /udp/send)
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
   Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>

@@ -27,6 +27,7 @@ const entries = new Map<string, Entry>([
     tunnel('tls', role, async () => (await import('./tls.ts')).tlsConnector),
     tunnel('ws', role, async () => (await import('./ws.ts')).wsConnector),
     tunnel('grpc', role, async () => (await import('./grpc.ts')).grpcConnector),
+    tunnel('zmq', role, async () => (await import('./zmq.ts')).zmqConnector),
   ]),
   ['http', { in: true, out: false, load: async () => (await import('./http-in.ts')).httpConnector(false) }],
   ['https', { in: true, out: false, load: async () => (await import('./http-in.ts')).httpConnector(true) }],

@@ -19,7 +19,7 @@ import { type Fail, failer, indexIn, unexpected } from './scan.ts'
 
 /** A parsed connector string. */
 export interface ConnectorSpec {
-  /** udp, tcp, tls, ws, grpc, http or https (lowercase, without the family digit). */
+  /** udp, tcp, tls, ws, grpc, zmq, http or https (lowercase, without the family digit). */
   kind: string
   /** listen, broadcast, event, server or client; '' for http and https. */
   role: string
@@ -44,6 +44,7 @@ export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
   tls: ['server', 'client'],
   ws: ['server', 'client'],
   grpc: ['server', 'client'],
+  zmq: ['server', 'client'],
   http: [],
   https: [],
 }

@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
-import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
+import { RECORDS, startDnsmasq } from '../helpers/dns.ts'
+import { digThroughCliHalves } from '../helpers/cli-dig.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/ports.ts'
-import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
 import { runInterop } from '../helpers/python.ts'
 
 // End to end over gRPC: dig → near half (this runtime's CLI) → grpc tunnel (h2c) → far half →
 // dnsmasq; and a stock Python gRPC client generated from the published .proto.
 
 test('dig through the real CLI halves over a grpc tunnel, with a token', async (t) => {
-  const cli = CLI[t.runtime]
-  const dns = await startDnsmasq(t)
-  const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const far = startProcess(t, [...cli, '--in', `grpc/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--token', 'e2e-grpc'])
-  await far.waitFor(/listening on/)
-  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `grpc/client:127.0.0.1:${tunnelPort}`, '--token', 'e2e-grpc'])
-  await near.waitFor(/connected to/)
-  assert.equal(await dig(nearPort, 'host.example'), RECORDS['host.example'])
-  assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example'])
-  assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
-  assert.ok(cleanExit(await far.stop(), far.output(), t.runtime), far.output())
+  await digThroughCliHalves(t, (p) => `grpc/server:127.0.0.1:${p}`, (p) => `grpc/client:127.0.0.1:${p}`, ['--token', 'e2e-grpc'])
 }, { timeout: 30_000 })
 
 test('a stock python3-grpcio client generated from edgerelay.proto gets its DNS answer through grpc/server', async (t) => {

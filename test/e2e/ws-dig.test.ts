@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
-import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
+import { RECORDS, startDnsmasq } from '../helpers/dns.ts'
+import { digThroughCliHalves } from '../helpers/cli-dig.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/ports.ts'
-import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
 import { runInterop } from '../helpers/python.ts'
 
 // End to end over WebSocket with programs nobody here wrote: dig → near half (this runtime's
@@ -11,17 +10,7 @@ import { runInterop } from '../helpers/python.ts'
 // from the published schema alone.
 
 test('dig through the real CLI halves over a ws tunnel, with a token', async (t) => {
-  const cli = CLI[t.runtime]
-  const dns = await startDnsmasq(t)
-  const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const far = startProcess(t, [...cli, '--in', `ws/server:127.0.0.1:${tunnelPort}/tunnel`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--token', 'e2e-secret'])
-  await far.waitFor(/listening on/)
-  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `ws/client:ws://127.0.0.1:${tunnelPort}/tunnel`, '--token', 'e2e-secret'])
-  await near.waitFor(/connected to/)
-  assert.equal(await dig(nearPort, 'host.example'), RECORDS['host.example'])
-  assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example'])
-  assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
-  assert.ok(cleanExit(await far.stop(), far.output(), t.runtime), far.output())
+  await digThroughCliHalves(t, (p) => `ws/server:127.0.0.1:${p}/tunnel`, (p) => `ws/client:ws://127.0.0.1:${p}/tunnel`, ['--token', 'e2e-secret'])
 }, { timeout: 30_000 })
 
 test('python3-websockets, following only the schema and DESIGN.md, gets a DNS answer through ws/server', async (t) => {

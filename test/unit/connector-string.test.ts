@@ -118,7 +118,7 @@ test('malformed strings fail with a code and the index of the offending characte
   const rows: [string, string, number, RegExp?][] = [
     ['', 'E_CONNECTOR_PARSE', 0],
     [' udp/listen:*:1', 'E_CONNECTOR_PARSE', 0],
-    ['foo/listen:1.2.3.4:5', 'E_CONNECTOR_PARSE', 0, /unknown connector kind 'foo': expected one of udp, tcp, tls, ws, grpc, http, https/],
+    ['foo/listen:1.2.3.4:5', 'E_CONNECTOR_PARSE', 0, /unknown connector kind 'foo': expected one of udp, tcp, tls, ws, grpc, zmq, http, https/],
     ['tcp/listen:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4, /unknown role 'listen' for tcp: expected one of tcp\/server, tcp\/client/],
     ['udp/bogus:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4, /udp\/listen, udp\/broadcast, udp\/event/],
     ['udp/:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4],
