@@ -14,18 +14,19 @@ import dgram from 'node:dgram'
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { arg, BUN, DENO, DENO_FLAGS, freePort, ROOT, sleep } from './script-tools.mjs'
+import { arg, BUN, buildPackage, DENO, DENO_FLAGS, freePort, ROOT, sleep } from './script-tools.mjs'
 
 const CLI = {
   // No memory reducer: it shrinks an idle heap at unpredictable times, which made a later reading
   // smaller than the baseline (never larger: RSS with it on is at most what is measured here).
   node: ['node', ['--no-memory-reducer', path.join(ROOT, 'bin/edgerelay.mjs')]],
-  bun: [BUN, [path.join(ROOT, 'src/cli/main.ts')]],
+  bun: [BUN, ['--conditions=edgerelay-source', path.join(ROOT, 'src/cli/main.ts')]],
   deno: [DENO, ['run', ...DENO_FLAGS, path.join(ROOT, 'src/cli/main.ts')]],
 }
 const FLOWS = Number(arg('flows', '10000'))
 const WS_TUNNELS = Number(arg('ws-tunnels', '1000'))
 const RUNTIMES = arg('runtimes', 'node,bun,deno').split(',')
+if (RUNTIMES.includes('node')) buildPackage()
 
 function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))

@@ -1,4 +1,5 @@
 /** Small helpers shared by the bench scripts. */
+import { execFileSync } from 'node:child_process'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,11 +9,14 @@ export const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
 export const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno')
 export const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net']
 
-/** Runs a file of this repository (path relative to ROOT, the cwd) on `runtime` (node through tsx). */
+/**
+ * Runs a TypeScript file of this repository (path relative to ROOT, the cwd) on `runtime` (node
+ * through tsx), with `#runtime` on the sources (the edgerelay-source condition; Deno: deno.json).
+ */
 export function scriptCommand(runtime, script, args) {
   switch (runtime) {
-    case 'node': return [process.execPath, ['--import', 'tsx', script, ...args]]
-    case 'bun': return [BUN, [script, ...args]]
+    case 'node': return [process.execPath, ['-C', 'edgerelay-source', '--import', 'tsx', script, ...args]]
+    case 'bun': return [BUN, ['--conditions=edgerelay-source', script, ...args]]
     case 'deno': return [DENO, ['run', ...DENO_FLAGS, script, ...args]]
   }
   throw new Error(`unknown runtime ${runtime}`)
@@ -34,4 +38,12 @@ export function freePort() {
       s.close(() => resolve(p))
     })
   })
+}
+
+/**
+ * Compiles lib/ (`npm run build`): the Node halves run bin/edgerelay.mjs, the compiled CLI npm
+ * users get, not the TypeScript sources through tsx.
+ */
+export function buildPackage() {
+  execFileSync(process.execPath, [path.join(ROOT, 'tools/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] })
 }

@@ -13,7 +13,7 @@ test('the single binary built by bun build --compile runs as a half in a real tu
   const dir = mkdtempSync(join(tmpdir(), 'edgerelay-bin-'))
   t.defer(() => rmSync(dir, { recursive: true, force: true }))
   const binary = join(dir, 'edgerelay')
-  const build = await run([`${ROOT}node_modules/.bin/bun`, 'build', '--compile', `${ROOT}src/cli/main.ts`, '--outfile', binary], 60_000)
+  const build = await run([`${ROOT}node_modules/.bin/bun`, 'build', '--compile', '--conditions=edgerelay-source', `${ROOT}src/cli/main.ts`, '--outfile', binary], 60_000)
   assert.equal(build.code, 0, build.stderr)
   assert.match((await run([binary, 'version'])).stdout, /^edgerelay \d+\.\d+\.\d+/)
 

@@ -91,11 +91,11 @@ const BIN = `${ROOT}node_modules/.bin`
 export function runtimeCommand(runtime: 'node' | 'bun' | 'deno', file: string): string[] {
   switch (runtime) {
     case 'bun':
-      return [`${BIN}/bun`, file]
+      return [`${BIN}/bun`, '--conditions=edgerelay-source', file]
     case 'deno':
       return [`${BIN}/deno`, 'run', '-A', '--unstable-net', file]
     default:
-      return [process.execPath, '--import', 'tsx', file]
+      return [process.execPath, '-C', 'edgerelay-source', '--import', 'tsx', file]
   }
 }
 

@@ -5,10 +5,13 @@ import type { TestContext } from '../harness.ts'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
 
-/** The exact commands README gives for running the CLI on each runtime. */
+/**
+ * The exact commands README gives for running the CLI from a checkout on each runtime (the
+ * TypeScript sources; test/e2e/package.test.ts runs the compiled package).
+ */
 export const CLI: Record<'node' | 'bun' | 'deno', string[]> = {
-  node: ['node', `${ROOT}bin/edgerelay.mjs`],
-  bun: [`${BIN}/bun`, `${ROOT}src/cli/main.ts`],
+  node: ['node', '-C', 'edgerelay-source', '--import', 'tsx', `${ROOT}src/cli/main.ts`],
+  bun: [`${BIN}/bun`, '--conditions=edgerelay-source', `${ROOT}src/cli/main.ts`],
   deno: [`${BIN}/deno`, 'run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', `${ROOT}src/cli/main.ts`],
 }
 
@@ -96,9 +99,9 @@ export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string
 }
 
 /** Runs a program to completion and returns its exit code and output. */
-export function run(cmd: string[], timeoutMs = 15_000): Promise<{ code: number | string; stdout: string; stderr: string }> {
+export function run(cmd: string[], timeoutMs = 15_000, opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd[0]!, cmd.slice(1), { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
