@@ -3,7 +3,7 @@
  * counted under a reason and logged, never silent.
  */
 export class Stats {
-  readonly counters = new Map<string, number>()
+  readonly counters: Map<string, number> = new Map()
 
   add(name: string, n = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + n)
