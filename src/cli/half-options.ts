@@ -3,6 +3,7 @@ import { RelayError } from '../base/errors.ts'
 import { isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
 import { readText } from './host.ts'
+import { hostsResolver, type Resolver } from '../net/resolver.ts'
 
 /** Turns merged command-line/config options (uhppoted-tunnel names) into HalfSettings. */
 export function toHalfOptions(o: Record<string, string | boolean>, where: string): HalfSettings {
@@ -37,7 +38,19 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     queueMaxBytes: int('queue-bytes'),
     tls: tlsMaterial(o, where),
     html: str('html'),
+    resolver: resolverOption(str('resolver'), where),
     logLevel,
+  }
+}
+
+/** --resolver: `hosts:FILE` is read here (the library takes text); `system` and `host:port` pass on. */
+function resolverOption(value: string | undefined, where: string): string | Resolver | undefined {
+  if (!value?.startsWith('hosts:')) return value
+  const path = value.slice('hosts:'.length)
+  try {
+    return hostsResolver(readText(path), path)
+  } catch (cause) {
+    throw new RelayError('E_CONFIG', `${where}: cannot read the --resolver hosts file '${path}': ${(cause as Error).message}`, { cause })
   }
 }
 

@@ -41,6 +41,7 @@ Options:
   --heartbeat 8s          ping a quiet tunnel this often; a peer silent for 3x this is dropped
   --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
+  --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
   --log-level info        debug, info, warn or error (--debug = debug)
   --html <folder>         http/https: static files to serve (uhppoted-tunnel's browser pages)
   --console               accepted for uhppoted-tunnel compatibility

@@ -8,6 +8,7 @@ import { DropReporter, Stats } from '../base/stats.ts'
 import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
 import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
+import { resolverFor, withResolver, type Resolver } from '../net/resolver.ts'
 
 /** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
 export interface HalfSettings {
@@ -27,6 +28,11 @@ export interface HalfSettings {
   token?: string
   /** Restrict name resolution and wildcards to one IP family. */
   family?: 4 | 6
+  /**
+   * Where names are resolved: `system` (default, getaddrinfo), a DNS server `host:port` (A and AAAA
+   * asked in parallel, UDP with TCP fallback), or any function (hostsResolver(text) for a hosts file).
+   */
+  resolver?: string | Resolver
   maxRetries?: number
   maxRetryDelay?: string | number
   helloTimeout?: string | number
@@ -120,7 +126,7 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   const inSpec = isProvided(o.in) ? undefined : toSpec(o.in)
   const outSpec = toSpec(o.out)
   const options = resolveOptions(o)
-  const runtime = o.runtime
+  const runtime = withResolver(o.runtime, resolverFor(o.runtime, o.resolver))
   const logger = typeof o.logger === 'function' ? createLogger(o.logLevel ?? 'info', o.logger) : (o.logger ?? createLogger(o.logLevel ?? 'info'))
   const stats = new Stats()
   const controller = new AbortController()

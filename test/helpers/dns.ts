@@ -9,11 +9,11 @@ export const RECORDS: Record<string, string> = {
   'many.example': '203.0.113.1',
 }
 
-/** Starts Debian's dnsmasq on 127.0.0.1:<port> answering RECORDS only (no upstream, no hosts file). */
-export async function startDnsmasq(t: TestContext, port?: number): Promise<number> {
+/** Starts Debian's dnsmasq on 127.0.0.1:<port> answering RECORDS (and `extra` options' records) only: no upstream, no hosts file. */
+export async function startDnsmasq(t: TestContext, port?: number, extra: string[] = []): Promise<number> {
   const p = port ?? (await freePort())
   const records = Object.entries(RECORDS).map(([name, addr]) => `--host-record=${name},${addr}`)
-  const proc = startProcess(t, ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root', '--cache-size=0', ...records])
+  const proc = startProcess(t, ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root', '--cache-size=0', ...records, ...extra])
   await proc.waitFor(/started, version/, 10_000)
   return p
 }
