@@ -1,7 +1,7 @@
 /**
  * @module
  * A browser client for an edgerelay `ws/server` half (the CLI's, a Worker's or a Deno Deploy
- * app's). It speaks exactly what ws/client speaks (DESIGN.md §3): subprotocol
+ * app's). It speaks exactly what ws/client speaks (docs/wire-protocol.md#websocket): subprotocol
  * `edgerelay.v1.<codec>`, the token as a second `edgerelay.token.<base64url>` entry (browsers cannot
  * set Authorization), and binary messages of `u32 length | codec bytes` frames, with the same
  * codecs. Standard WebSocket and Uint8Array only: no Node built-ins, so it runs in any browser

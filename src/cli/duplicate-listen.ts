@@ -9,7 +9,7 @@ const LISTENING = new Set(['listen', 'server', 'event', ''])
 /**
  * Several halves in one process (a config file with many tables, OpenVPN 2.7's multi-socket
  * servers) may listen on the same port with different protocols (tcp and udp), but an exact
- * duplicate (protocol, address, port) is a configuration error (spec S6), found before anything
+ * duplicate (protocol, address, port) is a configuration error (docs/addresses.md S6), found before anything
  * binds instead of as an EADDRINUSE halfway through the start.
  */
 export function checkDuplicateListens(configs: { where: string; options: HalfSettings }[]): void {

@@ -1,6 +1,6 @@
 import { RelayError } from '../base/errors.ts'
 
-/** Exit codes by failure class (spec E3), so scripts and service managers can tell them apart. */
+/** Exit codes by failure class (docs/addresses.md E3), so scripts and service managers can tell them apart. */
 export const EXIT = { ok: 0, failure: 1, config: 2, family: 3, resolve: 4, listen: 5, connect: 6 } as const
 
 const BY_CODE: Record<string, number> = {

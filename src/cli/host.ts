@@ -11,7 +11,7 @@ export const exit = (code: number): never => process.exit(code)
 export const print = (text: string): void => void process.stdout.write(`${text}\n`)
 export const printError = (text: string): void => void process.stderr.write(`${text}\n`)
 
-/** Calls `fn` on every SIGHUP (udp/listen:* rescans local addresses, spec U4). */
+/** Calls `fn` on every SIGHUP (udp/listen:* rescans local addresses, docs/addresses.md U4). */
 export function onReloadSignal(fn: () => void): void {
   try {
     process.on('SIGHUP', fn)

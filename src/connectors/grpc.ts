@@ -1,5 +1,5 @@
 /**
- * gRPC as a tunnel transport (DESIGN.md §3): service edgerelay.v1.Tunnel, bidi method
+ * gRPC as a tunnel transport (docs/wire-protocol.md#grpc): service edgerelay.v1.Tunnel, bidi method
  * `Relay(stream Frame) returns (stream Frame)` from codecs/schema/edgerelay.proto, with real gRPC
  * framing (grpc/PROTOCOL-HTTP2.md: `u8 compressed | u32 length | message`) and trailers
  * (grpc-status, grpc-message) over HTTP/2, plain (h2c) or TLS. Each gRPC call is one tunnel

@@ -151,7 +151,7 @@ class ClientSide extends StreamTunnelBase {
         if (signal.aborted) break
         const code = (err as RelayError).code
         // A local bind that cannot reach the remote's family (or zone) is a configuration
-        // mistake, not a network hiccup: stop with its own exit code (spec M2, M4, F3).
+        // mistake, not a network hiccup: stop with its own exit code (docs/addresses.md M2, M4, F3).
         if (code === 'E_FAMILY_MISMATCH' || code === 'E_ZONE_MISMATCH' || code === 'E_FAMILY_CONFLICT' || code === 'E_NO_SUCH_INTERFACE') {
           this.ctx.fatal(failure)
           break

@@ -8,7 +8,7 @@ import { endpointOf } from '../core/connector.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
 
 /**
- * Plain TCP as a tunnel transport. Clients race the resolved addresses (RFC 8305, spec C1–C10)
+ * Plain TCP as a tunnel transport. Clients race the resolved addresses (RFC 8305, docs/addresses.md C1–C10)
  * from the local bind given by `bind=`, `sourceport=` or the `::iface:` prefix, keeping only the
  * remote addresses that bind can reach (M1–M4).
  */

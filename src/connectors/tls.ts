@@ -94,7 +94,7 @@ function checkPem(text: string, option: string, value: string | undefined, kind:
 }
 
 
-/** Why a TLS client was refused, in words (codes differ between runtimes: runtimes.md §3.22). */
+/** Why a TLS client was refused, in words (codes differ between runtimes: docs/runtimes.md#error-codes-differ-between-runtimes). */
 export function describeClientError(err: Error, handshakeTimeoutMs: number): string {
   const code = (err as { code?: string }).code ?? ''
   const msg = err.message || String(err)

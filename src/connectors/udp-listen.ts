@@ -25,7 +25,7 @@ interface Bound {
  * udp/listen and udp/event as --in: every local client (socket, address, port) is a flow; its
  * replies leave from the socket it sent to. udp/event sends one-way events instead of requests.
  *
- * Addresses: `*` binds one socket per local unicast address (spec U1; `,wildcard` binds the
+ * Addresses: `*` binds one socket per local unicast address (docs/addresses.md U1; `,wildcard` binds the
  * family wildcards instead, U3) and rescans every 30 s or on rescan(); a name binds every address
  * it resolves to; a multicast group binds the group family's wildcard and joins the group on the
  * named interface (MC1–MC3).

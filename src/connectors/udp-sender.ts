@@ -1,7 +1,7 @@
 /**
  * Where the udp out connectors (udp/broadcast, udp/event) send and which socket they send from:
  * a unicast or broadcast target from the local bind (`bind=`, `sourceport=`, `::iface:` prefix;
- * spec M1–M4), or a multicast group with its interface, TTL and loopback set explicitly (MC4).
+ * docs/addresses.md M1–M4), or a multicast group with its interface, TTL and loopback set explicitly (MC4).
  */
 import type { Family, UdpBindOptions, UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext } from '../core/connector.ts'

@@ -1,5 +1,5 @@
 /**
- * WebSocket as a tunnel transport (DESIGN.md §3): `ws/server:host:port/path` and
+ * WebSocket as a tunnel transport (docs/wire-protocol.md#websocket): `ws/server:host:port/path` and
  * `ws/client:ws://host:port/path` (or wss://). No hello: the codec and version are agreed with
  * `Sec-WebSocket-Protocol: edgerelay.v1.<codec>`, the token travels in `Authorization: Bearer` (or
  * a `edgerelay.token.<base64url>` subprotocol entry, for browsers). Each binary message carries

@@ -31,7 +31,7 @@ export interface InConnector {
   start(out: PacketSink): Promise<void>
   close(): Promise<void>
   addresses?(): SocketAddress[]
-  /** Looks at the local addresses again now (udp/listen:* binds new ones, drops vanished ones: spec U4). */
+  /** Looks at the local addresses again now (udp/listen:* binds new ones, drops vanished ones: docs/addresses.md U4). */
   rescan?(): Promise<void>
 }
 

@@ -1,5 +1,5 @@
 /**
- * A flow is the traffic of one local client (DESIGN.md §1). The in side creates it; the out side
+ * A flow is the traffic of one local client (docs/architecture.md#words). The in side creates it; the out side
  * keeps per-flow state (a UDP socket, a wire flow id) and hands replies back through it.
  */
 export interface Flow {

@@ -118,7 +118,7 @@ function toSpec(value: string | ConnectorSpec): ConnectorSpec {
 }
 
 /**
- * Creates and starts one half (DESIGN.md §1): the out connector first, so packets have somewhere
+ * Creates and starts one half (docs/architecture.md#words): the out connector first, so packets have somewhere
  * to go, then the in connector. Throws a RelayError (E_CONFIG, E_LISTEN, ...) if either cannot
  * start; nothing stays bound after a failed start.
  */
@@ -166,7 +166,7 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
 
   if (o.signal?.aborted) throw new RelayError('E_CANCELLED', 'aborted before start')
   // Contradictions (--ipv4 with an IPv6 literal, a local bind of the other family) fail here, at
-  // start, with their own exit code, rather than in a dialling retry loop (spec F3, M2).
+  // start, with their own exit code, rather than in a dialling retry loop (docs/addresses.md F3, M2).
   if (inSpec) preflight(runtime, inSpec, options.family, 'in')
   preflight(runtime, outSpec, options.family, 'out')
   try {

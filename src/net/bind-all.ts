@@ -39,7 +39,7 @@ export const skipUnavailableAddress = (text: string): SkipRule => (addr, errno) 
   errno && FAMILY_MISSING.has(errno) ? `W_ADDRESS_UNAVAILABLE ${text}: cannot bind ${addr.family === 6 ? `[${addr.address}]` : addr.address} now (${errno}); skipped until the next rescan` : undefined
 
 /**
- * Binds every address as one unit (spec S1, S4, S5): all or nothing for explicit addresses; for
+ * Binds every address as one unit (docs/addresses.md S1, S4, S5): all or nothing for explicit addresses; for
  * a wildcard, a family the host lacks is skipped with a warning (or `wildcard` is a SkipRule of
  * its own). Port 0 gives one port number on every socket: the first socket's ephemeral port is
  * reused for the rest, retried on collision.
@@ -73,7 +73,7 @@ export async function bindAll<T extends Bound>(
           warn(`W_FAMILY_UNAVAILABLE ${text}: IPv${addr.family} is not available on this host, listening without it`)
           continue
         }
-        // The runtime could not make `::` IPv6-only, so it already receives IPv4 (spec S3). With
+        // The runtime could not make `::` IPv6-only, so it already receives IPv4 (docs/addresses.md S3). With
         // port 0 the same error could be a real collision on the ephemeral port: believe it only
         // when it happens again on a new port.
         if (wildcard === true && errno === 'EADDRINUSE' && addr.family === 4 && bound.some((b) => b.local.family === 6) && (port !== 0 || attempt > 0)) {

@@ -1,7 +1,7 @@
 /**
- * Connector strings (DESIGN.md §2): uhppoted-tunnel's `kind/role:address` form, so its users'
+ * Connector strings (docs/addresses.md#where-an-address-appears): uhppoted-tunnel's `kind/role:address` form, so its users'
  * command lines work unchanged, plus IPv6, URLs for ws/client, a family digit on the kind
- * (`udp6/listen:…`, spec/endpoints.md P1) and options after commas. Pure parsing.
+ * (`udp6/listen:…`, docs/addresses.md P1) and options after commas. Pure parsing.
  */
 import {
   type Endpoint,

@@ -104,7 +104,7 @@ export interface RaceDialOptions<T> {
 }
 
 /**
- * Races connection attempts (spec C1–C8) and resolves with the winner's result; rejects with a
+ * Races connection attempts (docs/addresses.md C1–C8) and resolves with the winner's result; rejects with a
  * ConnectRaceError. No attempt is aborted when the next one starts; the winner closes the rest.
  */
 export function raceDial<T>(o: RaceDialOptions<T>): Promise<T> {
@@ -248,7 +248,7 @@ const ATTEMPT_DELAY_MIN = 10
 const ATTEMPT_DELAY_LOW = 100
 const ATTEMPT_DELAY_MAX = 2000
 
-/** Race settings from an endpoint's options (`attempt-delay=<ms>`), checked as spec §2.3 says. */
+/** Race settings from an endpoint's options (`attempt-delay=<ms>`), checked as docs/addresses.md#racing-parameters says. */
 export function raceOptionsOf(options: Record<string, string>, text: string, warn?: (msg: string) => void): RaceOptions {
   const value = options['attempt-delay']
   if (value === undefined) return {}

@@ -1,6 +1,6 @@
 /**
  * Endpoint strings: `host:port[,option…]` with IPv4, bracketed IPv6 (+ zone), names and
- * wildcards (spec/endpoints.md §2.1, P2–P10). Pure: nothing here resolves or touches a socket.
+ * wildcards (docs/addresses.md P2–P10). Pure: nothing here resolves or touches a socket.
  */
 import { normalizeHostname } from './hostname.ts'
 import { checkInterfaceName } from './interface-name.ts'

@@ -1,6 +1,6 @@
 /**
- * Forcing a family and matching a local bind with a remote (spec/endpoints.md §2.4 F1–F5 and
- * §2.5 M1–M4). A connector's local bind comes from `bind=<address>` or from uhppoted-tunnel's
+ * Forcing a family and matching a local bind with a remote (docs/addresses.md F1–F5 and
+ * M1–M4). A connector's local bind comes from `bind=<address>` or from uhppoted-tunnel's
  * `::<interface>` prefix (`iface=`), plus `sourceport=<port>`.
  */
 import type { Family, InterfaceAddress, ResolvedAddress, Runtime } from '../ports/runtime.ts'

@@ -1,5 +1,5 @@
 /**
- * RFC 8305 connection racing as a sans-IO state machine (spec/endpoints.md §2.3, C1–C8), in the
+ * RFC 8305 connection racing as a sans-IO state machine (docs/addresses.md C1–C8), in the
  * style of mozilla/happy-eyeballs: `handle(now, event)` takes the time and what happened, and
  * returns commands (start an attempt, cancel one, set the timer, done). It never reads a clock,
  * opens a socket or resolves a name, so every timing rule is testable with a fake clock; the

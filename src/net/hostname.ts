@@ -1,5 +1,5 @@
 /**
- * Host name normalisation (spec/endpoints.md P5): IDNA to punycode, lowercase, label ≤63 and
+ * Host name normalisation (docs/addresses.md P5): IDNA to punycode, lowercase, label ≤63 and
  * name ≤253 octets, trailing dot kept. IDNA mapping is delegated to the WHATWG URL parser, which
  * every runtime, browser and edge platform has and which gives the same answers on all of them.
  */

@@ -1,6 +1,6 @@
 /**
  * Interface names as they appear in IPv6 zones (`fe80::1%eth0`), in `iface=` options and in
- * uhppoted-tunnel's `::eth0:` prefix (spec/endpoints.md P4). Whether the interface exists is
+ * uhppoted-tunnel's `::eth0:` prefix (docs/addresses.md P4). Whether the interface exists is
  * checked at use time (E_NO_SUCH_INTERFACE), not here.
  */
 import { type Checked, describeChar } from './scan.ts'

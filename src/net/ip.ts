@@ -1,5 +1,5 @@
 /**
- * IP literal checks (spec/endpoints.md P2, P3, P4, P8) and RFC 5952 text form. Pure: no resolver,
+ * IP literal checks (docs/addresses.md P2, P3, P4, P8) and RFC 5952 text form. Pure: no resolver,
  * no runtime API, so that a literal the OS would read differently never reaches getaddrinfo.
  */
 import { type Checked, unexpected } from './scan.ts'

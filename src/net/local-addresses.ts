@@ -1,5 +1,5 @@
 /**
- * The local unicast addresses `udp/listen:*` binds one socket each on (spec U1): every address of
+ * The local unicast addresses `udp/listen:*` binds one socket each on (docs/addresses.md U1): every address of
  * every interface in the enabled families, loopback included, link-local ones with their zone,
  * optionally only those of one interface (`::eth0:` prefix). None of our runtimes can read a
  * datagram's destination address (IP_PKTINFO), so one socket per address is how a reply leaves

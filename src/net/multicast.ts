@@ -1,5 +1,5 @@
 /**
- * Multicast settings of a udp connector whose address is a group (spec/endpoints.md §2.7):
+ * Multicast settings of a udp connector whose address is a group (docs/addresses.md#multicast-mc):
  * the interface is always named (MC1, MC4: `udp/listen::eth0:239.1.2.3:5000` or `,iface=eth0`),
  * TTL / hop limit and loopback are always set explicitly (`ttl=`, default 1; `loopback`, default
  * off), `source=` asks for a source-specific join (MC6).

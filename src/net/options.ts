@@ -1,6 +1,6 @@
 /**
  * Per-endpoint and per-connector options: `,key` or `,key=value` after the address
- * (spec/endpoints.md §2.1 grammar, DESIGN.md §2 `tls/client:host:443,sni=relay.example.com`).
+ * (docs/addresses.md#where-an-address-appears; e.g. `tls/client:host:443,sni=relay.example.com`).
  */
 import { describeChar, type Fail } from './scan.ts'
 

@@ -31,7 +31,7 @@ function checkLiteralFamily(ep: Endpoint, forced: Family | undefined, text: stri
 }
 
 /**
- * Whether a listening endpoint asks for one dual-stack IPv6 socket (`,ipv6only=0`, spec P7, S3)
+ * Whether a listening endpoint asks for one dual-stack IPv6 socket (`,ipv6only=0`, docs/addresses.md P7, S3)
  * instead of an IPv6-only `[::]` (the default; `ipv6only` and `ipv6only=1` say so explicitly).
  */
 export function dualStackRequested(ep: Endpoint, text: string): boolean {
@@ -44,7 +44,7 @@ export function dualStackRequested(ep: Endpoint, text: string): boolean {
 /**
  * Addresses to bind for a listening endpoint: a wildcard means every enabled family (`::` first,
  * so a runtime whose `::` is always dual-stack covers IPv4 too), a name means every address it
- * resolves to (spec S2). A family the host has no address of is left out of a wildcard with
+ * resolves to (docs/addresses.md S2). A family the host has no address of is left out of a wildcard with
  * W_FAMILY_UNAVAILABLE (S5, F5): binding `::` succeeds even with IPv6 disabled, and would
  * only pretend to listen.
  */

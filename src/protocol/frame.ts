@@ -1,5 +1,5 @@
 /**
- * The envelope every codec encodes (DESIGN.md §3). Field numbers and kind values are part of
+ * The envelope every codec encodes (docs/wire-protocol.md#the-frame). Field numbers and kind values are part of
  * wire protocol v1: never renumber them.
  */
 export const Kind = {

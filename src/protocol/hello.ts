@@ -1,8 +1,9 @@
 import { RelayError } from '../base/errors.ts'
 
 /**
- * The hello exchange that opens every tcp/tls tunnel connection (DESIGN.md §3). It is the same
- * for every codec, since it is how the two halves agree on one:
+ * The hello exchange that opens every tcp/tls tunnel connection
+ * (docs/wire-protocol.md#the-hello-tcp-and-tls). It is the same for every codec, since it is how
+ * the two halves agree on one:
  *
  *   client → server  "ERLY" | version u8 | type u8 = 1 | flags u16 | codec len u8 | codec | token len u16 | token
  *   server → client  "ERLY" | version u8 | type u8 = 2 accept, 3 refuse | flags u16 | reason len u16 | reason

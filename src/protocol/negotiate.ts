@@ -1,5 +1,5 @@
 /**
- * Negotiation for the hello-less transports (DESIGN.md §3): on WebSocket and gRPC the protocol
+ * Negotiation for the hello-less transports (docs/wire-protocol.md#websocket): on WebSocket and gRPC the protocol
  * version, the codec and the token travel in the HTTP request, not in a hello frame. Pure
  * functions, shared by the server (deciding an upgrade or a gRPC call) and the client (building it).
  *

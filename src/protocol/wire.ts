@@ -19,7 +19,7 @@ export interface Wire {
   readonly carriesFlows: boolean
   /**
    * Version, codec and token were agreed by the transport (WebSocket subprotocol, gRPC headers):
-   * no hello, both sides are ready at once (DESIGN.md §3).
+   * no hello, both sides are ready at once (docs/wire-protocol.md#websocket and #grpc).
    */
   readonly negotiated?: boolean
   /** Each transport message holds whole frames (WebSocket): a message ending inside a frame is an error. */

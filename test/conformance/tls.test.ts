@@ -9,7 +9,7 @@ import { rawConnect } from '../helpers/raw-tcp.ts'
 import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
 
 // tls/server and tls/client through the library, on every runtime: node:tls everywhere
-// (notes/runtimes.md §1.3), certificates made by openssl at test time (test/helpers/certs.ts).
+// (docs/runtimes.md#tls), certificates made by openssl at test time (test/helpers/certs.ts).
 
 const certs = () => testCerts().pem
 const serverTls = (extra: Partial<NonNullable<HalfOptions['tls']>> = {}) => ({ cert: certs().serverCert, key: certs().serverKey, ...extra })

@@ -163,7 +163,7 @@ test('broadcast:true sends to 127.255.255.255; without it the send fails (except
   const off = await bind(t, 4)
   off.socket.send(text('not allowed'), listener.socket.local.port, '127.255.255.255')
   if (rt.name === 'deno') {
-    // Deno.listenDatagram always has SO_BROADCAST on (notes/runtimes.md §1.1).
+    // Deno.listenDatagram always has SO_BROADCAST on (docs/runtimes.md#udp).
     await waitFor(() => listener.received.length === 2, 'the second broadcast', 2000)
   } else {
     await waitFor(() => off.errors.length === 1, 'EACCES', 2000)

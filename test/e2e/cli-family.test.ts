@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { CLI, run } from '../helpers/processes.ts'
 
-// spec E3, F3, M2: family contradictions stop the CLI at start with exit code 3 and a clear
+// docs/addresses.md E3, F3, M2: family contradictions stop the CLI at start with exit code 3 and a clear
 // message, on every runtime, before anything binds or dials.
 
 test('F3: --ipv4 with an IPv6 literal exits 3 with E_FAMILY_CONFLICT', async (t) => {

@@ -5,7 +5,7 @@ import { CLI, ROOT, run, startProcess, type Proc } from '../helpers/processes.ts
 
 // A peer that vanishes without closing (its packets silently dropped, as when a link goes down
 // or a NAT forgets the connection) is found by the heartbeat and the connection replaced. Runs
-// in a network namespace the test makes (spec/endpoints.md §2.0): lo, and a veth pair v0/v1
+// in a network namespace the test makes (docs/addresses.md#testing-addresses): lo, and a veth pair v0/v1
 // with 10.9.0.1 and 10.9.0.2. The far half listens on 10.9.0.2. Both ends of the veth are in
 // this one namespace, so the kernel delivers 10.9.0.2 through its local table, which a downed
 // link does not affect: the local lookup is moved behind a rule that can blackhole 10.9.0.2.

@@ -13,7 +13,7 @@ test('dig through the real CLI halves over a ws tunnel, with a token', async (t)
   await digThroughCliHalves(t, (p) => `ws/server:127.0.0.1:${p}/tunnel`, (p) => `ws/client:ws://127.0.0.1:${p}/tunnel`, ['--token', 'e2e-secret'])
 }, { timeout: 30_000 })
 
-test('python3-websockets, following only the schema and DESIGN.md, gets a DNS answer through ws/server', async (t) => {
+test('python3-websockets, following only the schema and docs/wire-protocol.md, gets a DNS answer through ws/server', async (t) => {
   const dns = await startDnsmasq(t)
   const far = await half(t, { in: 'ws/server:127.0.0.1:0/tunnel', out: `udp/broadcast:127.0.0.1:${dns}`, token: 'py-token' })
   const url = `ws://127.0.0.1:${far.inAddresses()[0]!.port}/tunnel`

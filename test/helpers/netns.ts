@@ -1,5 +1,5 @@
 /**
- * Network namespaces for tests (spec/endpoints.md §2.0): a rootless user+net namespace (plus a
+ * Network namespaces for tests (docs/addresses.md#testing-addresses): a rootless user+net namespace (plus a
  * mount namespace when a private hosts file is bind-mounted over /etc/hosts) held open by a
  * `sleep`, with commands run inside through nsenter. Everything is torn down when the test ends:
  * killing the holder and every process started inside removes the namespace and its links.

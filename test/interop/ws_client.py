@@ -1,6 +1,6 @@
 """
 An independent edgerelay WebSocket client: Debian's python3-websockets and python3-protobuf,
-written from the published schema (codecs/schema/edgerelay.proto) and DESIGN.md section 3 only:
+written from the published schema (codecs/schema/edgerelay.proto) and docs/wire-protocol.md only:
 
   - subprotocol edgerelay.v1.protobuf, token in Authorization: Bearer;
   - each binary message carries one or more frames, each `u32 length (big-endian) | Frame`;

@@ -1,5 +1,5 @@
 /**
- * spec/endpoints.md in a dual-stack network namespace (§2.0), on each runtime: one scenario run
+ * docs/addresses.md in a dual-stack network namespace (docs/addresses.md#testing-addresses), on each runtime: one scenario run
  * (test/ns/scenarios/dualstack.ts, on the runtime under test) per runtime, one test per rule.
  *
  * The namespace: lo with 127.0.0.1 and 127.0.0.2, a veth pair v0/v1 (10.9.0.1 and 10.9.0.2,
@@ -100,7 +100,7 @@ ns('C6, E2: every attempt failing gives one ConnectRaceError listing each addres
   const byAddress = Object.fromEntries(v.errors.map((e: { address: string; errno: string }) => [e.address, e.errno]))
   assert.equal(byAddress['127.0.0.1'], 'ECONNREFUSED')
   assert.equal(byAddress['2001:db8:3::1'], 'EINVAL')
-  // Bun's node:net reports an unreachable IPv6 host as ECONNREFUSED (notes/runtimes.md §3 item 22).
+  // Bun's node:net reports an unreachable IPv6 host as ECONNREFUSED (docs/runtimes.md#error-codes-differ-between-runtimes).
   assert.ok(['EHOSTUNREACH', 'ENETUNREACH', ...(t.runtime === 'bun' ? ['ECONNREFUSED'] : [])].includes(byAddress['2001:db8:4::1']), JSON.stringify(byAddress))
   assert.equal(v.primary, v.errors[0].address)
   assert.match(v.message, /fail\.test:9: cannot connect: .*ECONNREFUSED/)
@@ -122,7 +122,7 @@ ns('S1, S3, S4, P7: tcp/server:*:0 is one listener on [::] (IPv6 only) and 0.0.0
   for (const name of ['tcp-star', 'tcp-star-bindv6only']) {
     const v = await value(t, name)
     if (t.runtime === 'deno' && name === 'tcp-star') {
-      // Deno's node:net cannot set IPV6_V6ONLY (runtimes.md §3 item 4): its [::] socket is
+      // Deno's node:net cannot set IPV6_V6ONLY (docs/runtimes.md#deno-nodenet-ignores-ipv6only): its [::] socket is
       // dual-stack, 0.0.0.0 then collides, and the dual-stack socket covers both (S3).
       assert.equal(v.addresses.length, 1, JSON.stringify(v))
       assert.ok(v.warnings.some((w: string) => /W_V6ONLY_UNSUPPORTED/.test(w)))
@@ -138,7 +138,7 @@ ns('S1, S3, S4, P7: tcp/server:*:0 is one listener on [::] (IPv6 only) and 0.0.0
 ns('P7: tcp/server:[::]:p is IPv6 only and refuses 127.0.0.1', async (t) => {
   const v = await value(t, 'tcp-v6-any')
   assert.equal(v.v6, true)
-  // Deno's node:net cannot make [::] IPv6-only (runtimes.md §3 item 4): there it is dual-stack.
+  // Deno's node:net cannot make [::] IPv6-only (docs/runtimes.md#deno-nodenet-ignores-ipv6only): there it is dual-stack.
   if (t.runtime === 'deno') assert.ok(v.v4 === true || v.v4 === 'ECONNREFUSED')
   else assert.equal(v.v4, 'ECONNREFUSED')
 })

@@ -1,5 +1,5 @@
 /**
- * spec/endpoints.md S5 and F5 in single-stack network namespaces (§2.0), on each runtime: an
+ * docs/addresses.md S5 and F5 in single-stack network namespaces (docs/addresses.md#testing-addresses), on each runtime: an
  * IPv4-only namespace (disable_ipv6=1) and an IPv6-only one (no IPv4 address, not even on lo).
  * In both, the private hosts file gives dual.test both records.
  */

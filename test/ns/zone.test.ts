@@ -1,5 +1,6 @@
 /**
- * Link-local peers and zones (spec U1, U2; notes/runtimes.md §3 item 3): the relay's namespace A
+ * Link-local peers and zones (docs/addresses.md U1, U2;
+ * docs/runtimes.md#deno-loses-the-zone-of-link-local-addresses): the relay's namespace A
  * has two links with link-local routes, the second preferred (metric 1), so a reply to a
  * link-local address that lost its zone leaves through the wrong link. A client in namespace B,
  * at the far end of the first link, asks the relay's link-local address. udp/listen:* binds each
@@ -29,7 +30,7 @@ const SETUP = [
 
 const linkLocal = (text: string) => /inet6 (fe80::[0-9a-f:]+)\/64/.exec(text)?.[1]
 
-test('U1, U2 and runtimes.md §3.3: a link-local client on one of two links gets its reply on that link; the flow keeps the zone', async (t) => {
+test('U1, U2 and Deno\'s lost zone: a link-local client on one of two links gets its reply on that link; the flow keeps the zone', async (t) => {
   const ns = await netns(t, { setup: SETUP })
   const bPid = Number(/B=(\d+)/.exec(ns.setupOutput())?.[1])
   assert.ok(bPid > 0, ns.setupOutput())

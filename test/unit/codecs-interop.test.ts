@@ -74,7 +74,7 @@ function toAvro(f: Frame): Record<string, unknown> {
     flow: f.flow,
     id: f.id,
     kind: SYMBOLS[f.kind],
-    // avsc 5 insists on Buffer for bytes (notes/runtimes.md gotcha 17).
+    // avsc 5 insists on Buffer for bytes (docs/runtimes.md#avsc-wants-a-buffer-for-bytes).
     payload: Buffer.from(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength),
     src: f.src ?? null,
     dst: f.dst ?? null,

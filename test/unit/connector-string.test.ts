@@ -1,5 +1,6 @@
 /**
- * DESIGN.md §2 connector strings: every documented example parses to what a connector needs,
+ * Connector strings (docs/addresses.md#where-an-address-appears, the README's connector table):
+ * every documented example parses to what a connector needs,
  * and every malformed string fails with a code and the index of the offending character.
  */
 import assert from 'node:assert/strict'
@@ -101,7 +102,7 @@ const examples: [string, Expected][] = [
   ['TCP/Client:Relay.Example.com:1', { kind: 'tcp', role: 'client', endpoint: ep('relay.example.com', 'name', 1), options: {} }],
 ]
 
-test('every DESIGN.md example parses to its spec', () => {
+test('every documented connector example parses to its spec', () => {
   for (const [input, expected] of examples) assert.deepStrictEqual(parseConnector(input), { ...expected, text: input }, input)
 })
 

@@ -1,6 +1,6 @@
 /**
- * spec/endpoints.md §2.1 P1–P10: one table per rule. P1's `proto` prefix is the connector kind
- * in DESIGN.md's syntax, so P1 is tested through parseConnector.
+ * docs/addresses.md P1–P10: one table per rule. P1's family digit sits on the connector kind,
+ * so P1 is tested through parseConnector.
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'

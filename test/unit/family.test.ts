@@ -1,5 +1,5 @@
 /**
- * spec/endpoints.md F1–F4 (forcing a family), M1–M4 (local bind vs remote), C9/C10 (local bind
+ * docs/addresses.md F1–F4 (forcing a family), M1–M4 (local bind vs remote), C9/C10 (local bind
  * per attempt, literals never race), S8, U1 (address enumeration), MC5 (multicast settings) and
  * E3 (exit codes), with a fake runtime: a resolver spy, fixed interfaces, a fake connectTcp.
  */
@@ -185,7 +185,7 @@ test('C10: an IP-literal remote is one attempt and never reaches the resolver', 
   assert.deepEqual(rt.connects.map((c) => c.address), ['2001:db8::1'])
 })
 
-test('attempt-delay=: 10–2000 ms, a warning below 100 ms (spec §2.3 defaults table)', () => {
+test('attempt-delay=: 10–2000 ms, a warning below 100 ms (docs/addresses.md#racing-parameters)', () => {
   const warnings: string[] = []
   assert.deepEqual(raceOptionsOf({}, 't'), {})
   assert.deepEqual(raceOptionsOf({ 'attempt-delay': '300' }, 't'), { attemptDelayMs: 300 })

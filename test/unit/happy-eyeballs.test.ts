@@ -1,5 +1,5 @@
 /**
- * spec/endpoints.md §2.3 C1–C8: the sans-IO race driven by a simulated world with a fake clock.
+ * docs/addresses.md C1–C8: the sans-IO race driven by a simulated world with a fake clock.
  * Each address has a fate (connects after n ms, fails after n ms with an errno, or never answers);
  * resolver answers arrive at given times. The simulator carries out the machine's commands exactly
  * as the real driver does, and counts live fake sockets.
@@ -190,7 +190,7 @@ test('C3: the failure of an older attempt does not hurry the next start', () => 
   assert.deepEqual(startTimes(o), [0, 250, 500])
 })
 
-test('C3 (the §1.2 case Node fails): IPv6 slow but working, IPv4 blackholed: connects over IPv6 at ~1 s', () => {
+test('C3 (the case Node\'s own racing fails): IPv6 slow but working, IPv4 blackholed: connects over IPv6 at ~1 s', () => {
   const o = simulate({ answers: [{ at: 0, query: 'any', addresses: ['::1', '192.0.2.1'] }], fates: { '::1': { connectAfter: 1003 }, '192.0.2.1': 'never' } })
   assert.equal(o.winner, '::1')
   assert.equal(o.doneAt, 1003)

@@ -1,6 +1,6 @@
 /**
  * HTTP and WebSocket server on Bun: Bun.serve hands requests to the handler; WebSockets use
- * Bun.serve's own handlers (about twice Node+ws, docs/runtimes.md), because we need `drain`
+ * Bun.serve's own handlers (about twice Node+ws, docs/runtimes.md#websocket-round-trips), because we need `drain`
  * (backpressure), to answer with the subprotocol the handler chose (Bun otherwise echoes the first
  * one offered), and to read a binary message through its view, not its whole underlying buffer.
  */
@@ -40,7 +40,8 @@ declare const Bun: { serve(opts: Record<string, unknown>): BunServer }
 
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
-  // Client certificates: Bun.serve's TLS reports a foreign client certificate as a success cannot verify them (notes/runtimes.md §3.10); node:https can, here too.
+  // Client certificates: Bun.serve's TLS reports a foreign client certificate as a success
+  // (docs/runtimes.md#buns-native-tls-accepts-a-foreign-client-certificate); node:https checks them, here too.
   if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
   let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
   const open = new Set<BunServerWebSocket>()

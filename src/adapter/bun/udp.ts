@@ -33,7 +33,7 @@ interface BunUdpOptions {
 declare const Bun: { udpSocket(opts: BunUdpOptions): Promise<BunSocket> }
 
 // Bun.udpSocket silently ignores the named ipv6Only/reuseAddr options; only these flags work
-// (values from Bun's node:dgram, notes/runtimes.md §3 item 9).
+// (values from Bun's node:dgram, docs/runtimes.md#bunudpsocket-ignores-its-named-options).
 const FLAG_IPV6_ONLY = 8
 const FLAG_REUSE_ADDR = 16
 
@@ -56,7 +56,7 @@ function errorWithCode(code: string, message: string): Error {
 }
 
 /**
- * UDP through Bun.udpSocket (+30–40 % pps over node:dgram on Bun, notes/runtimes.md §2.1).
+ * UDP through Bun.udpSocket (+30–40 % pps over node:dgram on Bun, docs/runtimes.md#udp-throughput).
  * Every datagram arrives in a fresh Uint8Array (Bun copies out of its recvmmsg buffer), so `data`
  * stays valid after onMessage returns; callers must not rely on that (contract), but nothing is reused.
  * Sends are copied and go out together in one sendmmsg (sendMany) once the current callback

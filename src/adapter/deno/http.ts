@@ -109,7 +109,8 @@ function onClose(ev: Event): void {
 function ignore(): void {}
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
-  // Client certificates: Deno.serve's TLS cannot verify them (notes/runtimes.md §3.6); node:https can, here too.
+  // Client certificates: Deno.serve's TLS cannot verify them
+  // (docs/runtimes.md#denos-native-tls-cannot-check-client-certificates); node:https can, here too.
   if (opts.tls?.requestCert) return import('../node/http.ts').then((m) => m.serveHttp(opts))
   let local: SocketAddress = { address: opts.address, port: opts.port, family: opts.family }
   const open = new Set<WebSocket>()

@@ -2,7 +2,7 @@
  * Multicast on Deno. Receiving uses Deno.listenDatagram's joinMulticastV4/V6 (its node:dgram
  * receives only ~1k datagrams/s). Deno's native API has no multicast-interface or TTL setter for
  * sending and no source-specific joins, so senders and source-specific receivers fall back to
- * node:dgram, which on Deno has all of them (notes/runtimes.md §1.1); `via` says which was used.
+ * node:dgram, which on Deno has all of them (docs/runtimes.md#udp); `via` says which was used.
  */
 import type { MulticastBindOptions, MulticastSocket } from '../../ports/runtime.ts'
 import { bindMulticast as bindNodeMulticast } from '../node/multicast.ts'

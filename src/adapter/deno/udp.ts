@@ -36,7 +36,7 @@ interface Outgoing {
   to: DenoNetAddr
 }
 
-/** Bounds of the per-socket send queue (no unbounded queues, DESIGN.md §7). */
+/** Bounds of the per-socket send queue (no unbounded queues, docs/architecture.md#what-every-part-keeps-to). */
 const QUEUE_MAX_PACKETS = 1024
 const QUEUE_MAX_BYTES = 4 << 20
 
@@ -47,7 +47,7 @@ function errorWithCode(code: string, message: string): Error {
 /** Largest UDP payload over IPv4; Deno's own default read buffer has the same size. */
 const MAX_DATAGRAM = 65507
 
-/** Deno.listenDatagram exists only with --unstable-net (notes/runtimes.md §3 item 1). */
+/** Deno.listenDatagram exists only with --unstable-net (docs/runtimes.md#deno-needs-a-flag-for-native-udp). */
 export const hasNativeUdp = typeof Deno.listenDatagram === 'function'
 
 let warned = false
@@ -61,7 +61,7 @@ const releasing = new Map<number, Promise<unknown>>()
 
 /**
  * UDP on Deno. Deno.listenDatagram is ~100× faster than Deno's node:dgram at receiving
- * (notes/runtimes.md §2.1), so it is used whenever --unstable-net is on; otherwise node:dgram.
+ * (docs/runtimes.md#udp-throughput), so it is used whenever --unstable-net is on; otherwise node:dgram.
  *
  * Buffer reuse: the native path receives every datagram into ONE buffer it reuses, so `data` is only
  * valid during onMessage (copy it to keep it). This saves a 64 KiB allocation per datagram, and a
@@ -80,8 +80,9 @@ export function bindUdp(opts: UdpBindOptions): Promise<UdpSocket> {
 }
 
 /**
- * Deno drops the %zone of received link-local addresses (notes/runtimes.md §3 item 3), so a reply
- * would leave through the wrong link. A socket bound to a zoned link-local address can only hear
+ * Deno drops the %zone of received link-local addresses
+ * (docs/runtimes.md#deno-loses-the-zone-of-link-local-addresses), so a reply would leave through
+ * the wrong link. A socket bound to a zoned link-local address can only hear
  * that link: give received fe80::/10 addresses the bound zone back.
  */
 function withZone(opts: UdpBindOptions): UdpBindOptions['onMessage'] {

@@ -2,8 +2,9 @@
  * A server-side WebSocket of an edge runtime (workerd's WebSocketPair, Deno.upgradeWebSocket
  * under `deno serve`) seen as a StreamConn, without node:* (src/adapter/node/message-conn.ts
  * needs node:timers). Writes made in one turn leave as one binary message of length-prefixed
- * frames (DESIGN.md §3); every received binary message is handed on whole and in order, whether
- * the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd: notes/runtimes.md §3.20).
+ * frames (docs/wire-protocol.md#websocket); every received binary message is handed on whole and
+ * in order, whether the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd:
+ * docs/runtimes.md#workerd-delivers-binary-websocket-messages-as-blob).
  */
 import { MessageBatch } from '../../base/message-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'

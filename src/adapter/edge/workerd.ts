@@ -31,7 +31,8 @@ export const workerdHost: EdgeHost = {
     const client = pair[0]
     const server = pair[1]
     server.accept()
-    // workerd delivers binary messages as Blob unless told otherwise (notes/runtimes.md §3.20).
+    // workerd delivers binary messages as Blob unless told otherwise
+    // (docs/runtimes.md#workerd-delivers-binary-websocket-messages-as-blob).
     server.binaryType = 'arraybuffer'
     const response = new Response(null, { status: 101, webSocket: client, headers: { 'sec-websocket-protocol': protocol } } as ResponseInit)
     return { socket: server as unknown as EdgeWebSocket, response, opened: Promise.resolve() }

@@ -1,7 +1,7 @@
 /**
  * HTTP and WebSocket server on Node: node:http (node:https for TLS) with @hono/node-server's
  * request listener turning IncomingMessage into a web Request and the Response back, and the ws
- * package for upgrades (docs/runtimes.md). The upgrade wiring is ours: per-connection closures
+ * package for upgrades (docs/runtimes.md#websocket). The upgrade wiring is ours: per-connection closures
  * (as @hono/node-ws had) kept the whole request alive as long as the tunnel.
  */
 import { listenBounded } from './listen-bounded.ts'

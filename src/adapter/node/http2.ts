@@ -1,6 +1,6 @@
 /**
  * HTTP/2 with node:http2, on all three runtimes: it is the only HTTP/2 stack that has response
- * trailers everywhere (Bun.serve has no h2, Deno.serve no trailers: notes/runtimes.md §1.5, §3.14),
+ * trailers everywhere (Bun.serve has no h2, Deno.serve no trailers: docs/runtimes.md#only-nodehttp2-does-grpc-everywhere),
  * and gRPC needs trailers. Only bytes and headers here; gRPC itself is in src/connectors/grpc.ts.
  */
 import { LINGER_MS, listenBounded } from './listen-bounded.ts'

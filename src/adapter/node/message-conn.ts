@@ -1,7 +1,7 @@
 /**
  * A message socket (a WebSocket of any runtime) seen as a StreamConn. Writes made in one
  * event-loop turn are gathered and leave as one binary message (several length-prefixed frames
- * per message, DESIGN.md §3); each received message is handed on whole. Used by every runtime's
+ * per message, docs/wire-protocol.md#websocket); each received message is handed on whole. Used by every runtime's
  * WebSocket glue (node:timers' setImmediate exists on Node, Bun and Deno).
  *
  * A class rather than closures: an idle tunnel holds one of these per connection, and an object

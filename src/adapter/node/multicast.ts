@@ -1,5 +1,5 @@
 /**
- * Multicast (spec/endpoints.md §2.7) on any socket with node:dgram's multicast methods: node:dgram
+ * Multicast (docs/addresses.md#multicast-mc) on any socket with node:dgram's multicast methods: node:dgram
  * itself (Node; Deno for what Deno.listenDatagram cannot do) and Bun.udpSocket, which has the same
  * method names.
  */

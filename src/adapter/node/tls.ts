@@ -1,6 +1,6 @@
 /**
  * TLS with node:tls. Bun and Deno use this file too: node:tls is the only TLS stack that does mutual
- * TLS, SNI and handshake timeouts on all three runtimes (notes/runtimes.md §1.3, §3.6, §3.10).
+ * TLS, SNI and handshake timeouts on all three runtimes (docs/runtimes.md#tls).
  */
 import { listenBounded } from './listen-bounded.ts'
 import net from 'node:net'
@@ -94,7 +94,8 @@ function ipv6Words(text: string): number[] | undefined {
 
 /**
  * The server certificate must name `expected`. IPv6 literals are compared as addresses: Node
- * 22.23 rejects `::1` against a SAN it prints as `IP Address:0:0:0:0:0:0:0:1` (runtimes.md §3.15).
+ * 22.23 rejects `::1` against a SAN it prints as `IP Address:0:0:0:0:0:0:0:1`
+ * (docs/runtimes.md#node-2223-rejects-an-ipv6-literal-against-its-ip-san).
  */
 function checkIdentity(expected: string, cert: tls.PeerCertificate): Error | undefined {
   const want = ipv6Words(expected)

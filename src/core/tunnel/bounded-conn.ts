@@ -8,7 +8,7 @@ export const MAX_BUFFERED = 4 << 20
  * Caps what one connection may hold in send buffers. Every write() of a tunnel session is one
  * whole frame, so a write refused here is a dropped datagram (counted as `backpressure`), never a
  * torn frame: a peer that stops reading costs at most `maxBuffered` bytes (plus one frame), however
- * much traffic is sent its way (DESIGN.md §7, no unbounded queue). The level after each write feeds
+ * much traffic is sent its way (docs/architecture.md#what-every-part-keeps-to). The level after each write feeds
  * the `tunnel.buffered_peak` gauge. One returned function serves every connection of a listener
  * or dialer (`name` says which, in the drop message).
  */

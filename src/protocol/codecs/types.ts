@@ -2,7 +2,7 @@ import type { Frame } from '../frame.ts'
 
 /**
  * A codec turns one Frame into bytes and back. Length prefixes and stream framing are not the
- * codec's job (see codecs/stream.ts); uhppoted compatibility is a whole wire format of its own.
+ * codec's job (see src/protocol/wire.ts); uhppoted compatibility is a whole wire format of its own.
  */
 export interface Codec {
   /** Name used on the command line and in the hello (`protobuf`, `avro`, `msgpack`). */
