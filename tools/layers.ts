@@ -27,10 +27,10 @@ export const LAYERS: Record<string, readonly string[]> = {
 }
 
 /** Layers that may use a runtime's own modules and globals (node:*, Bun.*, Deno.*, process). */
-const RUNTIME_LAYERS = new Set(['adapter/node', 'adapter/bun', 'adapter/deno', 'adapter/edge', 'cli'])
+export const RUNTIME_LAYERS = new Set(['adapter/node', 'adapter/bun', 'adapter/deno', 'adapter/edge', 'cli'])
 
 /** npm packages a layer may import (everything else must come through a port). */
-const PACKAGES: Record<string, readonly string[]> = {
+export const PACKAGES: Record<string, readonly string[]> = {
   'adapter/node': ['ws', '@hono/node-server'],
   'adapter/bun': ['ws'],
   'adapter/deno': ['ws'],
