@@ -5,7 +5,7 @@
 import process from 'node:process'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
-import { currentRuntime, registered, setCurrentFile, type TestContext } from './harness.ts'
+import { currentRuntime, registered, setCurrentFile, SkipTest, type TestContext } from './harness.ts'
 
 const runtime = currentRuntime()
 const files = process.argv.slice(2).filter((a) => a.endsWith('.ts'))
@@ -73,7 +73,10 @@ for (const t of registered) {
     }
   }
   const ms = Date.now() - started
-  if (error === undefined) {
+  if (error instanceof SkipTest) {
+    skipped++
+    console.log(`skip - ${label} (${error.message})`)
+  } else if (error === undefined) {
     passed++
     console.log(`ok - ${label} (${ms} ms)`)
   } else {

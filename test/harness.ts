@@ -27,6 +27,14 @@ export interface RegisteredTest {
   options: TestOptions
 }
 
+/**
+ * Thrown inside a test to end it as skipped with a reason (test/helpers/peers.ts does, for a test
+ * that needs a program test/run.mjs found missing). Under CI=true a skip counts as a failure.
+ */
+export class SkipTest extends Error {
+  override name = 'SkipTest'
+}
+
 export const registered: RegisteredTest[] = []
 let currentFile = ''
 

@@ -2,10 +2,13 @@
 /**
  * `npm test`: runs every test/**\/*.test.ts file on Node, Bun and Deno (override with
  * RUNTIMES=node,bun or by naming files), then prints per-runtime counts and one summary line.
+ * First it checks the programs the tests talk to (tools/peers.txt) and says in one block which are
+ * missing and how to install them; tests that need one are skipped with that reason. With CI=true
+ * every skip counts as a failure.
  */
-import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { spawn, spawnSync } from 'node:child_process'
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs'
+import { delimiter, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -29,6 +32,32 @@ function findTests(dir) {
   return out
 }
 
+/** Whether a tools/peers.txt check passes: a command on PATH, or py:<module> in Debian's python3. */
+function have(check) {
+  if (check.startsWith('py:')) return spawnSync('/usr/bin/python3', ['-c', `import ${check.slice(3)}`], { stdio: 'ignore' }).status === 0
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, check), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+const peers = readFileSync(join(root, 'tools/peers.txt'), 'utf8').split('\n')
+  .map((line) => line.trim().split(/\s+/))
+  .filter(([check]) => check && !check.startsWith('#'))
+const missing = peers.filter(([check]) => !have(check)).map(([check, pkg]) => [check, pkg])
+const ci = process.env.CI === 'true' || process.env.CI === '1'
+const missingBlock = missing.length === 0 ? '' : [
+  `Missing ${missing.length} of the ${peers.length} programs the tests talk to (tools/peers.txt):`,
+  ...missing.map(([check, pkg]) => `  ${check.padEnd(20)} Debian package ${pkg}`),
+  `Install them with:  npm run setup    (as root or with sudo: apt-get install -y ${[...new Set(missing.map(([, pkg]) => pkg))].join(' ')})`,
+  `The tests that need them are skipped${ci ? '; CI=true counts each such skip as a failure' : ''}.`,
+].join('\n')
+if (missingBlock) console.log(`${missingBlock}\n`)
+
 const args = process.argv.slice(2)
 const files = args.length ? args : findTests(join(root, 'test'))
 const runtimes = (process.env.RUNTIMES ?? 'node,bun,deno').split(',').filter(Boolean)
@@ -37,12 +66,14 @@ function runOne(runtime) {
   const [cmd, base] = runtimeCommands[runtime]
   return new Promise((resolve) => {
     const started = Date.now()
-    const child = spawn(cmd, [...base, ...files], { cwd: root, env: { ...process.env, EDGERELAY_TEST_RUNTIME: runtime }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, [...base, ...files], { cwd: root, env: { ...process.env, EDGERELAY_TEST_RUNTIME: runtime, EDGERELAY_MISSING_PEERS: JSON.stringify(missing) }, stdio: ['ignore', 'pipe', 'pipe'] })
     let summary
     let pending = ''
+    const skips = []
     const onLine = (line) => {
       if (line.startsWith('##SUMMARY ')) summary = JSON.parse(line.slice(10))
       else if (line.length) process.stdout.write(`[${runtime}] ${line}\n`)
+      if (line.startsWith('skip - ')) skips.push(line.slice(7))
     }
     child.stdout.on('data', (d) => {
       pending += d
@@ -62,6 +93,7 @@ function runOne(runtime) {
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
       if (!summary) summary = { runtime, passed: 0, failed: 1, skipped: 0, failures: [`${runtime} runner exited with ${code} and no summary`] }
       summary.seconds = seconds
+      summary.skips = skips
       resolve(summary)
     })
   })
@@ -80,6 +112,14 @@ for (const r of results) {
   skipped += r.skipped
   console.log(`${r.runtime.padEnd(5)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${r.seconds} s)`)
   for (const f of r.failures) console.log(`  ✗ [${r.runtime}] ${f.split('\n')[0]}`)
+  for (const s of r.skips ?? []) console.log(`  ${ci ? '✗' : '-'} [${r.runtime}] skipped: ${s}`)
+}
+if (missingBlock) console.log(`\n${missingBlock}`)
+if (ci && skipped > 0) {
+  // A skip in CI hides a missing install step: it fails the run.
+  console.log(`CI=true: ${skipped} skipped test${skipped === 1 ? '' : 's'} counted as failed`)
+  failed += skipped
+  skipped = 0
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 ? 1 : 0)

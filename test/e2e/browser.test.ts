@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
 import { test } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
+import { needPeers } from '../helpers/peers.ts'
 import { ROOT, run } from '../helpers/processes.ts'
 import { echoDevice } from '../helpers/udp.ts'
 
@@ -37,16 +38,8 @@ async function staticServer(t: Parameters<Parameters<typeof test>[1]>[0], dirs: 
   return (server.address() as { port: number }).port
 }
 
-const skip = (() => {
-  try {
-    readFileSync('/usr/bin/chromium')
-    return false
-  } catch {
-    return 'no /usr/bin/chromium (apt-get install chromium; .ci/run does)'
-  }
-})()
-
 test('headless chromium loads the example page and shows the UDP device\'s replies', async (t) => {
+  needPeers('chromium')
   const out = mkdtempSync(join(tmpdir(), 'edgerelay-browser-'))
   t.defer(() => rmSync(out, { recursive: true, force: true }))
   const built = await run([`${ROOT}node_modules/.bin/bun`, 'build', 'src/browser/client.ts', '--target', 'browser', '--format', 'esm', '--outfile', join(out, 'edgerelay-browser.js')], 30_000)
@@ -66,4 +59,4 @@ test('headless chromium loads the example page and shows the UDP device\'s repli
   // A wrong token: the server refuses the upgrade and the page says so.
   const refused = await run(['node', join(ROOT, 'test/helpers/chromium.mjs'), page.replace('token=browser-token', 'token=wrong'), '20000'], 40_000)
   assert.match(JSON.parse(refused.stdout.trim().split('\n').pop() || '{}').status ?? refused.stdout, /^failed: WebSocket to .* failed/)
-}, { timeout: 60_000, skip })
+}, { timeout: 60_000 })

@@ -4,7 +4,8 @@ import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { digThroughCliHalves } from '../helpers/cli-dig.ts'
 import { half } from '../helpers/halves.ts'
 import { ROOT, startProcess } from '../helpers/processes.ts'
-import { PYTHON, pythonStubs, runInterop } from '../helpers/python.ts'
+import { needPeers } from '../helpers/peers.ts'
+import { INTEROP_MODULES, PYTHON, pythonStubs, runInterop } from '../helpers/python.ts'
 
 // ZeroMQ end to end with libzmq on the other side (Debian's python3-zmq) in both directions, and
 // dig → near half (this runtime's CLI) → zmq tunnel → far half → dnsmasq.
@@ -26,6 +27,7 @@ test('a libzmq DEALER (python3-zmq) gets a DNS answer through zmq/server; a wron
 }, { timeout: 30_000 })
 
 test('dig through zmq/client to a libzmq ROUTER (python3-zmq) that asks dnsmasq', async (t) => {
+  needPeers(...INTEROP_MODULES['zmq_peer.py']!)
   const dns = await startDnsmasq(t)
   const router = startProcess(t, [PYTHON, `${ROOT}test/interop/zmq_peer.py`, pythonStubs(), 'router', String(dns), '25'])
   const endpoint = JSON.parse(await router.waitFor(/\{"endpoint": "[^"]+"\}/)).endpoint as string

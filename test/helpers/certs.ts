@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
+import { needPeers } from './peers.ts'
 
 /**
  * Test certificates made with openssl at test time (EC P-256, fast), once per test process, in a
@@ -39,6 +40,7 @@ function makeLeaf(dir: string, name: string, ca: string, cn: string, ext: string
 
 export function testCerts(): TestCerts {
   if (cached) return cached
+  needPeers('openssl')
   const dir = mkdtempSync(join(tmpdir(), 'edgerelay-certs-'))
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
   makeCa(dir, 'ca')

@@ -1,4 +1,5 @@
 import { freePort } from './ports.ts'
+import { needPeers } from './peers.ts'
 import { run, startProcess } from './processes.ts'
 import type { TestContext } from '../harness.ts'
 
@@ -11,6 +12,7 @@ export const RECORDS: Record<string, string> = {
 
 /** Starts Debian's dnsmasq on 127.0.0.1:<port> answering RECORDS (and `extra` options' records) only: no upstream, no hosts file. */
 export async function startDnsmasq(t: TestContext, port?: number, extra: string[] = []): Promise<number> {
+  needPeers('dnsmasq')
   const p = port ?? (await freePort())
   const records = Object.entries(RECORDS).map(([name, addr]) => `--host-record=${name},${addr}`)
   const proc = startProcess(t, ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root', '--cache-size=0', ...records, ...extra])
@@ -20,6 +22,7 @@ export async function startDnsmasq(t: TestContext, port?: number, extra: string[
 
 /** One dig query; returns the answer lines (+short). */
 export async function dig(port: number, name: string, opts: { tries?: number; timeSec?: number; server?: string } = {}): Promise<string> {
+  needPeers('dig')
   const r = await run(['dig', `@${opts.server ?? '127.0.0.1'}`, '-p', String(port), name, 'A', '+short', `+tries=${opts.tries ?? 1}`, `+time=${opts.timeSec ?? 3}`])
   return r.stdout.trim()
 }

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from '../harness.ts'
+import { missingPeers } from './peers.ts'
 import { ROOT, run, startProcess, type Proc } from './processes.ts'
 
 let works: boolean | undefined
@@ -29,7 +30,7 @@ export function namespacesWork(): boolean {
 }
 
 /** The skip reason for namespace tests, or false when they can run. */
-export const skipWithoutNamespaces = (): string | false => (namespacesWork() ? false : 'cannot create network namespaces here (unshare -rn / nsenter failed)')
+export const skipWithoutNamespaces = (): string | false => missingPeers('unshare', 'ip') || (namespacesWork() ? false : 'cannot create network namespaces here (unshare -rn / nsenter failed)')
 
 export interface NetnsOptions {
   /** Shell commands run inside, in order, before anything else (`set -e`: one failure aborts). */

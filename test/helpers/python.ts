@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
+import { needPeers } from './peers.ts'
 import { ROOT, run } from './processes.ts'
 
 /** Debian's python modules load only in the system interpreter (not a pyenv python3 on PATH). */
@@ -15,6 +16,7 @@ let generated: string | undefined
  * (edgerelay_pb2.py, edgerelay_pb2_grpc.py), once per test process, in a temporary folder.
  */
 export function pythonStubs(): string {
+  needPeers('protoc', 'grpc_python_plugin', 'py:google.protobuf')
   if (generated) return generated
   const dir = mkdtempSync(join(tmpdir(), 'edgerelay-py-'))
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
@@ -23,8 +25,12 @@ export function pythonStubs(): string {
   return dir
 }
 
+/** The Debian python modules each of test/interop/*.py imports (besides the generated stubs). */
+export const INTEROP_MODULES: Record<string, string[]> = { 'grpc_client.py': ['py:grpc'], 'ws_client.py': ['py:websockets'], 'zmq_peer.py': ['py:zmq'] }
+
 /** Runs one of test/interop/*.py and returns its last stdout line parsed as JSON. */
 export async function runInterop(script: string, args: string[], timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  needPeers(...(INTEROP_MODULES[script] ?? []))
   const r = await run([PYTHON, `${ROOT}test/interop/${script}`, pythonStubs(), ...args], timeoutMs)
   const last = r.stdout.trim().split('\n').pop() ?? ''
   try {
