@@ -20,14 +20,35 @@ export function onReloadSignal(fn: () => void): void {
   }
 }
 
-/** Calls `fn` once on the first SIGINT or SIGTERM; a second signal exits at once. */
+/**
+ * Calls `fn` once on the first SIGINT or SIGTERM (or when npm, having started us, is gone: see
+ * watchNpmParent); a second signal exits at once.
+ */
 export function onShutdownSignal(fn: (signal: string) => void): void {
   let seen = false
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (seen) process.exit(130)
-      seen = true
-      fn(sig)
-    })
+  const stop = (why: string) => {
+    if (seen) process.exit(130)
+    seen = true
+    fn(why)
   }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stop(sig))
+  watchNpmParent(() => stop('SIGTERM to npm'))
+}
+
+/**
+ * `npx edgerelay` runs npm → sh -c → edgerelay, and npm passes a SIGTERM on to that sh only, which
+ * dies without passing it on: edgerelay was left running with PPID 1. So when npm started this
+ * process (npm_command is set), its parent going away means the same as SIGTERM.
+ */
+function watchNpmParent(fn: () => void): void {
+  if (!process.env.npm_command) return
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    fn()
+  }, 200)
+  // Not a reason to keep running by itself: unref() on Node and Bun, Deno.unrefTimer on Deno.
+  if (typeof timer === 'number') (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer)
+  else (timer as { unref?: () => void }).unref?.()
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
-import { test } from '../harness.ts'
+import { test, waitFor } from '../harness.ts'
 import { node22 } from '../helpers/node22.ts'
-import { ROOT, run } from '../helpers/processes.ts'
+import { freePort } from '../helpers/ports.ts'
+import { ROOT, run, startProcess } from '../helpers/processes.ts'
 
 // The npm package as a user gets it: `npm pack` (which builds lib/ through prepack), the tarball
 // installed into an empty project outside the repository, then used there on each runtime.
@@ -97,4 +98,31 @@ test('the installed edgerelay command answers --version through npx (and bun x -
   const r = await run(cmd, 30_000, { cwd: project })
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, new RegExp(`^edgerelay ${pkg.version.replaceAll('.', '\\.')}\\b`))
+}, { timeout: 150_000 })
+
+/** Processes whose command line has an argument containing `marker`. */
+function pidsWith(marker: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').some((a) => a.includes(marker)) ? [Number(d)] : []
+    } catch {
+      return [] // gone meanwhile
+    }
+  })
+}
+
+// npx runs npm → sh -c → node: npm hands SIGTERM to the sh alone, which dies without passing it on.
+test('SIGTERM to `npx edgerelay` stops the half, not only npm (Bun: bun x --bun; Deno: deno run npm:edgerelay)', async (t) => {
+  const { project } = await install()
+  const listen = `udp/listen:127.0.0.1:${await freePort()}`
+  const launcher = t.runtime === 'bun' ? [`${BIN}/bun`, 'x', '--bun', 'edgerelay'] : t.runtime === 'deno' ? [`${BIN}/deno`, 'run', '-A', 'npm:edgerelay'] : ['npx', 'edgerelay']
+  const proc = startProcess(t, [...launcher, '--in', listen, '--out', 'udp/broadcast:127.0.0.1:9'], { cwd: project })
+  t.defer(() => pidsWith(listen).forEach((pid) => process.kill(pid, 'SIGKILL')))
+  await proc.waitFor(/listening on/, 20_000)
+  const started = pidsWith(listen)
+  assert.ok(started.length >= 1, 'the half is running')
+  proc.child.kill('SIGTERM')
+  await waitFor(() => pidsWith(listen).length === 0, `every process of the half to exit (left: ${pidsWith(listen).join(', ')})`, 5000)
+  await proc.exited
+  assert.match(proc.output(), /shutting down/)
 }, { timeout: 150_000 })
