@@ -12,7 +12,7 @@ const FLAGS = new Set(['ipv4', 'ipv6', 'console', 'debug', 'help', 'version', 'c
 const VALUED = new Set([
   'in', 'out', 'config', 'codec', 'udp-timeout', 'flow-idle', 'max-retries', 'max-retry-delay', 'ca-cert', 'cert', 'key',
   'token', 'log-level', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
-  'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver',
+  'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file',
 ])
 
 export const KNOWN_OPTIONS = [...VALUED, ...FLAGS].sort()

@@ -2,7 +2,7 @@ import type { HalfSettings } from '../half/start-half.ts'
 import { RelayError } from '../base/errors.ts'
 import { isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
-import { readText } from './host.ts'
+import { env, readText } from './host.ts'
 import { hostsResolver, type Resolver } from '../net/resolver.ts'
 
 /** Turns merged command-line/config options (uhppoted-tunnel names) into HalfSettings. */
@@ -39,6 +39,7 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     tls: tlsMaterial(o, where),
     html: str('html'),
     resolver: resolverOption(str('resolver'), where),
+    xmppPassword: xmppPassword(str('xmpp-password-file'), where),
     logLevel,
   }
 }
@@ -67,4 +68,14 @@ function tlsMaterial(o: Record<string, string | boolean>, where: string): TlsMat
     }
   }
   return { caCert: file('ca-cert'), cert: file('cert'), key: file('key'), clientAuth: o['client-auth'] === true || o['client-auth'] === 'true' }
+}
+
+/** --xmpp-password-file (its first line), else $EDGERELAY_XMPP_PASSWORD; never a command-line value (ps shows those). */
+function xmppPassword(file: string | undefined, where: string): string | undefined {
+  if (file === undefined) return env('EDGERELAY_XMPP_PASSWORD')
+  try {
+    return readText(file).split(/\r?\n/)[0]
+  } catch (cause) {
+    throw new RelayError('E_CONFIG', `${where}: cannot read the --xmpp-password-file '${file}': ${(cause as Error).message}`, { cause })
+  }
 }

@@ -21,6 +21,7 @@ Connectors (uhppoted-tunnel syntax):
   grpc/client:<host>:<port>[,tls]  in/out gRPC tunnel, dialling
   zmq/server:<host>:<port>      in/out ZeroMQ tunnel, ROUTER binding (ZMTP 3.1, NULL)
   zmq/client:<host>:<port>      in/out ZeroMQ tunnel, DEALER connecting
+  xmpp/client:<jid>,to=<jid> | ,from=<jid>  in/out XMPP tunnel through a server (,server=<host>:<port>; direct TLS)
   http/<host>:<port>, https/<host>:<port>  in  uhppoted-tunnel's JSON API (POST /udp/broadcast, /udp/send)
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
   Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>
@@ -41,6 +42,7 @@ Options:
   --heartbeat 8s          ping a quiet tunnel this often; a peer silent for 3x this is dropped
   --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
+  --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)
   --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
   --log-level info        debug, info, warn or error (--debug = debug)
   --html <folder>         http/https: static files to serve (uhppoted-tunnel's browser pages)

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 
 export const argv = (): string[] => process.argv.slice(2)
 export const readText = (path: string): string => readFileSync(path, 'utf8')
+export const env = (name: string): string | undefined => process.env[name]
 export const exit = (code: number): never => process.exit(code)
 export const print = (text: string): void => void process.stdout.write(`${text}\n`)
 export const printError = (text: string): void => void process.stderr.write(`${text}\n`)

@@ -29,6 +29,7 @@ const entries = new Map<string, Entry>([
     tunnel('grpc', role, async () => (await import('./grpc.ts')).grpcConnector),
     tunnel('zmq', role, async () => (await import('./zmq.ts')).zmqConnector),
   ]),
+  ['xmpp/client', { in: true, out: true, load: async () => (await import('./xmpp.ts')).xmppConnector }],
   ['http', { in: true, out: false, load: async () => (await import('./http-in.ts')).httpConnector(false) }],
   ['https', { in: true, out: false, load: async () => (await import('./http-in.ts')).httpConnector(true) }],
 ])

@@ -4,10 +4,11 @@
  * messages, oversized messages, commands other than PING/PONG/ERROR) is dropped and counted, the
  * connection kept; a stream that cannot be parsed (reserved flag bits) is closed.
  */
-import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
+import type { StreamConn } from '../ports/runtime.ts'
 import { RelayError } from '../base/errors.ts'
 import type { DropReporter, Stats } from '../base/stats.ts'
 import { ByteQueue } from '../base/byte-queue.ts'
+import { HandshakeConn } from '../core/tunnel/handshake-conn.ts'
 import { sameSecret } from '../protocol/hello.ts'
 import {
   GREETING_SIZE, ZmtpReader, encodeCommand, encodeError, encodeGreeting, encodeReady, messageHeader, parseCommand,
@@ -39,52 +40,24 @@ export function zmtpHandshake(raw: StreamConn, o: ZmtpOptions): Promise<StreamCo
   return new ZmtpConn(raw, o).opened
 }
 
-type State = 'greeting' | 'handshake' | 'open' | 'closed'
-
-class ZmtpConn implements StreamConn {
-  readonly remote: SocketAddress
-  readonly local: SocketAddress
-  readonly opened: Promise<StreamConn>
-  private readonly raw: StreamConn
+class ZmtpConn extends HandshakeConn {
   private readonly o: ZmtpOptions
-  private state: State = 'greeting'
   private greeting: ByteQueue | undefined = new ByteQueue()
   private readonly reader: ZmtpReader
-  private handlers: StreamHandlers | undefined
-  /** Messages that came with the handshake, before the session set its handlers (copies). */
-  private early: Uint8Array[] = []
   /** Inside a multi-part message being dropped. */
   private discarding = false
-  /** Why the connection closed, for a session that sets its handlers afterwards. */
-  private closeError: Error | undefined
-  private resolve!: (c: StreamConn) => void
-  private reject!: (e: Error) => void
-  private readonly timer: ReturnType<typeof setTimeout>
 
   constructor(raw: StreamConn, o: ZmtpOptions) {
-    this.raw = raw
+    super(raw, o.handshakeTimeoutMs, () => new RelayError('E_HELLO_TIMEOUT', `ZMTP handshake not completed within ${o.handshakeTimeoutMs} ms`))
     this.o = o
-    this.remote = raw.remote
-    this.local = raw.local
-    this.opened = new Promise((resolve, reject) => {
-      this.resolve = resolve
-      this.reject = reject
-    })
     this.reader = new ZmtpReader(Math.max(HANDSHAKE_LIMIT, o.maxMessage), {
       frame: (body, command, more) => this.frame(body, command, more),
       oversize: (size, command, more) => this.oversize(size, command, more),
     })
-    this.timer = setTimeout(() => this.fail(new RelayError('E_HELLO_TIMEOUT', `ZMTP handshake not completed within ${o.handshakeTimeoutMs} ms`)), o.handshakeTimeoutMs)
-    raw.setHandlers({
-      onData: (chunk) => this.data(chunk),
-      onClose: (err) => this.rawClosed(err),
-      onDrain: () => this.handlers?.onDrain?.(),
-    })
     raw.write(encodeGreeting(o.role === 'server'))
   }
 
-  private data(chunk: Uint8Array): void {
-    if (this.state === 'closed') return
+  protected received(chunk: Uint8Array): void {
     try {
       if (this.greeting) {
         const g = this.greeting
@@ -99,16 +72,19 @@ class ZmtpConn implements StreamConn {
           this.raw.write(encodeError(`security mechanism ${greeting.mechanism} is not supported: edgerelay speaks NULL (use tls/ or a token)`))
           throw new RelayError('E_ZMTP_MECHANISM', `peer asked for ZMTP mechanism ${greeting.mechanism}; only NULL is supported`)
         }
-        this.state = 'handshake'
         if (this.o.role === 'client') this.raw.write(this.ready())
         if (chunk.length === 0) return
       }
       this.reader.push(chunk)
-      if (this.state === 'handshake' && this.reader.buffered > HANDSHAKE_LIMIT + 9) throw new RelayError('E_ZMTP_COMMAND', 'handshake command too large')
+      if (!this.isOpen && this.reader.buffered > HANDSHAKE_LIMIT + 9) throw new RelayError('E_ZMTP_COMMAND', 'handshake command too large')
     } catch (err) {
       this.o.stats.add('tunnel.protocol_errors')
       this.fail(err as Error)
     }
+  }
+
+  protected closedDuringHandshake(err?: Error): Error {
+    return new RelayError('E_HELLO_CLOSED', `connection to ${this.label} closed during the ZMTP handshake${err ? `: ${err.message}` : ''}`)
   }
 
   private ready(): Uint8Array {
@@ -118,8 +94,8 @@ class ZmtpConn implements StreamConn {
   }
 
   private frame(body: Uint8Array, command: boolean, more: boolean): void {
-    if (this.state === 'closed') return
-    if (this.state === 'handshake') return this.handshakeFrame(body, command)
+    if (this.isClosed) return
+    if (!this.isOpen) return this.handshakeFrame(body, command)
     if (command) return this.command(body)
     if (this.discarding || more) {
       if (!this.discarding) this.o.drops.drop('zmq_multipart', `ZMTP peer ${this.label} sent a multi-part message: edgerelay carries one frame per single-part message`)
@@ -127,12 +103,11 @@ class ZmtpConn implements StreamConn {
       return
     }
     if (body.length === 0) return this.o.drops.drop('zmq_empty', `ZMTP peer ${this.label} sent an empty message`)
-    if (this.handlers) this.handlers.onData(body)
-    else this.early.push(body.slice())
+    this.deliver(body)
   }
 
   private oversize(size: number, command: boolean, more: boolean): void {
-    if (this.state === 'handshake') throw new RelayError('E_ZMTP_COMMAND', `handshake frame of ${size} bytes (at most ${HANDSHAKE_LIMIT})`)
+    if (!this.isOpen) throw new RelayError('E_ZMTP_COMMAND', `handshake frame of ${size} bytes (at most ${HANDSHAKE_LIMIT})`)
     if (command) return this.o.drops.drop('zmq_oversize', `ZMTP peer ${this.label} sent a command of ${size} bytes`)
     if (!this.discarding) this.o.drops.drop('zmq_oversize', `ZMTP peer ${this.label} sent a message of ${size} bytes (at most ${this.o.maxMessage})`)
     this.discarding = more
@@ -154,9 +129,7 @@ class ZmtpConn implements StreamConn {
       if (!sameSecret(token, this.o.token)) return this.refuse('E_AUTH', token === undefined ? `a token is required (READY property ${TOKEN_PROPERTY})` : 'wrong token')
     }
     if (this.o.role === 'server') this.raw.write(this.ready())
-    clearTimeout(this.timer)
-    this.state = 'open'
-    this.resolve(this)
+    this.handshakeDone()
   }
 
   /** A refusal the peer is told about (ERROR "E_X: reason"), then the connection closes. */
@@ -180,69 +153,13 @@ class ZmtpConn implements StreamConn {
       return
     }
     if (name === 'PONG') return
-    if (name === 'ERROR') {
-      this.fail(this.peerError(parseErrorReason(data)))
-      return
-    }
+    if (name === 'ERROR') return this.fail(this.peerError(parseErrorReason(data)))
     this.o.drops.drop('zmq_command', `ZMTP peer ${this.label} sent a ${name.slice(0, 32)} command, which a ${SOCKET_TYPE[this.o.role]} ignores`)
   }
 
-  private get label(): string {
-    const a = this.remote
-    return `${a.family === 6 ? `[${a.address}]` : a.address}:${a.port}`
-  }
-
-  private fail(err: Error): void {
-    if (this.state === 'closed') return
-    const wasOpen = this.state === 'open'
-    this.state = 'closed'
-    this.closeError = err
-    clearTimeout(this.timer)
-    this.raw.end()
-    setTimeout(() => this.raw.destroy(), 500)
-    if (wasOpen) this.handlers?.onClose(err)
-    else this.reject(err)
-  }
-
-  private rawClosed(err?: Error): void {
-    if (this.state === 'closed') return
-    const wasOpen = this.state === 'open'
-    this.state = 'closed'
-    this.closeError = err
-    clearTimeout(this.timer)
-    if (wasOpen) this.handlers?.onClose(err)
-    else this.reject(new RelayError('E_HELLO_CLOSED', `connection to ${this.label} closed during the ZMTP handshake${err ? `: ${err.message}` : ''}`))
-  }
-
-  // StreamConn, once open.
   write(data: Uint8Array): boolean {
-    if (this.state !== 'open') return false
+    if (!this.isOpen) return false
     this.raw.write(messageHeader(data.length))
     return this.raw.write(data)
-  }
-
-  get bufferedAmount(): number {
-    return this.raw.bufferedAmount
-  }
-
-  setHandlers(h: StreamHandlers): void {
-    this.handlers = h
-    // Later, not inside setHandlers: a session sets its handlers before it can read (as a socket
-    // would deliver them, on a later tick).
-    if (this.early.length === 0 && this.state !== 'closed') return
-    queueMicrotask(() => {
-      const early = this.early
-      this.early = []
-      for (const m of early) h.onData(m)
-      if (this.state === 'closed') h.onClose(this.closeError)
-    })
-  }
-
-  end(): void {
-    this.raw.end()
-  }
-
-  destroy(err?: Error): void {
-    this.raw.destroy(err)
   }
 }

@@ -78,6 +78,8 @@ export interface HalfOptionsResolved {
   tls: TlsMaterial
   /** http/https in-connectors: folder of static files to serve (uhppoted-tunnel's --html). */
   html?: string
+  /** xmpp/client: the account's password. */
+  xmppPassword?: string
 }
 
 /** uhppoted-tunnel's --ca-cert, --cert, --key and --client-auth, as PEM text (the CLI reads the files). */

@@ -48,6 +48,8 @@ export interface HalfSettings {
   tls?: TlsMaterial
   /** http/https in-connectors: folder of static files (uhppoted-tunnel's --html). */
   html?: string
+  /** xmpp/client: the XMPP account's password (CLI: --xmpp-password-file or EDGERELAY_XMPP_PASSWORD). */
+  xmppPassword?: string
   logLevel?: LogLevel
   /** A logger or a line sink; default: lines on stderr. */
   logger?: Logger | LogSink
@@ -99,6 +101,7 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     family: o.family,
     tls: o.tls ?? {},
     html: o.html,
+    xmppPassword: o.xmppPassword,
   }
 }
 

@@ -27,6 +27,8 @@ export interface ConnectorSpec {
   endpoint?: Endpoint
   /** ws/client only: the canonical ws:// or wss:// URL (zone written %25, RFC 6874). */
   url?: string
+  /** xmpp/client only: the account's bare JID (`near@example.org`); `endpoint` is its domain, port 5223. */
+  jid?: string
   /** ws only: the HTTP path (and, for clients, query) of the tunnel; '/' when not given. */
   path?: string
   /** Interface from uhppoted-tunnel's `::eth0:` prefix or an `iface=` option. */
@@ -45,6 +47,7 @@ export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
   ws: ['server', 'client'],
   grpc: ['server', 'client'],
   zmq: ['server', 'client'],
+  xmpp: ['client'],
   http: [],
   https: [],
 }
@@ -90,6 +93,7 @@ export function parseConnector(text: string): ConnectorSpec {
   const spec: ConnectorSpec = { kind, role, options: {}, text }
   if (address.path !== undefined) spec.path = address.path
   if (address.url !== undefined) spec.url = address.url
+  if (address.jid !== undefined) spec.jid = address.jid
   if (iface !== undefined) endpoint.iface = iface
   if (comma >= 0) withOptions(endpoint, parseOptions(text, comma, text.length, fail, CODE), fail, CODE)
   spec.endpoint = endpoint
@@ -109,6 +113,7 @@ export function formatConnector(spec: Omit<ConnectorSpec, 'text'>): string {
   let out = spec.role === '' ? `${kind}/` : `${kind}/${spec.role}:`
   if (iface !== undefined && spec.role !== '') out += `:${iface}:`
   if (spec.url !== undefined && spec.kind === 'ws' && spec.role === 'client') out += spec.url
+  else if (e !== undefined && spec.jid !== undefined) out += `${spec.jid.slice(0, spec.jid.lastIndexOf('@') + 1)}${formatHostPort(e)}`
   else if (e !== undefined) out += formatHostPort(e) + (spec.path !== undefined && spec.path !== '/' ? spec.path : '')
   const options = iface !== undefined && spec.role === '' ? { ...spec.options, iface } : spec.options
   return out + formatOptions(options)
@@ -116,6 +121,7 @@ export function formatConnector(spec: Omit<ConnectorSpec, 'text'>): string {
 
 interface Address {
   endpoint: Endpoint
+  jid?: string
   iface?: string
   path?: string
   url?: string
@@ -148,6 +154,15 @@ function scanTarget(text: string, p: number, end: number, kind: string, role: st
     const endpoint = scanHostPort(text, authority, authorityEnd, { ...rules, defaultPort }, fail)
     const path = scanPath(text, authorityEnd, end, true, fail)
     return { endpoint, path, url: url(name, endpoint, defaultPort, path) }
+  }
+  if (kind === 'xmpp') {
+    // A JID, local@domain: the domain is where to connect (XEP-0368 direct TLS, port 5223).
+    const at = indexIn(text, '@', p, end)
+    if (at <= p) fail(CODE, 'xmpp/client takes the account\'s JID: xmpp/client:near@example.org,to=far@example.org', p)
+    const bad = text.slice(p, at).search(/[\s"&'/:<>@]/)
+    if (bad >= 0) fail(CODE, `${unexpected(text, p + bad)} in the JID's local part`, p + bad)
+    const endpoint = scanHostPort(text, at + 1, end, { ...rules, defaultPort: 5223 }, fail)
+    return { endpoint, jid: `${text.slice(p, at).toLowerCase()}@${endpoint.host.toLowerCase()}` }
   }
   if (kind === 'ws') {
     const pathStart = firstOf(text, '/', p, end)
