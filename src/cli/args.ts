@@ -17,6 +17,9 @@ const VALUED = new Set([
 
 export const KNOWN_OPTIONS = [...VALUED, ...FLAGS].sort()
 
+/** The one-letter forms users expect. */
+const SHORT: Record<string, string> = { '-h': '--help', '-v': '--version', '-V': '--version' }
+
 /**
  * Parses `edgerelay [run] --in X --out Y ...`. Accepts `--opt value`, `--opt=value` and Go's
  * single-dash `-opt` (uhppoted-tunnel's command lines use the flag package).
@@ -30,7 +33,7 @@ export function parseArgs(argv: string[]): CliArgs {
     i = 1
   }
   for (; i < argv.length; i++) {
-    const arg = argv[i]!
+    const arg = SHORT[argv[i]!] ?? argv[i]!
     const m = /^--?([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(arg)
     if (!m) throw new RelayError('E_USAGE', `unexpected argument '${arg}' (options start with --; try 'edgerelay help')`)
     const name = m[1]!

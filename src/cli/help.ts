@@ -1,11 +1,22 @@
+import process from 'node:process'
+
+/** The package version (test/unit/version.test.ts keeps it equal to package.json's and deno.json's). */
 export const VERSION = '0.1.0'
+
+/** `edgerelay 0.1.0 (node 20.20.2)`: what --version prints, with the runtime running it. */
+export function versionLine(): string {
+  const v = process.versions as Record<string, string | undefined>
+  const [name, version] = v.bun ? ['bun', v.bun] : v.deno ? ['deno', v.deno] : ['node', v.node]
+  return `edgerelay ${VERSION} (${name} ${version})`
+}
 
 export const HELP = `edgerelay ${VERSION}: UDP request/reply and events through a tunnel, on Node, Bun and Deno
 
 Usage:
   edgerelay [run] --in <connector> --out <connector> [options]
   edgerelay [run] --config <file.toml>[#section] [options]
-  edgerelay version | help
+  edgerelay version | -v | -V | --version      the version and the runtime running it
+  edgerelay help | -h | --help
 
 Connectors (uhppoted-tunnel syntax):
   udp/listen:<host>:<port>      in    UDP requests from local clients

@@ -10,7 +10,7 @@ import { loadConfig } from './config.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
-import { HELP, VERSION } from './help.ts'
+import { HELP, versionLine } from './help.ts'
 import { argv, exit, onReloadSignal, onShutdownSignal, print, printError, readText } from './host.ts'
 
 function fail(err: unknown): never {
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     return
   }
   if (args.command === 'version') {
-    print(`edgerelay ${VERSION}`)
+    print(versionLine())
     return
   }
   let configs
