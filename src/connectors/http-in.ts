@@ -18,7 +18,7 @@ import type { StreamListener } from '../ports/runtime.ts'
 import type { HalfContext, InConnector, PacketSink } from '../core/connector.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
-import { BasicFlow } from '../core/flow.ts'
+import { Flow } from '../core/flow.ts'
 import { MAX_DATAGRAM } from '../protocol/frame.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
@@ -125,7 +125,7 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1
     const replies: Uint8Array[] = []
     let wake: (() => void) | undefined
-    const flow = new BasicFlow(`http request ${id}`, (_rid, payload) => {
+    const flow = new Flow(`http request ${id}`, (_rid, payload) => {
       replies.push(payload.slice())
       ctx.stats.add('http.replies')
       if (parsed.waitMs === 0) wake?.()

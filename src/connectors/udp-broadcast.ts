@@ -1,17 +1,33 @@
 import type { UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext, OutConnector, PacketKind } from '../core/connector.ts'
-import type { Flow } from '../core/flow.ts'
+import type { Flow, FlowState } from '../core/flow.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'
 import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
 
-interface FlowSocket {
-  socket: UdpSocket | undefined
+/** One flow's socket: the flow's out state, released (socket closed) when the flow ends. */
+class FlowSocket implements FlowState {
+  socket: UdpSocket | undefined = undefined
   /** Packets that arrived while the socket was still binding. */
-  waiting: Uint8Array[] | undefined
+  waiting: Uint8Array[] | undefined = []
   /** The request whose reply window is open, and when it closes. */
-  requestId: number
-  windowEnd: number
+  requestId = 0
+  windowEnd = 0
+  released = false
+  private readonly all: Set<FlowSocket>
+
+  constructor(all: Set<FlowSocket>) {
+    this.all = all
+    all.add(this)
+  }
+
+  release(): void {
+    this.released = true
+    this.all.delete(this)
+    this.socket?.close()
+    this.socket = undefined
+    this.waiting = undefined
+  }
 }
 
 const MAX_WAITING = 64
@@ -24,13 +40,14 @@ const MAX_WAITING = 64
  */
 export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: string): OutConnector {
   const log = ctx.logger.child('udp/broadcast')
-  const perFlow = new Map<Flow, FlowSocket>()
+  /** Every open flow socket, for close(). */
+  const open = new Set<FlowSocket>()
   let target!: UdpSender
   const port = endpoint.port
 
-  const open = (flow: Flow): FlowSocket => {
-    const state: FlowSocket = { socket: undefined, waiting: [], requestId: 0, windowEnd: 0 }
-    perFlow.set(flow, state)
+  const openFor = (flow: Flow): FlowSocket => {
+    const state = new FlowSocket(open)
+    flow.out = state
     target.open({
       onMessage: (data, address, fromPort) => {
         if (data.length === 0) {
@@ -43,7 +60,7 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
       },
       onError: (err) => log.warn(`${flow.label}: ${err.message}`),
     }).then((socket) => {
-      if (flow.closed) {
+      if (state.released) {
         socket.close()
         return
       }
@@ -52,12 +69,10 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
       state.waiting = undefined
     }, (err) => {
       log.warn(`${flow.label}: cannot open a UDP socket: ${(err as Error).message}`)
-      perFlow.delete(flow)
       for (const _ of state.waiting ?? []) ctx.drops.drop('udp_socket', `${flow.label}: no socket`)
-    })
-    flow.onClose(() => {
-      perFlow.delete(flow)
-      state.socket?.close()
+      state.waiting = undefined
+      if (flow.out === state) flow.out = undefined
+      state.release()
     })
     return state
   }
@@ -69,7 +84,7 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
     },
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (flow.closed) return
-      const state = perFlow.get(flow) ?? open(flow)
+      const state = (flow.out as FlowSocket | undefined) ?? openFor(flow)
       if (kind === 'request') {
         state.requestId = id
         state.windowEnd = Date.now() + ctx.options.udpTimeoutMs
@@ -84,8 +99,7 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
       }
     },
     async close() {
-      for (const state of perFlow.values()) state.socket?.close()
-      perFlow.clear()
+      for (const state of [...open]) state.release()
     },
   }
 }

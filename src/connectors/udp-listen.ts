@@ -2,7 +2,9 @@ import type { Family, ResolvedAddress, SocketAddress, UdpSocket } from '../ports
 import type { HalfContext, InConnector, PacketKind, PacketSink } from '../core/connector.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
-import { BasicFlow, FlowTable, unrefTimer } from '../core/flow.ts'
+import { unrefTimer } from '../base/clock.ts'
+import { Flow } from '../core/flow.ts'
+import { FlowTable } from '../core/flow-table.ts'
 import { MAX_DATAGRAM } from '../protocol/frame.ts'
 import { bindAll, skipUnavailableAddress } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
@@ -34,8 +36,10 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
   const log = ctx.logger.child(kind === 'event' ? 'udp/event' : 'udp/listen')
   // Bounded like the far side's tables: a flood of new source addresses evicts the oldest flow.
   const maxFlows = ctx.options.maxFlowsPerTunnel
-  const flows = new FlowTable<string>(ctx.options.flowIdleMs, maxFlows, (flow) => {
-    ctx.drops.drop('flow_evicted', `${flow.label}: more than ${maxFlows} local flows, closed the oldest`)
+  const flows = new FlowTable<string>({
+    idleMs: ctx.options.flowIdleMs,
+    maxSize: maxFlows,
+    onEvict: (flow) => ctx.drops.drop('flow_evicted', `${flow.label}: more than ${maxFlows} local flows, closed the least recently used`),
   })
   const sockets = new Map<string, Bound>()
   let nextId = 1
@@ -69,7 +73,7 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
       // IPv4 peers of a dual-stack socket arrive as ::ffff:a.b.c.d: named as IPv4, answered in
       // the form the socket needs (S7, U8).
       const peer = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
-      flow = new BasicFlow(`udp ${peer}:${fromPort}`, (_id, payload) => {
+      flow = new Flow(`udp ${peer}:${fromPort}`, (_id, payload) => {
         s.send(payload, fromPort, address)
         ctx.stats.add('udp.replies')
       }, Date.now())
@@ -118,8 +122,8 @@ export function udpListenIn(ctx: HalfContext, endpoint: Endpoint, text: string, 
     sockets.delete(address)
     b.socket.close()
     const prefix = `${b.index}|`
-    for (const [key, flow] of [...flows.flows]) {
-      if (!key.startsWith(prefix)) continue
+    for (const flow of flows.all()) {
+      if (!(flow.key as string).startsWith(prefix)) continue
       flow.close()
       ctx.stats.add('udp.sessions_lost')
       log.info(`session-lost ${flow.label}: local address ${formatAddress(b.socket.local)} is gone`)

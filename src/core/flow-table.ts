@@ -1,0 +1,102 @@
+/**
+ * The owner of a set of flows (one udp/listen, one tunnel connection): flows by key, idle expiry
+ * by one sweep timer per table (a flow lives between idle and idle × 1.25), and a bound on their
+ * number. Adding past the bound evicts the least recently used flow, so a flood of new clients
+ * costs the flows that went quiet, never an active one.
+ *
+ * Recency is kept cheaply: the Map holds flows in placement order, and a used flow is moved to the
+ * young end only once it has drifted into the older half (more than half the bound placed after
+ * it). Eviction takes the oldest placement. So a flow used at least once every bound/2 new flows is
+ * never evicted, and a packet costs a comparison, not a Map reinsertion.
+ */
+import { unrefTimer } from '../base/clock.ts'
+import { Flow, type FlowOwner } from './flow.ts'
+
+export interface FlowTableOptions {
+  /** Idle time after which a flow is closed. */
+  idleMs: number
+  /** Most flows at once (each may hold a socket); default unbounded. */
+  maxSize?: number
+  /** Told about each flow evicted to make room (for the drop counter and its log line). */
+  onEvict?(flow: Flow): void
+}
+
+export class FlowTable<K> implements FlowOwner {
+  /** Oldest placement first (a Map iterates in insertion order). */
+  private readonly flows = new Map<K, Flow>()
+  private readonly opts: FlowTableOptions
+  private readonly max: number
+  /** A used flow placed more than this many placements ago moves to the young end. */
+  private readonly youngSpan: number
+  private placements = 0
+  private timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(opts: FlowTableOptions) {
+    this.opts = opts
+    this.max = opts.maxSize ?? Infinity
+    this.youngSpan = Math.floor(this.max / 2)
+  }
+
+  get size(): number {
+    return this.flows.size
+  }
+
+  get(key: K): Flow | undefined {
+    return this.flows.get(key)
+  }
+
+  /** The flows, oldest placement first (a copy: closing them while iterating is fine). */
+  all(): Flow[] {
+    return [...this.flows.values()]
+  }
+
+  /** Takes ownership of `flow` under `key`, evicting the least recently used flow if the table is full. */
+  add(key: K, flow: Flow): void {
+    while (this.flows.size >= this.max) this.evictOne()
+    flow.owner = this
+    flow.key = key
+    flow.placed = ++this.placements
+    this.flows.set(key, flow)
+    this.timer ??= unrefTimer(setInterval(() => this.sweep(Date.now()), Math.max(50, this.opts.idleMs / 4)))
+  }
+
+  /** @internal FlowOwner: the flow closed. */
+  forget(flow: Flow): void {
+    const key = flow.key as K
+    if (this.flows.get(key) === flow) this.flows.delete(key)
+  }
+
+  /** @internal FlowOwner: traffic on `flow`. */
+  used(flow: Flow): void {
+    if (this.placements - flow.placed <= this.youngSpan) return
+    const key = flow.key as K
+    this.flows.delete(key)
+    flow.placed = ++this.placements
+    this.flows.set(key, flow)
+  }
+
+  /** The oldest placement goes: a flow not used since it drifted into the older half. */
+  private evictOne(): void {
+    const oldest = this.flows.values().next().value
+    if (!oldest) return
+    this.flows.delete(oldest.key as K)
+    oldest.owner = undefined
+    this.opts.onEvict?.(oldest)
+    oldest.close()
+  }
+
+  /** Closes every flow idle for the idle time or longer. Exposed for tests with a fake clock. */
+  sweep(now: number): void {
+    for (const flow of this.flows.values()) if (now - flow.lastActive >= this.opts.idleMs) flow.close()
+    if (this.flows.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
+  }
+
+  closeAll(): void {
+    for (const flow of this.all()) flow.close()
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+  }
+}
