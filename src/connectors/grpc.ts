@@ -12,7 +12,7 @@
 import type { Http2Stream, Http2StreamHandlers } from '../ports/http.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
-import type { HalfContext } from '../core/connector.ts'
+import { fixedCodec, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { sameSecret } from '../protocol/hello.ts'
@@ -173,7 +173,7 @@ function refuse(stream: Http2Stream, status: number, code: string, message: stri
 export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): StreamTransport {
   const rt = ctx.runtime
   const text = spec.text
-  const codec = ctx.options.codec
+  const codec = fixedCodec(ctx, text)
   const token = ctx.options.token
   const name = `grpc/${role}`
   if (!rt.serveHttp2 || !rt.connectHttp2) throw new RelayError('E_CONFIG', `${text}: HTTP/2 is not available on the ${rt.name} runtime`)

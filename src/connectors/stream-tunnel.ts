@@ -5,13 +5,15 @@ import { RelayError } from '../base/errors.ts'
 import type { Flow } from '../core/flow.ts'
 import { Kind, type KindValue } from '../protocol/frame.ts'
 import { Downstream } from '../core/tunnel/downstream.ts'
-import { Session } from '../core/tunnel/session.ts'
+import { isAuto, Session, type AutoWire } from '../core/tunnel/session.ts'
 import { Upstream } from '../core/tunnel/upstream.ts'
 import type { Wire } from '../protocol/wire.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { resolveConnect, resolveListen } from '../net/resolve.ts'
 import { wireFor } from '../protocol/wire-for.ts'
+import { uhppotedWire } from '../protocol/wire.ts'
+import { CODEC_NAMES } from '../protocol/codecs/index.ts'
 import { formatAddress } from '../base/address.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
@@ -41,16 +43,16 @@ abstract class StreamTunnelBase {
   protected readonly ctx: HalfContext
   protected readonly transport: StreamTransport
   protected readonly opts: StreamTunnelOptions
-  readonly wire: Wire
+  readonly wire: Wire | AutoWire
   readonly log
   owner!: Owner
   defaultKind: KindValue = Kind.request
 
-  constructor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions) {
+  constructor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client') {
     this.ctx = ctx
     this.transport = transport
     this.opts = opts
-    this.wire = transport.wire ?? wireFor(ctx.options.codec)
+    this.wire = transport.wire ?? streamWire(ctx, role, opts.text)
     this.log = ctx.logger.child(transport.name)
   }
 
@@ -65,6 +67,7 @@ abstract class StreamTunnelBase {
       defaultKind: this.defaultKind,
       logger: this.log,
       stats: this.ctx.stats,
+      deadlines: this.ctx.deadlines,
     })
   }
 }
@@ -80,7 +83,7 @@ class ServerSide extends StreamTunnelBase {
     const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family, (m) => this.log.warn(m))
     this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
       this.transport.listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
-    for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (codec ${this.wire.name})`)
+    for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (${describeWire(this.wire)})`)
   }
 
   accept(conn: StreamConn): void {
@@ -141,7 +144,7 @@ class ClientSide extends StreamTunnelBase {
         await session.ready
         backoff.reset()
         this.ctx.stats.add('tunnel.connected')
-        this.log.info(`connected to ${session.label} (codec ${this.wire.name})`)
+        this.log.info(`connected to ${session.label} (codec ${session.wire!.name})`)
         this.owner.attach(session)
         failure = await closed
         if (signal.aborted) break
@@ -180,7 +183,7 @@ class ClientSide extends StreamTunnelBase {
 
 
 function sideFor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client') {
-  return role === 'server' ? new ServerSide(ctx, transport, opts) : new ClientSide(ctx, transport, opts)
+  return role === 'server' ? new ServerSide(ctx, transport, opts, 'server') : new ClientSide(ctx, transport, opts, 'client')
 }
 
 async function startSide(side: ServerSide | ClientSide): Promise<void> {
@@ -194,7 +197,7 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
   let downstream: Downstream | undefined
   return {
     async start(out: PacketSink) {
-      downstream = new Downstream(ctx, side.wire, out)
+      downstream = new Downstream(ctx, out)
       side.defaultKind = opts.eventsIn ? Kind.event : Kind.request
       side.owner = downstream
       await startSide(side)
@@ -210,7 +213,7 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
 /** A stream tunnel used as --out: local packets go to the peer, replies come back. */
 export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client'): OutConnector {
   const side = sideFor(ctx, transport, opts, role)
-  const upstream = new Upstream(ctx, side.wire)
+  const upstream = new Upstream(ctx)
   side.defaultKind = Kind.reply
   side.owner = upstream
   return {
@@ -230,11 +233,11 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
  */
 export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, conn: Promise<StreamConn>, eventsIn = false): InConnector {
   const notHere = () => Promise.reject(new RelayError('E_CONFIG', `${name}: an accepted connection neither listens nor dials`))
-  const side = new ServerSide(ctx, { name, wire, listen: notHere, dial: notHere }, { text: name, eventsIn })
+  const side = new ServerSide(ctx, { name, wire, listen: notHere, dial: notHere }, { text: name, eventsIn }, 'server')
   let downstream: Downstream | undefined
   return {
     async start(out: PacketSink) {
-      downstream = new Downstream(ctx, side.wire, out)
+      downstream = new Downstream(ctx, out)
       side.defaultKind = eventsIn ? Kind.event : Kind.request
       side.owner = downstream
       conn.then((c) => side.accept(c), (err) => side.log.warn(`the connection did not open: ${(err as Error).message}`))
@@ -254,4 +257,27 @@ export function tunnelConnector(makeTransport: (ctx: HalfContext, role: 'server'
     in: (s, ctx, peer) => streamTunnelIn(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
     out: (s, ctx) => streamTunnelOut(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
   })
+}
+
+/** How long a tcp/tls server with codec auto waits for a first byte before taking a silent peer for uhppoted-tunnel. */
+export const AUTO_SILENCE_MS = 1000
+
+/**
+ * The wire of a tcp or tls tunnel: the codec given, else `auto` for a server (an edgerelay hello
+ * of any codec, or uhppoted-tunnel framing when no token is required) and protobuf for a client.
+ */
+export function streamWire(ctx: HalfContext, role: 'server' | 'client', text: string): Wire | AutoWire {
+  const codec = ctx.options.codec ?? (role === 'server' ? 'auto' : 'protobuf')
+  if (codec !== 'auto') return wireFor(codec)
+  if (role === 'client') throw new RelayError('E_CONFIG', `${text}: --codec auto is for listening tunnels; a dialling half must name its codec (protobuf, avro, msgpack or uhppoted)`)
+  return {
+    wireFor: (name) => (name !== 'uhppoted' && (CODEC_NAMES as readonly string[]).includes(name) ? wireFor(name) : undefined),
+    uhppoted: ctx.options.token === undefined ? uhppotedWire : undefined,
+    silenceMs: AUTO_SILENCE_MS,
+  }
+}
+
+function describeWire(wire: Wire | AutoWire): string {
+  if (!isAuto(wire)) return `codec ${wire.name}`
+  return wire.uhppoted ? 'codec auto: an edgerelay hello of any codec, or uhppoted-tunnel framing' : 'codec auto: an edgerelay hello of any codec (no uhppoted-tunnel framing: a token is required)'
 }

@@ -9,7 +9,7 @@
 import type { Runtime, TlsClientOptions } from '../ports/runtime.ts'
 import type { HttpHandler, HttpTlsOptions } from '../ports/http.ts'
 import type { SocketAddress, StreamConn } from '../ports/runtime.ts'
-import type { HalfContext } from '../core/connector.ts'
+import { fixedCodec, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../protocol/negotiate.ts'
@@ -85,7 +85,7 @@ export function tlsDialer(ctx: HalfContext, text: string, servername: string | u
 export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): StreamTransport {
   const rt = ctx.runtime
   const text = spec.text
-  const codec = ctx.options.codec
+  const codec = fixedCodec(ctx, text)
   const token = ctx.options.token
   const name = `ws/${role}`
   if (!rt.serveHttp || !rt.connectWebSocket) throw new RelayError('E_CONFIG', `${text}: WebSocket is not available on the ${rt.name} runtime`)

@@ -3,6 +3,7 @@ import type { Flow } from './flow.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { RelayError } from '../base/errors.ts'
+import type { Deadlines } from '../base/deadlines.ts'
 import type { Logger } from '../base/logger.ts'
 import type { Stats, DropReporter } from '../base/stats.ts'
 
@@ -38,6 +39,8 @@ export interface InConnector {
 /** Everything a connector needs from the half it belongs to. */
 export interface HalfContext {
   runtime: Runtime
+  /** The half's one timer for every tunnel session's deadlines. */
+  deadlines: Deadlines
   logger: Logger
   stats: Stats
   drops: DropReporter
@@ -49,7 +52,8 @@ export interface HalfContext {
 }
 
 export interface HalfOptionsResolved {
-  codec: string
+  /** As given (`auto` or a codec name); undefined: each tunnel picks its default (tcp/tls servers auto, the rest protobuf). */
+  codec: string | undefined
   /** How long a request waits for replies (uhppoted-tunnel's --udp-timeout). */
   udpTimeoutMs: number
   /** Idle time after which a UDP flow and its socket are closed. */
@@ -105,4 +109,11 @@ export interface ConnectorFactory {
 export function endpointOf(spec: ConnectorSpec): Endpoint {
   if (!spec.endpoint) throw new RelayError('E_CONFIG', `${spec.text}: needs an address`)
   return spec.endpoint
+}
+
+/** The codec of a tunnel that has no `auto` (ws, grpc, every client): as given, else protobuf. */
+export function fixedCodec(ctx: HalfContext, text: string): string {
+  const codec = ctx.options.codec ?? 'protobuf'
+  if (codec === 'auto') throw new RelayError('E_CONFIG', `${text}: --codec auto is for tcp and tls servers (it tells an edgerelay hello from uhppoted-tunnel framing); name the codec here`)
+  return codec
 }

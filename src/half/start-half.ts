@@ -5,6 +5,7 @@ import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
 import { createLogger, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
 import { DropReporter, Stats } from '../base/stats.ts'
+import { Deadlines } from '../base/deadlines.ts'
 import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
 import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
@@ -19,7 +20,10 @@ export interface HalfSettings {
   in: string | ConnectorSpec | ProvidedIn
   /** Where they go out. */
   out: string | ConnectorSpec
-  /** `protobuf` (default), `avro`, `msgpack` or `uhppoted`. */
+  /**
+   * `protobuf`, `avro`, `msgpack`, `uhppoted`, or for tcp/tls servers `auto` (their default: an
+   * edgerelay hello of any codec, or uhppoted-tunnel framing without --token). Default elsewhere: protobuf.
+   */
   codec?: string
   /** How long a request waits for replies (default 5s). Duration string or ms. */
   udpTimeout?: string | number
@@ -78,8 +82,8 @@ export interface Half extends AsyncDisposable {
 }
 
 export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
-  const codec = o.codec ?? 'protobuf'
-  if (codec !== 'uhppoted') codecByName(codec)
+  const codec = o.codec
+  if (codec !== undefined && codec !== 'auto' && codec !== 'uhppoted') codecByName(codec)
   const udpTimeoutMs = parseDuration(o.udpTimeout ?? '5s', 'udp-timeout')
   const flowIdleMs = Math.max(udpTimeoutMs, parseDuration(o.flowIdle ?? '60s', 'flow-idle'))
   const maxRetries = o.maxRetries ?? -1
@@ -155,6 +159,7 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
 
   const ctx: HalfContext = {
     runtime,
+    deadlines: new Deadlines(),
     logger,
     stats,
     drops: new DropReporter(stats, (m) => logger.warn(m)),

@@ -137,7 +137,9 @@ test('servers drop peers that never finish the TLS handshake or the hello, concu
   for (const kind of ['tls', 'tcp'] as const) {
     const device = await echoDevice(t)
     const tls = kind === 'tls' ? serverTls() : undefined
-    const far = await half(t, { in: `${kind}/server:127.0.0.1:0`, out: `udp/broadcast:127.0.0.1:${device.port}`, tls, helloTimeout: '1500ms' })
+    // A named codec: under the tcp/tls servers' default (auto), a silent peer without --token is
+    // taken for a uhppoted-tunnel client and kept (test/conformance/codec-auto.test.ts).
+    const far = await half(t, { in: `${kind}/server:127.0.0.1:0`, out: `udp/broadcast:127.0.0.1:${device.port}`, tls, codec: 'protobuf', helloTimeout: '1500ms' })
     const farPort = far.inAddresses()[0]!.port
     const silent = await Promise.all([0, 1, 2].map(() => rawConnect(t, farPort)))
     await sleep(50)

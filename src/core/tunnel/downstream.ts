@@ -1,38 +1,39 @@
-import { BasicFlow, FlowTable } from '../flow.ts'
+import { Flow } from '../flow.ts'
+import { FlowTable } from '../flow-table.ts'
 import type { HalfContext, PacketSink } from '../connector.ts'
 import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session } from './session.ts'
-import type { Wire } from '../../protocol/wire.ts'
 
 /**
  * The tunnel used as an in connector: requests and events arriving from the peer half become
  * local flows handed to the out connector; replies go back on the connection they came from.
- * Flows are keyed per connection, so peers never see each other's replies.
+ * Each connection owns its flows (one FlowTable), so peers never see each other's replies and a
+ * lost connection ends exactly its flows.
  */
 export class Downstream {
   private readonly ctx: HalfContext
-  private readonly wire: Wire
   private readonly out: PacketSink
   private readonly tables = new Set<FlowTable<number>>()
 
-  constructor(ctx: HalfContext, wire: Wire, out: PacketSink) {
+  constructor(ctx: HalfContext, out: PacketSink) {
     this.ctx = ctx
-    this.wire = wire
     this.out = out
   }
 
   attach(session: Session): void {
     // Without flow ids (uhppoted) every request is its own flow (its own socket, as in
     // uhppoted-tunnel, so replies match their request), living one reply window. Both kinds are
-    // bounded per connection: past the bound the oldest is closed and counted.
+    // bounded per connection: past the bound the least recently used is closed and counted.
     const { flowIdleMs, udpTimeoutMs, maxFlowsPerTunnel, maxReplyWindows } = this.ctx.options
-    const idle = this.wire.carriesFlows ? flowIdleMs : udpTimeoutMs + 1000
-    const max = this.wire.carriesFlows ? maxFlowsPerTunnel : maxReplyWindows
-    const table = new FlowTable<number>(idle, max, (flow) => {
-      this.ctx.drops.drop(this.wire.carriesFlows ? 'flow_evicted' : 'reply_window_evicted', `${flow.label}: more than ${max} ${this.wire.carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the oldest`)
+    const carriesFlows = session.wire!.carriesFlows
+    const max = carriesFlows ? maxFlowsPerTunnel : maxReplyWindows
+    const table = new FlowTable<number>({
+      idleMs: carriesFlows ? flowIdleMs : udpTimeoutMs + 1000,
+      maxSize: max,
+      onEvict: (flow) => this.ctx.drops.drop(carriesFlows ? 'flow_evicted' : 'reply_window_evicted', `${flow.label}: more than ${max} ${carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the least recently used`),
     })
     this.tables.add(table)
-    session.onFrame = (frame) => this.onFrame(session, table, frame)
+    session.onFrame = (frame) => this.onFrame(session, carriesFlows, table, frame)
     session.onClose(() => {
       table.closeAll()
       this.tables.delete(table)
@@ -50,7 +51,7 @@ export class Downstream {
     return n
   }
 
-  private onFrame(session: Session, table: FlowTable<number>, frame: Frame): void {
+  private onFrame(session: Session, carriesFlows: boolean, table: FlowTable<number>, frame: Frame): void {
     if (frame.kind !== Kind.request && frame.kind !== Kind.event) {
       this.ctx.drops.drop('unexpected_kind', `peer ${session.label} sent a reply to the receiving side of the tunnel`)
       return
@@ -59,11 +60,11 @@ export class Downstream {
       this.ctx.drops.drop('empty_payload', `zero-length packet from ${session.label}`)
       return
     }
-    const key = this.wire.carriesFlows ? frame.flow : frame.id
+    const key = carriesFlows ? frame.flow : frame.id
     let flow = table.get(key)
     if (!flow) {
-      const wireFlow = this.wire.carriesFlows ? frame.flow : 0
-      flow = new BasicFlow(`${session.label} flow ${key}`, (id, payload) => {
+      const wireFlow = carriesFlows ? frame.flow : 0
+      flow = new Flow(`${session.label} flow ${key}`, (id, payload) => {
         session.send({ flow: wireFlow, id, kind: Kind.reply, payload })
       }, Date.now())
       table.add(key, flow)

@@ -1,16 +1,76 @@
-import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
+/**
+ * One tunnel connection as a state machine (docs/architecture.md, docs/wire-protocol.md):
+ *
+ *   hello ──(hello exchanged, or the transport negotiated)──▶ open ──(close, error, dead peer)──▶ closing ──▶ closed
+ *     └──────────────────────(timeout, refusal, bad bytes, connection lost)──────────────────────▶ closing / closed
+ *
+ * - hello: the edgerelay hello (tcp, tls) is exchanged; a server with `auto` first decides from the
+ *   peer's first bytes whether it speaks the hello (any codec) or uhppoted-tunnel framing.
+ * - open: frames flow to the owner (upstream or downstream); ping/pong and error frames are
+ *   handled here; a quiet edgerelay peer is pinged and, silent for three heartbeats, dropped.
+ * - closing: the owners have been told; the connection gets a short grace to flush, then is cut.
+ * - closed: the connection is gone.
+ *
+ * Every deadline (hello limit, heartbeat check, close grace) is the session's one entry in the
+ * half's Deadlines service: one timer per half, not several per connection.
+ */
+import type { Clock } from '../../base/clock.ts'
+import type { Deadline, Deadlines } from '../../base/deadlines.ts'
 import { RelayError } from '../../base/errors.ts'
-import { Kind, KIND_NAMES, type Frame, type KindValue } from '../../protocol/frame.ts'
-import { unrefTimer } from '../flow.ts'
+import { ByteQueue } from '../../base/byte-queue.ts'
 import type { Logger } from '../../base/logger.ts'
 import type { Stats } from '../../base/stats.ts'
-import { ByteQueue } from '../../base/byte-queue.ts'
+import { formatAddress } from '../../base/address.ts'
+import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
+import { Kind, KIND_NAMES, type Frame, type KindValue } from '../../protocol/frame.ts'
 import { encodeClientHello, encodeServerReply, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from '../../protocol/hello.ts'
 import type { FrameReader, Wire } from '../../protocol/wire.ts'
 
-const ignore = (): void => {}
+export type SessionState = 'hello' | 'open' | 'closing' | 'closed'
 
-/** The conn's handlers for a session: a small object instead of two closures (and their context) per connection. */
+/** A server that serves edgerelay hellos of any codec and uhppoted-tunnel framing on one port. */
+export interface AutoWire {
+  /** The stream wire for a codec named in a hello; undefined for a codec this half lacks. */
+  wireFor(codec: string): Wire | undefined
+  /**
+   * uhppoted-tunnel's framing, for a peer whose first bytes are not the hello; absent when the half
+   * requires a token, which that framing cannot carry (such peers are then refused).
+   */
+  uhppoted: Wire | undefined
+  /** A peer silent this long is taken for uhppoted-tunnel (its clients wait for requests; an edgerelay client sends its hello at once). */
+  silenceMs: number
+}
+
+export interface SessionOptions {
+  /** 'client' dialled the connection and sends the hello; 'server' accepted it. */
+  side: 'client' | 'server'
+  /** The wire, or for a server, `auto`: decided per connection from the first bytes. */
+  wire: Wire | AutoWire
+  token?: string
+  helloTimeoutMs: number
+  /** Ping interval on a quiet connection (edgerelay wires only); 0 disables. */
+  heartbeatMs: number
+  /** Kind given to frames of a wire that carries no kind (uhppoted). */
+  defaultKind: KindValue
+  logger: Logger
+  stats: Stats
+  /** The half's deadline service (one timer for every session). */
+  deadlines: Deadlines
+}
+
+const ignore = (): void => {}
+const EMPTY = new Uint8Array(0)
+/** Grace for a closing connection to flush: after close() (our decision) and after a failure. */
+const CLOSE_GRACE_MS = 2000
+/**
+ * auto: the largest first frame taken for uhppoted-tunnel framing. uhppoted-tunnel reads at most
+ * 2,048 bytes at a time and carries 64-byte controller packets, so a bigger length field means the
+ * peer speaks something else (a TLS ClientHello, HTTP, noise): refused, not waited for.
+ */
+const UHPPOTED_FIRST_FRAME_MAX = 2048
+const FAIL_GRACE_MS = 500
+
+/** The conn's handlers for a session: a small object instead of two closures per connection. */
 class SessionHandlers implements StreamHandlers {
   private readonly session: Session
   constructor(session: Session) {
@@ -24,48 +84,49 @@ class SessionHandlers implements StreamHandlers {
   }
 }
 
-/** The heartbeat timer's callback; the session comes as its argument, no closure per session. */
-const heartbeatTick = (session: Session): void => session.checkHeartbeat()
-
-export interface SessionOptions {
-  /** 'client' dialled the connection and sends the hello; 'server' accepted it. */
-  side: 'client' | 'server'
-  wire: Wire
-  token?: string
-  helloTimeoutMs: number
-  /** Ping interval on a quiet connection (edgerelay wires only); 0 disables. */
-  heartbeatMs: number
-  /** Kind given to frames of a wire that carries no kind (uhppoted). */
-  defaultKind: KindValue
-  logger: Logger
-  stats: Stats
+export function isAuto(wire: Wire | AutoWire): wire is AutoWire {
+  return 'silenceMs' in wire
 }
 
-/**
- * One tunnel connection: the hello, frame reassembly, heartbeats and error frames. Owners
- * (upstream and downstream) see only ready sessions and the request/reply/event frames.
- */
-export class Session {
+export class Session implements Deadline {
   readonly conn: StreamConn
   readonly label: string
+  /** Where the connection is in its life (see the file header). */
+  state: SessionState = 'hello'
+  /** The wire in use; with `auto`, the one chosen once the first bytes arrived (undefined until then). */
+  wire: Wire | undefined
+  readonly ready: Promise<void>
+  /** @internal Deadlines bookkeeping. */
+  deadlineAt = 0
+  /** @internal Deadlines bookkeeping. */
+  deadlineSlot = -1
+
   private readonly opts: SessionOptions
+  private readonly clock: Clock
+  private readonly started: number
   private reader: FrameReader | undefined
-  private handshakeBuf: ByteQueue | undefined = new ByteQueue()
-  private closed = false
-  private lastReceived = Date.now()
-  private heartbeat: ReturnType<typeof setInterval> | undefined
+  /** Bytes of the hello (or of the first bytes a uhppoted server checks) not yet consumed. */
+  private pending: ByteQueue | undefined
+  /** uhppoted server: the first bytes are checked for an edgerelay hello sent by mistake. */
+  private sniffing = false
+  /** auto: nothing decided yet. */
+  private detecting = false
+  private lastReceived: number
   private closeHandlers: ((err?: Error) => void)[] = []
   private frameHandler: ((frame: Frame) => void) | undefined
+  /** Error frames from the peer go here when set (the browser client); otherwise they are logged. */
+  onPeerError: ((message: string, frame: Frame) => void) | undefined
   /** Frames that arrived with the hello, before the owner attached (payloads copied). */
   private early: Frame[] | undefined
-  readonly ready: Promise<void>
   private resolveReady!: () => void
   private rejectReady!: (err: Error) => void
 
   constructor(conn: StreamConn, opts: SessionOptions) {
     this.conn = conn
     this.opts = opts
-    this.label = `${conn.remote.family === 6 ? `[${conn.remote.address}]` : conn.remote.address}:${conn.remote.port}`
+    this.clock = opts.deadlines.clock
+    this.started = this.lastReceived = this.clock.now()
+    this.label = formatAddress(conn.remote)
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve
       this.rejectReady = reject
@@ -73,17 +134,25 @@ export class Session {
     // Owners attach after `ready`; an early failure must not become an unhandled rejection.
     this.ready.catch(ignore)
     conn.setHandlers(new SessionHandlers(this))
-    if (opts.wire.negotiated) {
+    const wire = opts.wire
+    if (isAuto(wire)) {
+      if (opts.side !== 'server') throw new RelayError('E_CONFIG', 'codec auto is for listening tunnels: a dialling half must name its codec')
+      this.detecting = true
+      this.pending = new ByteQueue()
+      this.schedule(this.started + Math.min(wire.silenceMs, opts.helloTimeoutMs))
+    } else if (wire.negotiated) {
       // WebSocket, gRPC: the transport's own handshake already agreed on everything.
-      this.handshakeBuf = undefined
-      this.becomeReady()
-    } else if (!opts.wire.hello) {
-      this.handshakeBuf = opts.side === 'server' ? this.handshakeBuf : undefined
-      if (opts.side === 'client') this.becomeReady()
-      else this.armHelloTimer(true)
+      this.open(wire)
+    } else if (!wire.hello) {
+      // uhppoted framing has no hello: open at once; a server watches the first bytes for an
+      // edgerelay hello so it can refuse it with a reason instead of misreading it as frames.
+      if (opts.side === 'server') this.startSniffing()
+      this.open(wire)
     } else {
-      if (opts.side === 'client') conn.write(encodeClientHello({ codec: opts.wire.name, token: opts.token }))
-      this.armHelloTimer(false)
+      this.wire = wire
+      this.pending = new ByteQueue()
+      if (opts.side === 'client') conn.write(encodeClientHello({ codec: wire.name, token: opts.token }))
+      this.schedule(this.started + opts.helloTimeoutMs)
     }
   }
 
@@ -95,59 +164,71 @@ export class Session {
     if (early) for (const f of early) handler(f)
   }
 
-  /** Runs `fn` once when the connection is gone. */
+  /** Runs `fn` once when the session ends (at once if it has). */
   onClose(fn: (err?: Error) => void): void {
-    if (this.closed) fn()
+    if (this.isClosed) fn()
     // concat: an exact-size array (owners add one or two); push would grow it to 17 slots.
     else this.closeHandlers = this.closeHandlers.concat(fn)
   }
 
+  /** True from closing on: the owners have been told, nothing more is sent or delivered. */
   get isClosed(): boolean {
-    return this.closed
+    return this.state === 'closing' || this.state === 'closed'
   }
 
   send(frame: Frame): boolean {
-    if (this.closed) return false
-    return this.conn.write(this.opts.wire.encode(frame))
+    if (this.state !== 'open') return false
+    return this.conn.write(this.wire!.encode(frame))
   }
 
+  /** Ends the session: a clean end, or with `err` a reset. */
   close(err?: Error): void {
-    if (this.closed) return
+    if (this.isClosed) return
     if (err) this.conn.destroy(err)
     else this.conn.end()
-    // end() may leave a dead peer half-open: make sure we are gone soon regardless.
-    unrefTimer(setTimeout(() => this.conn.destroy(), 2000))
-    this.finish(err)
+    // end() may leave a dead peer half-open: make sure it is gone soon regardless.
+    this.enterClosing(CLOSE_GRACE_MS, err)
   }
 
-  private armHelloTimer(uhppotedServer: boolean): void {
-    const timer = unrefTimer(setTimeout(() => {
-      if (this.closed || this.reader) return
-      const what = this.opts.side === 'client' ? 'no hello reply from the server' : 'peer did not complete the hello'
-      const hint = this.opts.side === 'client' ? ': the server may run --codec uhppoted or not be edgerelay' : ''
-      this.fail(new RelayError('E_HELLO_TIMEOUT', `${what} within ${this.opts.helloTimeoutMs} ms${hint}`))
-    }, this.opts.helloTimeoutMs))
-    // A uhppoted server has no hello: it is ready at once, and only watches the first bytes for
-    // an edgerelay hello so it can refuse it with a reason instead of misreading it as frames.
-    if (uhppotedServer) {
-      clearTimeout(timer)
-      this.becomeReady()
-    } else {
-      this.ready.then(() => clearTimeout(timer), () => clearTimeout(timer))
+  /** @internal Deadline: the one timer of this session fired. */
+  onDeadline(now: number): void {
+    switch (this.state) {
+      case 'hello':
+        const uhppoted = (this.opts.wire as AutoWire).uhppoted
+        if (this.detecting && this.pending!.length === 0 && uhppoted) {
+          // Silent peer: a uhppoted-tunnel client waits for requests; serve it with its framing.
+          this.detecting = false
+          this.pending = undefined
+          this.startSniffing()
+          this.open(uhppoted)
+          return
+        }
+        if (this.detecting && this.clock.now() < this.started + this.opts.helloTimeoutMs) {
+          // Without uhppoted framing a silent peer gets the whole hello limit.
+          this.schedule(this.started + this.opts.helloTimeoutMs)
+          return
+        }
+        this.fail(this.helloTimeout())
+        return
+      case 'open':
+        this.checkHeartbeat(now)
+        return
+      case 'closing':
+        this.conn.destroy()
+        this.state = 'closed'
+        return
     }
   }
 
   /** @internal The conn's data (through SessionHandlers). */
   received(chunk: Uint8Array): void {
-    if (this.closed) return
-    this.lastReceived = Date.now()
+    if (this.state === 'closing' || this.state === 'closed') return
+    this.lastReceived = this.clock.now()
     try {
-      if (this.handshakeBuf) {
-        this.handshake(chunk)
-        return
-      }
+      if (this.state === 'hello') return this.hello(chunk)
+      if (this.sniffing && this.sniff(chunk)) return
       this.reader!.push(chunk)
-      if (this.opts.wire.messageFramed && this.reader!.buffered > 0) {
+      if (this.wire!.messageFramed && this.reader!.buffered > 0) {
         throw new RelayError('E_PARTIAL_FRAME', 'a message ended inside a frame (each message must carry whole length-prefixed frames)')
       }
     } catch (err) {
@@ -155,50 +236,81 @@ export class Session {
     }
   }
 
-  private handshake(chunk: Uint8Array): void {
-    const buf = this.handshakeBuf!
+  /** @internal The conn is gone (through SessionHandlers). */
+  connClosed(err?: Error): void {
+    if (this.state === 'closed') return
+    const wasClosing = this.state === 'closing'
+    const inHello = this.state === 'hello'
+    this.state = 'closed'
+    this.opts.deadlines.clear(this)
+    if (!wasClosing) this.finish(err ?? (inHello ? new RelayError('E_HELLO_CLOSED', `connection to ${this.label} closed during the hello`) : undefined))
+  }
+
+  // --- hello -------------------------------------------------------------------------------
+
+  private hello(chunk: Uint8Array): void {
+    const buf = this.pending!
     buf.append(chunk)
     const data = buf.view()
-    if (!this.opts.wire.hello) {
-      // uhppoted server: is this an edgerelay client by mistake?
-      if (data.length < 6 && startsWithMagic(data)) return
-      if (startsWithMagic(data) && data[4] === 1 && data[5] === 1) {
-        const parsed = safeParseClientHello(data)
-        const asked = parsed ? `'${parsed.hello.codec}'` : 'an edgerelay codec'
-        this.refuse(`codec mismatch: this half speaks uhppoted-tunnel framing (--codec uhppoted), the client asked for ${asked}`, 'E_CODEC_MISMATCH')
+    if (this.detecting) {
+      if (data.length < 4 && startsWithMagic(data)) return
+      if (!startsWithMagic(data)) {
+        if (data.length < 2) return
+        const uhppoted = (this.opts.wire as AutoWire).uhppoted
+        const length = (data[0]! << 8) | data[1]!
+        if (!uhppoted) throw new RelayError('E_HELLO_MAGIC', `not an edgerelay hello (bad magic ${hex(data.subarray(0, 4))}); uhppoted-tunnel framing is refused because this half requires a token (--token), which that framing cannot carry`)
+        if (length === 0 || length > UHPPOTED_FIRST_FRAME_MAX) {
+          throw new RelayError('E_HELLO_MAGIC', `first bytes ${hex(data.subarray(0, 4))} are neither an edgerelay hello (bad magic) nor a uhppoted-tunnel frame (length ${length}, expected 1-${UHPPOTED_FIRST_FRAME_MAX})`)
+        }
+        // uhppoted-tunnel framing from the first byte.
+        this.detecting = false
+        this.pending = undefined
+        this.open(uhppoted)
+        this.reader!.push(data.slice())
         return
       }
-      this.handshakeBuf = undefined
-      this.reader!.push(data.slice())
-      return
+      this.detecting = false
+      // An edgerelay hello: from now on the usual hello limit, counted from the connection's start.
+      this.schedule(this.started + this.opts.helloTimeoutMs)
     }
-    if (this.opts.side === 'server') {
-      const parsed = parseClientHello(data)
-      if (!parsed) return
-      const { hello, length } = parsed
-      if (hello.codec !== this.opts.wire.name) {
-        this.refuse(`codec mismatch: this half speaks '${this.opts.wire.name}', the client asked for '${hello.codec}'`, 'E_CODEC_MISMATCH')
-        return
-      }
-      if (this.opts.token !== undefined && !sameSecret(hello.token, this.opts.token)) {
-        this.refuse(hello.token === undefined ? 'a token is required' : 'wrong token', 'E_AUTH')
-        return
-      }
-      this.conn.write(encodeServerReply(true))
-      this.handshakeBuf = undefined
-      this.becomeReady()
-      if (data.length > length) this.reader!.push(data.slice(length))
-      return
+    if (this.opts.side === 'server') this.serverHello(data)
+    else this.clientHello(data)
+  }
+
+  private serverHello(data: Uint8Array): void {
+    const parsed = parseClientHello(data)
+    if (!parsed) return
+    const { hello, length } = parsed
+    const auto = isAuto(this.opts.wire) ? this.opts.wire : undefined
+    const wire = auto ? auto.wireFor(hello.codec) : this.wire!
+    if (!wire || wire.name !== hello.codec) {
+      const speaks = auto ? 'every edgerelay codec this half has and uhppoted-tunnel framing' : `'${this.wire!.name}'`
+      return this.refuse(`codec mismatch: this half speaks ${speaks}, the client asked for '${hello.codec}'`, 'E_CODEC_MISMATCH')
     }
+    if (this.opts.token !== undefined && !sameSecret(hello.token, this.opts.token)) {
+      return this.refuse(hello.token === undefined ? 'a token is required' : 'wrong token', 'E_AUTH')
+    }
+    this.conn.write(encodeServerReply(true))
+    this.pending = undefined
+    this.open(wire)
+    if (data.length > length) this.reader!.push(data.slice(length))
+  }
+
+  private clientHello(data: Uint8Array): void {
     const parsed = parseServerReply(data)
     if (!parsed) return
-    if (!parsed.reply.accepted) {
-      this.fail(new RelayError(refusalCode(parsed.reply.reason), `server refused the tunnel: ${parsed.reply.reason}`))
-      return
-    }
-    this.handshakeBuf = undefined
-    this.becomeReady()
+    if (!parsed.reply.accepted) return this.fail(new RelayError(refusalCode(parsed.reply.reason), `server refused the tunnel: ${parsed.reply.reason}`))
+    this.pending = undefined
+    this.open(this.wire!)
     if (data.length > parsed.length) this.reader!.push(data.slice(parsed.length))
+  }
+
+  private helloTimeout(): RelayError {
+    const ms = this.opts.helloTimeoutMs
+    if (this.opts.side === 'client') {
+      return new RelayError('E_HELLO_TIMEOUT', `no hello reply from the server within ${ms} ms: the server may be uhppoted-tunnel (or an edgerelay half with --codec uhppoted), which has no hello; if so, run this half with --codec uhppoted`)
+    }
+    return new RelayError('E_HELLO_TIMEOUT', `peer ${this.label} did not complete the hello within ${ms} ms`)
   }
 
   private refuse(reason: string, code = 'E_HELLO_REFUSED'): void {
@@ -207,21 +319,52 @@ export class Session {
     this.fail(new RelayError(code, `refused peer ${this.label}: ${reason}`))
   }
 
-  private becomeReady(): void {
-    this.reader = this.opts.wire.reader((frame) => this.dispatch(frame), this.opts.defaultKind)
-    if (this.opts.wire.carriesFlows && this.opts.heartbeatMs > 0) this.startHeartbeat()
+  // --- uhppoted server: an edgerelay client by mistake? --------------------------------------
+
+  private startSniffing(): void {
+    this.sniffing = true
+    this.pending = new ByteQueue()
+  }
+
+  /** True while the first bytes are held back to be checked. */
+  private sniff(chunk: Uint8Array): boolean {
+    const buf = this.pending!
+    buf.append(chunk)
+    const data = buf.view()
+    if (data.length < 6 && startsWithMagic(data)) return true
+    this.sniffing = false
+    this.pending = undefined
+    if (startsWithMagic(data) && data[4] === 1 && data[5] === 1) {
+      const parsed = safeParseClientHello(data)
+      const asked = parsed ? `'${parsed.hello.codec}'` : 'an edgerelay codec'
+      this.refuse(`codec mismatch: this half speaks uhppoted-tunnel framing (--codec uhppoted), the client asked for ${asked}`, 'E_CODEC_MISMATCH')
+      return true
+    }
+    this.reader!.push(data.slice())
+    return true
+  }
+
+  // --- open ----------------------------------------------------------------------------------
+
+  private open(wire: Wire): void {
+    this.wire = wire
+    this.state = 'open'
+    this.reader = wire.reader((frame) => this.dispatch(frame), this.opts.defaultKind)
+    if (wire.carriesFlows && this.opts.heartbeatMs > 0) this.schedule(this.clock.now() + this.heartbeatCheckMs())
+    else this.opts.deadlines.clear(this)
     this.resolveReady()
   }
 
   private dispatch(frame: Frame): void {
     switch (frame.kind) {
       case Kind.ping:
-        this.send({ flow: 0, id: frame.id, kind: Kind.pong, payload: new Uint8Array(0) })
+        this.send({ flow: 0, id: frame.id, kind: Kind.pong, payload: EMPTY })
         return
       case Kind.pong:
         return
       case Kind.error:
         this.opts.stats.add('tunnel.error_frames')
+        if (this.onPeerError) return this.onPeerError(frame.error ?? '(no text)', frame)
         this.opts.logger.warn(`peer ${this.label} reported an error${frame.flow ? ` on flow ${frame.flow}` : ''}: ${frame.error ?? '(no text)'}`)
         return
       case Kind.request:
@@ -233,60 +376,68 @@ export class Session {
       default:
         // open/data/close/window are reserved for stream forwarding: answer instead of hanging up.
         this.opts.stats.add('tunnel.unsupported_frames')
-        this.send({ flow: frame.flow, id: frame.id, kind: Kind.error, payload: new Uint8Array(0), error: `frame kind '${KIND_NAMES[frame.kind]}' is not supported by this half` })
+        this.send({ flow: frame.flow, id: frame.id, kind: Kind.error, payload: EMPTY, error: `frame kind '${KIND_NAMES[frame.kind]}' is not supported by this half` })
     }
   }
 
-  private startHeartbeat(): void {
-    // Checked four times per interval, so a dead peer is declared between 3 and 3.25 intervals
-    // after its last byte (default 8 s: within 26 s).
-    this.heartbeat = unrefTimer(setInterval(heartbeatTick, Math.max(10, this.opts.heartbeatMs / 4), this))
+  /** Checked four times per interval, so a dead peer is declared 3 to 3.25 intervals after its last byte (default 8 s: within 26 s). */
+  private heartbeatCheckMs(): number {
+    return Math.max(10, this.opts.heartbeatMs / 4)
   }
 
-  /** @internal One heartbeat check (the interval timer's callback). */
-  checkHeartbeat(): void {
+  private checkHeartbeat(now: number): void {
     const every = this.opts.heartbeatMs
-    const quiet = Date.now() - this.lastReceived
+    const quiet = now - this.lastReceived
     if (quiet >= every * 3) {
       this.opts.stats.add('tunnel.dead_peers')
       this.fail(new RelayError('E_PEER_DEAD', `peer ${this.label} silent for ${quiet} ms (no heartbeat): connection dropped`))
-    } else if (quiet >= every) {
-      this.send({ flow: 0, id: 0, kind: Kind.ping, payload: new Uint8Array(0) })
+      return
     }
+    if (quiet >= every) this.send({ flow: 0, id: 0, kind: Kind.ping, payload: EMPTY })
+    this.schedule(now + this.heartbeatCheckMs())
   }
+
+  // --- closing -------------------------------------------------------------------------------
 
   private protocolError(err: Error): void {
     this.opts.stats.add('tunnel.protocol_errors')
     const code = (err as RelayError).code ?? 'E_PROTOCOL'
-    if (this.reader && this.opts.wire.carriesFlows) {
-      this.send({ flow: 0, id: 0, kind: Kind.error, payload: new Uint8Array(0), error: `${code}: ${err.message}; closing the connection` })
-    } else if (this.opts.side === 'server' && this.opts.wire.hello && !this.reader) {
+    if (this.state === 'open' && this.wire!.carriesFlows) {
+      this.send({ flow: 0, id: 0, kind: Kind.error, payload: EMPTY, error: `${code}: ${err.message}; closing the connection` })
+    } else if (this.state === 'hello' && this.opts.side === 'server') {
       this.conn.write(encodeServerReply(false, err.message))
     }
     this.fail(new RelayError(code, `peer ${this.label} sent bad data: ${err.message}`, { cause: err }))
   }
 
   private fail(err: Error): void {
-    if (this.closed) return
+    if (this.isClosed) return
     this.conn.end()
-    unrefTimer(setTimeout(() => this.conn.destroy(), 500))
+    this.enterClosing(FAIL_GRACE_MS, err)
+  }
+
+  private enterClosing(graceMs: number, err?: Error): void {
+    this.state = 'closing'
+    this.reader = undefined
+    this.pending = undefined
+    this.schedule(this.clock.now() + graceMs)
     this.finish(err)
   }
 
-  /** @internal The conn is gone (through SessionHandlers). */
-  connClosed(err?: Error): void {
-    if (this.closed) return
-    this.finish(err ?? (this.reader ? undefined : new RelayError('E_HELLO_CLOSED', `connection to ${this.label} closed during the hello`)))
-  }
-
   private finish(err?: Error): void {
-    this.closed = true
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
     this.rejectReady(err ?? new RelayError('E_CLOSED', 'connection closed'))
     const handlers = this.closeHandlers
     this.closeHandlers = []
     for (const fn of handlers) fn(err)
   }
+
+  private schedule(at: number): void {
+    this.opts.deadlines.set(this, at)
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ')
 }
 
 function safeParseClientHello(data: Uint8Array) {

@@ -1,18 +1,49 @@
-import type { Flow } from '../flow.ts'
-import { unrefTimer } from '../flow.ts'
+import { unrefTimer } from '../../base/clock.ts'
+import type { Flow, FlowState } from '../flow.ts'
 import type { HalfContext, PacketKind, PacketSink } from '../connector.ts'
 import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session } from './session.ts'
-import type { Wire } from '../../protocol/wire.ts'
 
-interface SessionState {
-  session: Session
-  /** edgerelay wires: wire flow id per local flow, and back. */
-  wireIds: Map<Flow, number>
-  flows: Map<number, Flow>
-  nextWireId: number
+/** One tunnel connection as the sending side sees it. */
+class Connection {
+  readonly session: Session
+  /** edgerelay wires: the local flow behind each wire flow id of this connection. */
+  readonly flows = new Map<number, Flow>()
+  nextWireId = 1
   /** uhppoted wire (no flow field): request id → flow, until the reply window ends. */
-  pending: Map<number, { flow: Flow; expires: number }>
+  readonly pending = new Map<number, { flow: Flow; expires: number }>()
+
+  constructor(session: Session) {
+    this.session = session
+  }
+
+  get carriesFlows(): boolean {
+    return this.session.wire!.carriesFlows
+  }
+}
+
+/**
+ * A flow's wire ids on the connections it was sent on: the flow's out state. Released with the
+ * flow (its ids are free again) or dropped link by link when a connection ends.
+ */
+class WireIds implements FlowState {
+  private readonly flow: Flow
+  /** Usually one connection; a reverse tunnel with several far halves sends every packet to each. */
+  links: { conn: Connection; id: number }[] = []
+
+  constructor(flow: Flow) {
+    this.flow = flow
+  }
+
+  idOn(conn: Connection): number | undefined {
+    for (const l of this.links) if (l.conn === conn) return l.id
+    return undefined
+  }
+
+  release(): void {
+    for (const l of this.links) if (l.conn.flows.get(l.id) === this.flow) l.conn.flows.delete(l.id)
+    this.links = []
+  }
 }
 
 interface Queued {
@@ -27,45 +58,47 @@ interface Queued {
  * replies back by flow. Wire flow ids belong to one connection, so a reply can only ever reach a
  * flow that was sent on that same connection (several near halves, restarts: no cross-talk).
  * Several connected peers (a reverse tunnel with many far halves) each get every packet, as
- * uhppoted-tunnel does.
+ * uhppoted-tunnel does. Each connection has its own wire (a server with codec auto serves
+ * edgerelay and uhppoted-tunnel peers side by side).
  */
 export class Upstream implements PacketSink {
   private readonly ctx: HalfContext
-  private readonly wire: Wire
-  private readonly sessions = new Set<SessionState>()
+  private readonly connections = new Set<Connection>()
   private queue: Queued[] = []
   private queuedBytes = 0
   private sweeper: ReturnType<typeof setInterval> | undefined
 
-  constructor(ctx: HalfContext, wire: Wire) {
+  constructor(ctx: HalfContext) {
     this.ctx = ctx
-    this.wire = wire
   }
 
   get connected(): number {
-    return this.sessions.size
+    return this.connections.size
   }
 
   attach(session: Session): void {
-    const state: SessionState = { session, wireIds: new Map(), flows: new Map(), nextWireId: 1, pending: new Map() }
-    this.sessions.add(state)
-    session.onFrame = (frame) => this.onFrame(state, frame)
+    const conn = new Connection(session)
+    this.connections.add(conn)
+    session.onFrame = (frame) => this.onFrame(conn, frame)
     session.onClose(() => {
-      this.sessions.delete(state)
-      state.wireIds.clear()
-      state.flows.clear()
-      state.pending.clear()
+      this.connections.delete(conn)
+      for (const flow of conn.flows.values()) {
+        const ids = flow.out as WireIds | undefined
+        if (ids) ids.links = ids.links.filter((l) => l.conn !== conn)
+      }
+      conn.flows.clear()
+      conn.pending.clear()
     })
-    if (!this.wire.carriesFlows) this.sweeper ??= unrefTimer(setInterval(() => this.sweepPending(), 1000))
+    if (!conn.carriesFlows) this.sweeper ??= unrefTimer(setInterval(() => this.sweepPending(), 1000))
     this.flushQueue()
   }
 
   send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array): void {
-    if (this.sessions.size === 0) {
+    if (this.connections.size === 0) {
       this.enqueue(flow, kind, id, payload)
       return
     }
-    for (const state of this.sessions) this.sendOn(state, flow, kind, id, payload)
+    for (const conn of this.connections) this.sendOn(conn, flow, kind, id, payload)
   }
 
   close(): void {
@@ -76,43 +109,44 @@ export class Upstream implements PacketSink {
     this.queuedBytes = 0
   }
 
-  private sendOn(state: SessionState, flow: Flow, kind: PacketKind, id: number, payload: Uint8Array): void {
+  private sendOn(conn: Connection, flow: Flow, kind: PacketKind, id: number, payload: Uint8Array): void {
     let wireFlow = 0
-    if (this.wire.carriesFlows) {
-      wireFlow = state.wireIds.get(flow) ?? this.assignWireId(state, flow)
+    if (conn.carriesFlows) {
+      wireFlow = this.wireIdOf(conn, flow)
     } else if (kind === 'request') {
-      state.pending.set(id, { flow, expires: Date.now() + this.ctx.options.udpTimeoutMs + 1000 })
+      conn.pending.set(id, { flow, expires: Date.now() + this.ctx.options.udpTimeoutMs + 1000 })
     }
-    state.session.send({ flow: wireFlow, id, kind: kind === 'request' ? Kind.request : Kind.event, payload })
+    conn.session.send({ flow: wireFlow, id, kind: kind === 'request' ? Kind.request : Kind.event, payload })
     this.ctx.stats.add(kind === 'request' ? 'tunnel.sent.request' : 'tunnel.sent.event')
   }
 
-  private assignWireId(state: SessionState, flow: Flow): number {
-    let id = state.nextWireId
+  private wireIdOf(conn: Connection, flow: Flow): number {
+    let ids = flow.out as WireIds | undefined
+    const known = ids?.idOn(conn)
+    if (known !== undefined) return known
+    if (!ids) flow.out = ids = new WireIds(flow)
+    let id = conn.nextWireId
     // u32 without 0; skip ids still in use after a wrap.
-    while (state.flows.has(id) || id === 0) id = (id + 1) >>> 0
-    state.nextWireId = (id + 1) >>> 0
-    state.wireIds.set(flow, id)
-    state.flows.set(id, flow)
-    flow.onClose(() => {
-      if (state.flows.get(id) === flow) state.flows.delete(id)
-      state.wireIds.delete(flow)
-    })
+    while (conn.flows.has(id) || id === 0) id = (id + 1) >>> 0
+    conn.nextWireId = (id + 1) >>> 0
+    conn.flows.set(id, flow)
+    ids.links.push({ conn, id })
     return id
   }
 
-  private onFrame(state: SessionState, frame: Frame): void {
+  private onFrame(conn: Connection, frame: Frame): void {
+    const label = conn.session.label
     if (frame.kind !== Kind.reply) {
-      this.ctx.drops.drop('unexpected_kind', `peer ${state.session.label} sent a ${frame.kind === Kind.request ? 'request' : 'event'} to the sending side of the tunnel`)
+      this.ctx.drops.drop('unexpected_kind', `peer ${label} sent a ${frame.kind === Kind.request ? 'request' : 'event'} to the sending side of the tunnel`)
       return
     }
     if (frame.payload.length === 0) {
-      this.ctx.drops.drop('empty_payload', `zero-length reply from ${state.session.label}`)
+      this.ctx.drops.drop('empty_payload', `zero-length reply from ${label}`)
       return
     }
-    const flow = this.wire.carriesFlows ? state.flows.get(frame.flow) : state.pending.get(frame.id)?.flow
+    const flow = conn.carriesFlows ? conn.flows.get(frame.flow) : conn.pending.get(frame.id)?.flow
     if (!flow || flow.closed) {
-      this.ctx.drops.drop('reply_unknown_flow', `reply for ${this.wire.carriesFlows ? `flow ${frame.flow}` : `request ${frame.id}`} that has no live flow on this connection`)
+      this.ctx.drops.drop('reply_unknown_flow', `reply for ${conn.carriesFlows ? `flow ${frame.flow}` : `request ${frame.id}`} that has no live flow on this connection`)
       return
     }
     this.ctx.stats.add('tunnel.received.reply')
@@ -142,6 +176,6 @@ export class Upstream implements PacketSink {
 
   private sweepPending(): void {
     const now = Date.now()
-    for (const state of this.sessions) for (const [id, p] of state.pending) if (p.expires <= now) state.pending.delete(id)
+    for (const conn of this.connections) for (const [id, p] of conn.pending) if (p.expires <= now) conn.pending.delete(id)
   }
 }
