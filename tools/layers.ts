@@ -19,10 +19,11 @@ export const LAYERS: Record<string, readonly string[]> = {
   'adapter/node': ['base', 'ports'],
   'adapter/bun': ['base', 'ports', 'adapter/node'],
   'adapter/deno': ['base', 'ports', 'adapter/node'],
-  'adapter/edge': ['base', 'ports'],
+  'adapter/web': ['base', 'ports'],
+  'adapter/edge': ['base', 'ports', 'adapter/web'],
   half: ['base', 'ports', 'protocol', 'net', 'core', 'connectors'],
-  browser: ['base', 'ports', 'protocol', 'core'],
-  edge: ['base', 'ports', 'protocol', 'net', 'core', 'connectors', 'half', 'adapter/edge'],
+  browser: ['base', 'ports', 'protocol', 'core', 'adapter/web'],
+  edge: ['base', 'ports', 'protocol', 'net', 'core', 'connectors', 'half', 'adapter/edge', 'adapter/web'],
   cli: ['base', 'ports', 'protocol', 'net', 'core', 'connectors', 'half', '#runtime'],
 }
 

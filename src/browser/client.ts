@@ -16,10 +16,16 @@
  * relay.close()
  * ```
  */
+import { Deadlines } from '../base/deadlines.ts'
+import { createLogger } from '../base/logger.ts'
+import { Stats } from '../base/stats.ts'
+import { familyOf } from '../base/address.ts'
+import { Session } from '../core/tunnel/session.ts'
+import { webSocketConn, type StandardWebSocket } from '../adapter/web/websocket-conn.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { Kind, type Frame } from '../protocol/frame.ts'
 import { subprotocolFor, tokenSubprotocol } from '../protocol/negotiate.ts'
-import { negotiatedWire, type FrameReader, type Wire } from '../protocol/wire.ts'
+import { negotiatedWire, type Wire } from '../protocol/wire.ts'
 
 export { Kind, type Frame } from '../protocol/frame.ts'
 
@@ -30,7 +36,7 @@ export interface RelayClientOptions {
   token?: string
   /** Flow id for this client's datagrams (default 1): replies to them come back on it. */
   flow?: number
-  /** Send a ping when nothing was sent for this long (default 8000 ms, as the CLI's heartbeat). */
+  /** Ping the server when it has been quiet this long; dropped after three times it (default 8000 ms, as the CLI's heartbeat; 0 = never). */
   heartbeatMs?: number
   /** How long the upgrade may take (default 10000 ms). */
   connectTimeoutMs?: number
@@ -54,6 +60,10 @@ interface Pending {
   done(): void
 }
 
+/**
+ * A connection to a ws/server half. The tunnel connection itself is the same Session every half
+ * runs (heartbeats, error frames, frame reassembly); this class adds requests and their replies.
+ */
 export class RelayClient {
   /** The subprotocol the server chose. */
   readonly protocol: string
@@ -64,40 +74,41 @@ export class RelayClient {
   /** The connection ended (`reason` says why when the server gave one). */
   onClose: ((code: number, reason: string) => void) | undefined
 
-  private readonly ws: WebSocket
-  private readonly wire: Wire
-  private readonly reader: FrameReader
+  private readonly session: Session
+  private readonly carriesFlows: boolean
   private readonly flow: number
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
-  private lastSent = Date.now()
-  private heartbeat: ReturnType<typeof setInterval> | undefined
   private isClosed = false
 
   /** Use connectRelay(); this wraps a WebSocket that is already open. */
-  constructor(ws: WebSocket, wire: Wire, opts: RelayClientOptions) {
-    this.ws = ws
-    this.wire = wire
+  constructor(ws: WebSocket, wire: Wire, opts: RelayClientOptions, url = ws.url) {
     this.protocol = ws.protocol
     this.flow = opts.flow ?? 1
-    this.reader = wire.reader((f) => this.onFrame(f), Kind.reply)
-    ws.binaryType = 'arraybuffer'
-    ws.onmessage = (ev: MessageEvent) => {
-      if (typeof ev.data === 'string') return
-      try {
-        this.reader.push(new Uint8Array(ev.data as ArrayBuffer))
-      } catch (err) {
-        this.onError?.(`bad frame from the server: ${(err as Error).message}`, { flow: 0, id: 0, kind: Kind.error, payload: new Uint8Array(0) })
-        ws.close(1002, 'bad frame')
-      }
-    }
-    ws.onclose = (ev: CloseEvent) => this.closed(ev.code, ev.reason)
-    const every = opts.heartbeatMs ?? 8000
-    if (every > 0) {
-      this.heartbeat = setInterval(() => {
-        if (Date.now() - this.lastSent >= every) this.sendFrame({ flow: 0, id: 0, kind: Kind.ping, payload: new Uint8Array(0) })
-      }, Math.max(10, every / 4))
-    }
+    this.carriesFlows = wire.carriesFlows
+    const target = new URL(url)
+    const host = target.hostname.replace(/^\[|\]$/g, '')
+    const remote = { address: host, port: Number(target.port) || (target.protocol === 'wss:' ? 443 : 80), family: familyOf(host) }
+    const { conn } = webSocketConn(ws as unknown as StandardWebSocket, remote, { address: '', port: 0, family: remote.family })
+    this.session = new Session(conn, {
+      side: 'client',
+      wire,
+      helloTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      heartbeatMs: opts.heartbeatMs ?? 8000,
+      defaultKind: Kind.reply,
+      logger: createLogger('silent'),
+      stats: new Stats(),
+      deadlines: new Deadlines(),
+    })
+    this.session.onFrame = (frame) => this.onFrame(frame)
+    this.session.onPeerError = (message, frame) => this.onError?.(message, frame)
+    let code = 1006
+    let reason = ''
+    ws.addEventListener('close', (ev: CloseEvent) => {
+      code = ev.code
+      reason = ev.reason
+    })
+    this.session.onClose((err) => this.closed(err && code === 1006 ? 1002 : code, reason || (err?.message ?? '')))
   }
 
   /** Whether the connection is still open. */
@@ -137,7 +148,7 @@ export class RelayClient {
 
   close(): void {
     if (this.isClosed) return
-    this.ws.close(1000, '')
+    this.session.close()
     this.closed(1000, '')
   }
 
@@ -149,37 +160,28 @@ export class RelayClient {
 
   private sendFrame(frame: Frame): void {
     if (this.isClosed) throw new Error('the relay connection is closed')
-    this.lastSent = Date.now()
-    this.ws.send(this.wire.encode(frame) as Uint8Array<ArrayBuffer>)
+    this.session.send(frame)
   }
 
   private onFrame(frame: Frame): void {
-    switch (frame.kind) {
-      case Kind.ping:
-        this.sendFrame({ flow: 0, id: frame.id, kind: Kind.pong, payload: new Uint8Array(0) })
-        return
-      case Kind.pong:
-        return
-      case Kind.error:
-        this.onError?.(frame.error ?? '(no text)', frame)
-        return
-      case Kind.reply: {
-        // uhppoted framing carries no flow: replies match by request id alone.
-        const p = !this.wire.carriesFlows || frame.flow === this.flow ? this.pending.get(frame.id) : undefined
-        if (!p) break
-        p.replies.push(frame.payload)
-        p.onReply?.(frame.payload, frame)
+    if (frame.kind === Kind.reply) {
+      // uhppoted framing carries no flow: replies match by request id alone.
+      const p = !this.carriesFlows || frame.flow === this.flow ? this.pending.get(frame.id) : undefined
+      if (p) {
+        // The payload is a view into a buffer the reader reuses: keep a copy.
+        const payload = frame.payload.slice()
+        p.replies.push(payload)
+        p.onReply?.(payload, frame)
         if (!p.all) p.done()
         return
       }
     }
-    if (frame.kind === Kind.reply || frame.kind === Kind.event || frame.kind === Kind.request) this.onEvent?.(frame.payload, frame)
+    this.onEvent?.(frame.payload.slice(), frame)
   }
 
   private closed(code: number, reason: string): void {
     if (this.isClosed) return
     this.isClosed = true
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
     for (const p of [...this.pending.values()]) p.done()
     this.onClose?.(code, reason)
   }
@@ -206,7 +208,7 @@ export function connectRelay(url: string, opts: RelayClientOptions = {}): Promis
         reject(new Error(`the server answered with subprotocol '${ws.protocol}', not ${protocols[0]}`))
         return
       }
-      resolve(new RelayClient(ws, wire, opts))
+      resolve(new RelayClient(ws, wire, opts, url))
     }
     // Browsers do not show why an upgrade was refused (status, reason): say what it may be.
     ws.onerror = () => {

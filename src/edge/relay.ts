@@ -19,7 +19,7 @@ import { wireFor } from '../protocol/wire-for.ts'
 import type { StreamConn } from '../ports/runtime.ts'
 import { startHalf, type HalfSettings } from '../half/start-half.ts'
 import { edgeRuntime, type EdgeHost } from '../adapter/edge/runtime.ts'
-import { edgeWebSocketConn } from '../adapter/edge/message-conn.ts'
+import { webSocketConn } from '../adapter/web/websocket-conn.ts'
 
 export interface EdgeRelayOptions {
   /** Where tunnel traffic goes: `tcp/client:far.example.com:12345`. */
@@ -73,7 +73,7 @@ export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
           ? {
               upgrade: (accept) => {
                 const up = host.upgrade(request, accept.protocol)
-                const ws = up.opened.then(() => edgeWebSocketConn(up.socket, remote, served))
+                const ws = up.opened.then(() => webSocketConn(up.socket, remote, served))
                 opened = ws.then((w) => w.conn)
                 ended = ws.then((w) => w.closed)
                 return up.response

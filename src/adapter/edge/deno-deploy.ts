@@ -4,7 +4,7 @@
  * has web streams, the same shape as workerd's sockets). Only Deno globals here, no node:*.
  */
 import type { EdgeHost } from './runtime.ts'
-import type { EdgeWebSocket } from './message-conn.ts'
+import type { StandardWebSocket } from '../web/websocket-conn.ts'
 
 interface DenoNetAddr {
   hostname: string
@@ -34,7 +34,7 @@ export const denoDeployHost: EdgeHost = {
     const { socket, response } = Deno.upgradeWebSocket(request, { protocol, idleTimeout: 0 })
     socket.binaryType = 'arraybuffer'
     const opened = new Promise<void>((resolve) => socket.addEventListener('open', () => resolve(), { once: true }))
-    return { socket: socket as unknown as EdgeWebSocket, response, opened }
+    return { socket: socket as unknown as StandardWebSocket, response, opened }
   },
   async connect(address, port, signal) {
     const conn = await Deno.connect({ hostname: address, port, transport: 'tcp', signal })

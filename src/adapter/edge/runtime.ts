@@ -7,8 +7,8 @@
  */
 import { familyOf } from '../../base/address.ts'
 import type { Family, ResolvedAddress, Runtime, SocketAddress, StreamConn, TcpConnectOptions } from '../../ports/runtime.ts'
-import type { EdgeWebSocket } from './message-conn.ts'
-import { streamsConn, type WebStreamSocket } from './streams-conn.ts'
+import type { StandardWebSocket } from '../web/websocket-conn.ts'
+import { streamsConn, type WebStreamSocket } from '../web/streams-conn.ts'
 
 export interface EdgeTcpSocket extends WebStreamSocket {
   remote?: SocketAddress
@@ -19,7 +19,7 @@ export interface EdgeTcpSocket extends WebStreamSocket {
 export interface EdgeHost {
   name: string
   /** Accepts the WebSocket upgrade of `request` answering with `protocol`; `opened` settles once it is open. */
-  upgrade(request: Request, protocol: string): { socket: EdgeWebSocket; response: Response; opened: Promise<void> }
+  upgrade(request: Request, protocol: string): { socket: StandardWebSocket; response: Response; opened: Promise<void> }
   /** Opens a TCP connection (the platform may resolve names itself). */
   connect(address: string, port: number, signal?: AbortSignal): Promise<EdgeTcpSocket>
   /** The peer of a request, when the platform says. */

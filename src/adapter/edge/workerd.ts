@@ -6,7 +6,7 @@
 // @ts-ignore: a workerd built-in module, resolved by workerd at run time
 import { connect } from 'cloudflare:sockets'
 import type { EdgeHost, EdgeTcpSocket } from './runtime.ts'
-import type { EdgeWebSocket } from './message-conn.ts'
+import type { StandardWebSocket } from '../web/websocket-conn.ts'
 
 interface CfSocket {
   readable: ReadableStream<Uint8Array>
@@ -35,7 +35,7 @@ export const workerdHost: EdgeHost = {
     // (docs/runtimes.md#workerd-delivers-binary-websocket-messages-as-blob).
     server.binaryType = 'arraybuffer'
     const response = new Response(null, { status: 101, webSocket: client, headers: { 'sec-websocket-protocol': protocol } } as ResponseInit)
-    return { socket: server as unknown as EdgeWebSocket, response, opened: Promise.resolve() }
+    return { socket: server as unknown as StandardWebSocket, response, opened: Promise.resolve() }
   },
   async connect(address, port, signal) {
     const socket = connect({ hostname: address, port }, { secureTransport: 'off', allowHalfOpen: false }) as CfSocket

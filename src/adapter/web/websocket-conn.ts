@@ -1,10 +1,9 @@
 /**
- * A server-side WebSocket of an edge runtime (workerd's WebSocketPair, Deno.upgradeWebSocket
- * under `deno serve`) seen as a StreamConn, without node:* (src/adapter/node/message-conn.ts
- * needs node:timers). Writes made in one turn leave as one binary message of length-prefixed
- * frames (docs/wire-protocol.md#websocket); every received binary message is handed on whole and
- * in order, whether the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd:
- * docs/runtimes.md#workerd-delivers-binary-websocket-messages-as-blob).
+ * A standard WebSocket seen as a StreamConn, with web APIs only (no node:*): the server side of the
+ * edge entries (workerd's WebSocketPair, Deno.upgradeWebSocket under `deno serve`) and the browser
+ * client's socket. Writes made in one turn leave as one binary message of length-prefixed frames
+ * (docs/wire-protocol.md); every received binary message is handed on whole and in order, whether
+ * the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd: docs/runtimes.md).
  */
 import { MessageBatch } from '../../base/message-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
@@ -15,7 +14,7 @@ const MAX_MESSAGE = 256 * 1024
 const HIGH_WATER = 1 << 20
 
 /** The parts of the standard WebSocket interface used here. */
-export interface EdgeWebSocket {
+export interface StandardWebSocket {
   binaryType?: string
   readonly bufferedAmount?: number
   send(data: ArrayBufferLike | ArrayBufferView): void
@@ -24,14 +23,14 @@ export interface EdgeWebSocket {
   addEventListener(type: 'close' | 'error', fn: (ev: unknown) => void): void
 }
 
-export interface EdgeWsConn {
+export interface WebSocketConn {
   conn: StreamConn
   /** Settles when the socket has closed, for whatever reason. */
   closed: Promise<void>
 }
 
-/** Wraps an accepted server WebSocket; call once it is open (workerd: right after accept()). */
-export function edgeWebSocketConn(ws: EdgeWebSocket, remote: SocketAddress, local: SocketAddress): EdgeWsConn {
+/** Wraps an open WebSocket (an accepted one: workerd right after accept(); a client one after 'open'). */
+export function webSocketConn(ws: StandardWebSocket, remote: SocketAddress, local: SocketAddress): WebSocketConn {
   try {
     ws.binaryType = 'arraybuffer'
   } catch {
