@@ -21,7 +21,7 @@
  * travels in clear, as on tcp/.
  */
 import type { HalfContext } from '../core/connector.ts'
-import { endpointOf } from '../core/connector.ts'
+import { endpointOf, fixedCodec } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { MAX_ENCODED_FRAME } from '../protocol/frame.ts'
@@ -35,7 +35,7 @@ import { zmtpHandshake, type ZmtpOptions } from './zmtp-conn.ts'
 
 export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): StreamTransport {
   const name = `zmq/${role}`
-  const codec = ctx.options.codec
+  const codec = fixedCodec(ctx, spec.text)
   if (codec === 'uhppoted') throw new RelayError('E_CONFIG', `${spec.text}: --codec uhppoted is uhppoted-tunnel's TCP framing; zmq carries edgerelay codecs (protobuf, avro, msgpack)`)
   const tcp = tcpTransport(ctx, role, spec.text, endpointOf(spec))
   const bound = tunnelBound(ctx, name)
