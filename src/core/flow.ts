@@ -47,7 +47,7 @@ export class Flow {
   }
 
   /** Marks traffic from the client: re-arms the idle time and counts as a use. */
-  touch(now = Date.now()): void {
+  touch(now: number = Date.now()): void {
     this.lastActive = now
     this.owner?.used(this)
   }
