@@ -10,11 +10,13 @@
  * drift hits every path alike. Reports each path's added median (median of the round medians).
  * Writes bench/results/latency-floor.md, which `npm run bench` appends to BENCHMARKS.md.
  */
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { dnsmasqArgs } from './dns-query.mjs'
-import { arg, freePort, ROOT, scriptCommand, sleep } from './script-tools.mjs'
+import { startDnsmasq } from '../test/helpers/dnsmasq.mjs'
+import { freePort } from '../test/helpers/free-ports.mjs'
+import { sleep } from '../test/helpers/timing.mjs'
+import { spawnWatched } from '../test/helpers/watched-process.mjs'
+import { arg, ROOT, scriptCommand } from './script-tools.mjs'
 
 const ROUNDS = Number(arg('rounds', '5'))
 const SECONDS = Number(arg('seconds', '3'))
@@ -22,24 +24,18 @@ const RUNTIMES = arg('runtimes', 'node,bun,deno').split(',')
 
 const children = new Set()
 function start(cmd, args) {
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
-  child.output = () => out
-  child.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)))
-  children.add(child)
-  child.on('close', () => children.delete(child))
-  return child
+  const proc = spawnWatched([cmd, ...args], { cwd: ROOT })
+  children.add(proc)
+  void proc.exited.then(() => children.delete(proc))
+  return proc
 }
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  child.kill('SIGTERM')
-  if (await Promise.race([child.exited.then(() => true), sleep(3000).then(() => false)])) return
-  child.kill('SIGKILL')
-  await child.exited
+async function stop(proc) {
+  if (proc.hasExited()) return
+  proc.child.kill('SIGTERM')
+  if (await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)])) return
+  await proc.stop('SIGKILL')
 }
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')))
+process.on('exit', () => children.forEach((c) => c.child.kill('SIGKILL')))
 
 /** One closed-loop run against port; its median in µs, or an error with the process outputs. */
 async function ping(port, seconds = SECONDS) {
@@ -94,8 +90,7 @@ async function measure(runtime, dnsPort) {
   return { runtime, directUs: m.direct, socatUs: m.socat, bareUs: m.bare, edgerelayUs: m.edgerelay }
 }
 
-const dnsPort = await freePort()
-const dns = start('dnsmasq', dnsmasqArgs(dnsPort))
+const { port: dnsPort, process: dns } = await startDnsmasq({ start: (cmd) => start(cmd[0], cmd.slice(1)) })
 const results = []
 try {
   await answers(dnsPort, 'dnsmasq')

@@ -21,10 +21,11 @@
 import { execFileSync, spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { dnsmasqArgs, dnsQuery, RECORDS } from './dns-query.mjs'
+import { dnsmasqArgs, dnsQuery, RECORDS, startDnsmasq as startSharedDnsmasq } from '../test/helpers/dnsmasq.mjs'
+import { freePort as sharedFreePort } from '../test/helpers/free-ports.mjs'
+import { sleep } from '../test/helpers/timing.mjs'
 import { format as formatProfile, summarise as summariseProfile } from './profile-summary.mjs'
 import { BUN, buildPackage, DENO, DENO_FLAGS, ROOT, scriptCommand } from './script-tools.mjs'
 
@@ -171,8 +172,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   })
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
 function capture(cmd, args) {
   try {
     return execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'pipe', 'pipe'] }).trim()
@@ -190,28 +189,10 @@ const portNames = new Map()
 
 /** A port free a moment ago on 127.0.0.1 for both TCP and UDP, not handed out before in this run. */
 async function freePort(name) {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer()
-      srv.once('error', reject)
-      srv.listen(0, '127.0.0.1', () => {
-        const p = srv.address().port
-        srv.close(() => resolve(p))
-      })
-    })
-    if (handedOut.has(port)) continue
-    const udpFree = await new Promise((resolve) => {
-      const s = dgram.createSocket('udp4')
-      s.once('error', () => resolve(false))
-      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)))
-    })
-    if (udpFree) {
-      handedOut.add(port)
-      if (name) portNames.set(port, name)
-      return port
-    }
-  }
-  throw new Error('no free port found')
+  const port = await sharedFreePort({ avoid: handedOut })
+  handedOut.add(port)
+  if (name) portNames.set(port, name)
+  return port
 }
 
 /** True when something has bound UDP 127.0.0.1:port (read from /proc, so nothing is sent to it). */
@@ -272,9 +253,9 @@ function cpuSeconds(pid) {
   }
 }
 
-async function waitForText(file, pattern, ms) {
+async function waitForText(file, pattern, ms, gaveUp = () => false) {
   const deadline = Date.now() + ms
-  while (Date.now() < deadline && !aborting) {
+  while (Date.now() < deadline && !aborting && !gaveUp()) {
     if (fs.existsSync(file) && pattern.test(fs.readFileSync(file, 'utf8'))) return true
     await sleep(50)
   }
@@ -384,16 +365,26 @@ function round(n, digits = 3) {
 // ---------------------------------------------------------------------------------------------
 // The paths under test
 
+/** dnsmasq as the tests start it (test/helpers/dnsmasq.mjs: on another port if its port was taken), logging to a file. */
 async function startDnsmasq() {
-  const port = await freePort('$DNS')
   const log = path.join(tmp, 'dnsmasq.log')
-  const args = dnsmasqArgs(port)
-  remember('dnsmasq', 'dnsmasq', args)
-  const child = start('dnsmasq', args, { stdout: log })
-  if (!(await waitForText(log, /started, version/, 10000)) || !(await dnsAnswers(port, 5000))) {
-    throw new Error(`dnsmasq did not start on 127.0.0.1:${port}: ${tail(log)}`)
-  }
-  return { child, port }
+  const { port, process: dns } = await startSharedDnsmasq({
+    start(cmd) {
+      const child = start(cmd[0], cmd.slice(1), { stdout: log })
+      return {
+        child,
+        async waitFor(pattern, ms) {
+          if (!(await waitForText(log, pattern, ms, () => child.exitCode !== null))) throw new Error(`dnsmasq did not start: ${tail(log)}`)
+        },
+        stop: () => stop(child),
+      }
+    },
+  })
+  handedOut.add(port)
+  portNames.set(port, '$DNS')
+  remember('dnsmasq', 'dnsmasq', dnsmasqArgs(port))
+  if (!(await dnsAnswers(port, 5000))) throw new Error(`dnsmasq on 127.0.0.1:${port} does not answer: ${tail(log)}`)
+  return { child: dns.child, port }
 }
 
 /** Closed-loop latency (bench/udp-ping.mjs): one query outstanding, the next right after the reply. */

@@ -14,7 +14,9 @@ import dgram from 'node:dgram'
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { arg, BUN, buildPackage, DENO, DENO_FLAGS, freePort, ROOT, sleep } from './script-tools.mjs'
+import { freePort } from '../test/helpers/free-ports.mjs'
+import { sleep } from '../test/helpers/timing.mjs'
+import { arg, BUN, buildPackage, DENO, DENO_FLAGS, ROOT } from './script-tools.mjs'
 
 const CLI = {
   // No memory reducer: it shrinks an idle heap at unpredictable times, which made a later reading

@@ -1,6 +1,5 @@
-/** Small helpers shared by the bench scripts. */
+/** Small helpers shared by the bench scripts (sleep, freePort and dnsmasq come from test/helpers, shared with the tests). */
 import { execFileSync } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -26,18 +25,6 @@ export function scriptCommand(runtime, script, args) {
 export function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`)
   return i > 0 ? process.argv[i + 1] : fallback
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
 }
 
 /**

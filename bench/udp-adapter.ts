@@ -16,6 +16,7 @@
 import { setImmediate } from 'node:timers'
 import { runtime as defaultRuntime } from '#runtime'
 import type { Runtime } from '../src/ports/runtime.ts'
+import { sleep } from '../test/helpers/timing.mjs'
 
 const args = typeof process !== 'undefined' ? process.argv.slice(2) : []
 const useNode = args.includes('--adapter=node')
@@ -87,10 +88,6 @@ async function measure(size: number): Promise<{ pps: number; lost: number; error
   sender.close()
   receiver.close()
   return { pps: counted / elapsed, lost, errors }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 const label = `${defaultRuntime.name} ${useNode ? 'node:dgram adapter' : `${rt.name} adapter`}`

@@ -10,7 +10,7 @@
  *   node bench/udp-ping.mjs PORT [SECONDS]     prints one JSON line: samples, lost, medianMs, p99Ms
  */
 import dgram from 'node:dgram'
-import { dnsQuery } from './dns-query.mjs'
+import { dnsQuery } from '../test/helpers/dnsmasq.mjs'
 
 const port = Number(process.argv[2])
 const seconds = Number(process.argv[3] ?? 2)

@@ -46,21 +46,8 @@ export function test(name: string, fn: (t: TestContext) => unknown, options: Tes
   registered.push({ name, file: currentFile, fn, options })
 }
 
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws `what`). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
+// The waits every test uses, shared with the bench scripts (test/helpers/timing.mjs).
+export { sleep, waitFor, waitForLine } from './helpers/timing.mjs'
 
 export function currentRuntime(): 'node' | 'bun' | 'deno' {
   const g = globalThis as Record<string, unknown>

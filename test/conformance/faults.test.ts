@@ -4,7 +4,7 @@ import { toHalfOptions } from '../../src/cli/half-options.ts'
 import { parseArgs } from '../../src/cli/args.ts'
 import { sleep, test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
 
 // Faults inside one process, on every runtime: the bounded queue while no tunnel is up, flow idle

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { parseUdpRequest } from '../../src/connectors/http-in.ts'
 import { test } from '../harness.ts'
 import { RECORDS, startDnsmasq } from '../helpers/dns.ts'
+import { dnsQuery } from '../helpers/dnsmasq.mjs'
 import { half } from '../helpers/halves.ts'
 import { echoDevice } from '../helpers/udp.ts'
 
@@ -102,8 +103,7 @@ test('http → ws tunnel → dnsmasq: a DNS query posted as JSON comes back answ
   const dns = await startDnsmasq(t)
   const far = await half(t, { in: 'ws/server:127.0.0.1:0/t', out: `udp/broadcast:127.0.0.1:${dns}` })
   const { base } = await httpHalf(t, { out: `ws/client:ws://127.0.0.1:${far.inAddresses()[0]!.port}/t` })
-  // A query for host.example, id 0x0102, recursion desired.
-  const query = [1, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 4, ...enc.encode('host'), 7, ...enc.encode('example'), 0, 0, 1, 0, 1]
+  const query = [...dnsQuery(0x0102, 'host.example')]
   const res = await post(`${base}/udp/send`, { ID: 5, wait: '0s', request: query })
   const body = await res.json() as { ID: number; replies: number[][] }
   assert.equal(body.ID, 5)

@@ -8,9 +8,9 @@ import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
 import { dnsReply, fakeDns, queryType } from '../helpers/fake-dns.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, run, startProcess } from '../helpers/processes.ts'
-import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
+import { echoDevice, roundTrip } from '../helpers/udp.ts'
 
 // --resolver and the library's `resolver`: dnsmasq (or a scripted server) answers `localhost` with
 // 127.0.0.2, where the far half listens, while the system resolver says 127.0.0.1 / ::1, where
@@ -24,15 +24,8 @@ async function farAt(t: Parameters<typeof half>[0], address: string) {
   return far.inAddresses()[0]!.port
 }
 
-async function roundTrip(t: Parameters<typeof half>[0], nearPort: number) {
-  const client = await udpPeer(t)
-  client.send('ping', nearPort)
-  await client.waitCount(1)
-  return text(client.received[0]!.data)
-}
-
 test('--resolver <dnsmasq>: tcp/client reaches the address dnsmasq gives, which the system resolver would not', async (t) => {
-  const dns = await startDnsmasq(t, undefined, localhostAt('127.0.0.2'))
+  const dns = await startDnsmasq(t, { extra: localhostAt('127.0.0.2') })
   const port = await farAt(t, '127.0.0.2')
   const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:localhost:${port}`, resolver: `127.0.0.1:${dns}` })
   assert.equal(await roundTrip(t, near.inAddresses()[0]!.port), 'reply0:ping')
@@ -43,7 +36,7 @@ test('--resolver <dnsmasq>: tcp/client reaches the address dnsmasq gives, which 
 })
 
 test('--resolver: the Happy Eyeballs race takes both families from the chosen server, AAAA first', async (t) => {
-  const dns = await startDnsmasq(t, undefined, localhostAt('127.0.0.2'))
+  const dns = await startDnsmasq(t, { extra: localhostAt('127.0.0.2') })
   const port = await farAt(t, '127.0.0.2')
   const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:dual.example:${port}`, resolver: `127.0.0.1:${dns}` })
   assert.equal(await roundTrip(t, near.inAddresses()[0]!.port), 'reply0:ping')
@@ -104,7 +97,7 @@ test('dns resolver: SERVFAIL, a malformed reply and a silent server are E_RESOLV
 
 test('CLI: dig through a tunnel whose far half is found with --resolver; bad --resolver values exit 2', async (t) => {
   const cli = CLI[t.runtime]
-  const dns = await startDnsmasq(t, undefined, localhostAt('127.0.0.2'))
+  const dns = await startDnsmasq(t, { extra: localhostAt('127.0.0.2') })
   const [tunnelPort, nearPort] = [await freePort(), await freePort()]
   const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.2:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${dns}`])
   await far.waitFor(/listening on/)

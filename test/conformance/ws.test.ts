@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict'
-import process from 'node:process'
 import { protobufCodec } from '../../src/protocol/codecs/protobuf.ts'
 import { Kind } from '../../src/protocol/frame.ts'
 import { tokenSubprotocol } from '../../src/protocol/negotiate.ts'
 import { lengthPrefixedWire } from '../../src/protocol/wire.ts'
-import { MAX_BUFFERED } from '../../src/core/tunnel/bounded-conn.ts'
-import { sleep, test, waitFor } from '../harness.ts'
+import { test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
-import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
+import { echoDevice, text } from '../helpers/udp.ts'
 
-// ws/server and ws/client on this runtime: request/reply in every codec and both directions,
-// negotiation and refusals seen by a bare client, message framing rules, and backpressure.
-const CODECS = ['protobuf', 'avro', 'msgpack', 'uhppoted']
+// What only WebSocket has, on this runtime: ws/server's plain HTTP answers, the subprotocol
+// negotiation and its refusals seen by a bare client, and the rules for messages. What every
+// transport does (request/reply, reverse, tokens, backpressure...) is in transports.test.ts.
 const wire = lengthPrefixedWire(protobufCodec)
 const enc = new TextEncoder()
 
@@ -28,28 +26,6 @@ function frames(messages: { data: Uint8Array }[]) {
   for (const m of messages) reader.push(m.data)
   return out
 }
-
-for (const codec of CODECS) {
-  test(`request and reply through a ws tunnel (${codec})`, async (t) => {
-    const { port } = await wsFar(t, { codec, token: 'k1' })
-    const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `ws/client:ws://127.0.0.1:${port}/tunnel`, codec, token: 'k1' })
-    const client = await udpPeer(t)
-    client.send('hello', near.inAddresses()[0]!.port)
-    await client.waitCount(1)
-    assert.equal(text(client.received[0]!.data), 'reply0:hello')
-  })
-}
-
-test('reverse ws tunnel: the far half dials out with ws/client as --in', async (t) => {
-  const device = await echoDevice(t)
-  const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: 'ws/server:127.0.0.1:0/rev' })
-  const far = await half(t, { in: `ws/client:ws://127.0.0.1:${near.outAddresses()[0]!.port}/rev`, out: `udp/broadcast:127.0.0.1:${device.port}` })
-  await waitFor(() => far.stats.get('tunnel.connected') === 1, 'far half to connect')
-  const client = await udpPeer(t)
-  client.send('rev', near.inAddresses()[0]!.port)
-  await client.waitCount(1)
-  assert.equal(text(client.received[0]!.data), 'reply0:rev')
-})
 
 test('the ws server answers GET /healthz, a plain GET of the tunnel path with 426, other paths with 404', async (t) => {
   const { port } = await wsFar(t)
@@ -135,72 +111,3 @@ test('a text message closes the connection with 1003 (binary only)', async (t) =
   assert.equal(ws.closeCode(), 1003)
 })
 
-test('a ws/client with the wrong token stops with E_AUTH and the server\'s reason', async (t) => {
-  const { port } = await wsFar(t, { token: 'right' })
-  const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `ws/client:ws://127.0.0.1:${port}/tunnel`, token: 'wrong', maxRetries: 0 })
-  await assert.rejects(near.done, (err: Error & { code?: string }) => {
-    assert.equal(err.code, 'E_CONNECT')
-    assert.match(err.message, /server refused the tunnel: HTTP 401: wrong token/)
-    return true
-  })
-})
-
-test('a WebSocket client that stops reading costs the server a bounded buffer; the excess is dropped and counted', async (t) => {
-  // A device that answers each request with two 30,000-byte datagrams.
-  const size = 30_000
-  const big = new Uint8Array(size).fill(7)
-  const device = await udpPeer(t, {
-    onMessage(peer, _data, address, port) {
-      peer.socket.send(big, port, address)
-      peer.socket.send(big, port, address)
-    },
-  })
-  const { far, port } = await wsFar(t, { devicePort: device.port })
-  const ws = await rawWebSocket(t, port, { path: '/tunnel', protocols: ['edgerelay.v1.protobuf'], pauseAfterUpgrade: true })
-  assert.equal(ws.status, 101)
-  ;(globalThis as { gc?: () => void }).gc?.()
-  const before = process.memoryUsage().rss
-  // Keep asking until 32 MiB of replies have reached the far half for a client that reads nothing
-  // (UDP on loopback drops some under the burst; what counts is what the server had to send).
-  const target = 32 * 1024 * 1024
-  const deadline = Date.now() + 20_000
-  let id = 0
-  while (far.stats.get('udp.replies') * size < target && Date.now() < deadline) {
-    for (let i = 0; i < 5; i++) ws.send(wire.encode({ flow: 1, id: ++id, kind: Kind.request, payload: enc.encode(`r${id}`) }))
-    await sleep(2)
-  }
-  await sleep(200)
-  ;(globalThis as { gc?: () => void }).gc?.()
-  const offered = far.stats.get('udp.replies') * size
-  const grown = process.memoryUsage().rss - before
-  assert.ok(offered >= target, `only ${offered} bytes of replies reached the far half`)
-  assert.ok(far.stats.get('dropped.backpressure') > 0, `expected backpressure drops, stats: ${JSON.stringify(far.stats.snapshot())}`)
-  // Unbounded, the server would now hold most of those 32 MiB in send buffers; the cap is 4 MiB
-  // plus the frame that crossed it. (RSS is logged, not asserted: the test's own garbage blurs it.)
-  const peak = far.stats.get('tunnel.buffered_peak')
-  assert.ok(peak <= MAX_BUFFERED + 64 * 1024, `the server buffered up to ${peak} bytes for one peer`)
-  assert.ok(peak >= MAX_BUFFERED / 2, `the client never stalled the server (peak ${peak} bytes)`)
-  t.defer(() => console.log(`# backpressure: ${(offered / 1048576).toFixed(0)} MiB offered, ${far.stats.get('dropped.backpressure')} frames dropped, peak buffer ${(peak / 1048576).toFixed(2)} MiB, rss +${(grown / 1048576).toFixed(1)} MiB, arrayBuffers ${(process.memoryUsage().arrayBuffers / 1048576).toFixed(1)} MiB`))
-}, { timeout: 40_000 })
-
-test('ws to a wildcard server (every family) over IPv6 ([::1]) and by name (localhost), through the address layer', async (t) => {
-  const device = await echoDevice(t)
-  const far = await half(t, { in: 'ws/server:*:0/six', out: `udp/broadcast:127.0.0.1:${device.port}` })
-  const port = far.inAddresses()[0]!.port
-  for (const host of ['[::1]', 'localhost']) {
-    const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `ws/client:ws://${host}:${port}/six` })
-    const client = await udpPeer(t)
-    client.send(host, near.inAddresses()[0]!.port)
-    await client.waitCount(1)
-    assert.equal(text(client.received[0]!.data), `reply0:${host}`)
-  }
-})
-
-test('ws/server on a port already in use fails to start with E_LISTEN, naming the address', async (t) => {
-  const { port } = await wsFar(t)
-  await assert.rejects(half(t, { in: `ws/server:127.0.0.1:${port}/tunnel`, out: 'udp/broadcast:127.0.0.1:9' }), (err: Error & { code?: string }) => {
-    assert.equal(err.code, 'E_LISTEN')
-    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`))
-    return true
-  })
-})

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, ROOT, run, startProcess } from '../helpers/processes.ts'
 
 // `npm run compile` builds one executable with `bun build --compile`; here the built file runs as

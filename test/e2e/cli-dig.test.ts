@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
 
 // End to end with programs nobody here wrote: dig → near half (this runtime's CLI) → tcp tunnel →

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, run, startProcess } from '../helpers/processes.ts'
 
 // Bad input on the command line gets a clear message and a distinct exit code, on every runtime.

@@ -3,7 +3,7 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import { sleep, test, waitFor, type TestContext } from '../harness.ts'
 import { testCerts } from '../helpers/certs.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, startProcess, type Proc } from '../helpers/processes.ts'
 import { echoDevice, text, udpPeer, type UdpPeer } from '../helpers/udp.ts'
 

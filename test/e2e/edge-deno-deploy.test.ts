@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
 import { CLI, ROOT, cleanExit, startProcess } from '../helpers/processes.ts'
 

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test, sleep } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, ROOT, cleanExit, startProcess, type Proc } from '../helpers/processes.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from '../harness.ts'
 import { RECORDS, startDnsmasq } from '../helpers/dns.ts'
-import { freePort } from '../helpers/ports.ts'
+import { dnsQuery } from '../helpers/dnsmasq.mjs'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
 
 // uhppoted-tunnel's command line for its HTTP connector, unchanged: --in http/<addr> --html <dir>.
@@ -18,8 +19,7 @@ test('the CLI serves uhppoted-tunnel\'s HTTP API and --html pages; a posted DNS 
   await proc.waitFor(/http listening on/)
   const page = await fetch(`http://127.0.0.1:${port}/`)
   assert.equal(await page.text(), '<title>controllers</title>')
-  const enc = new TextEncoder()
-  const query = [0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, ...enc.encode('other'), 7, ...enc.encode('example'), 0, 0, 1, 0, 1]
+  const query = [...dnsQuery(0xabcd, 'other.example')]
   const res = await fetch(`http://127.0.0.1:${port}/udp/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ID: 99, wait: '0s', request: query }) })
   const body = await res.json() as { ID: number; replies: number[][] }
   assert.equal(body.ID, 99)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from './dns.ts'
-import { freePort } from './ports.ts'
+import { freePort } from './free-ports.mjs'
 import { CLI, cleanExit, startProcess } from './processes.ts'
 
 /**

@@ -1,23 +1,17 @@
-import { freePort } from './ports.ts'
+import { RECORDS, startDnsmasq as startShared } from './dnsmasq.mjs'
 import { needPeers } from './peers.ts'
 import { run, startProcess } from './processes.ts'
 import type { TestContext } from '../harness.ts'
 
-/** Names the test dnsmasq answers, and the answers (documentation ranges: data, never contacted). */
-export const RECORDS: Record<string, string> = {
-  'host.example': '192.0.2.10',
-  'other.example': '198.51.100.7',
-  'many.example': '203.0.113.1',
-}
+export { RECORDS }
 
-/** Starts Debian's dnsmasq on 127.0.0.1:<port> answering RECORDS (and `extra` options' records) only: no upstream, no hosts file. */
-export async function startDnsmasq(t: TestContext, port?: number, extra: string[] = []): Promise<number> {
+/**
+ * Starts Debian's dnsmasq on a free 127.0.0.1 port for this test, answering RECORDS (and the
+ * records `extra` options add) only: no upstream, no hosts file. Returns the port.
+ */
+export async function startDnsmasq(t: TestContext, opts: { extra?: string[] } = {}): Promise<number> {
   needPeers('dnsmasq')
-  const p = port ?? (await freePort())
-  const records = Object.entries(RECORDS).map(([name, addr]) => `--host-record=${name},${addr}`)
-  const proc = startProcess(t, ['dnsmasq', '--keep-in-foreground', '--log-facility=-', `--port=${p}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root', '--cache-size=0', ...records, ...extra])
-  await proc.waitFor(/started, version/, 10_000)
-  return p
+  return (await startShared({ start: (cmd) => startProcess(t, cmd), extraArgs: opts.extra })).port
 }
 
 /** One dig query; returns the answer lines (+short). */

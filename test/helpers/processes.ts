@@ -1,6 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from '../harness.ts'
+import { spawnWatched, type WatchedProcess } from './watched-process.mjs'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
@@ -15,87 +17,14 @@ export const CLI: Record<'node' | 'bun' | 'deno', string[]> = {
   deno: [`${BIN}/deno`, 'run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', `${ROOT}src/cli/main.ts`],
 }
 
-export interface Proc {
-  child: ChildProcess
-  /** Everything written to stdout and stderr so far. */
-  output(): string
-  /** Waits until the output matches (or the process exits, or time runs out). */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>
-  /** Resolves with the exit code (or signal name). */
-  exited: Promise<number | string>
-  stop(signal?: NodeJS.Signals): Promise<number | string>
-}
+/** A started program: its output, waits on it, its exit (see watched-process.mjs). */
+export type Proc = WatchedProcess
 
 /** Starts a program whose lifetime is bound to the test: killed at the end whatever happens. */
 export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string } = {}): Proc {
-  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
-  let out = ''
-  const waiters = new Set<() => void>()
-  const onData = (d: Buffer) => {
-    out += d.toString()
-    for (const w of waiters) w()
-  }
-  child.stdout!.on('data', onData)
-  child.stderr!.on('data', onData)
-  const exited = new Promise<number | string>((resolve) => {
-    // 'exit' may come before the last output has been read (a Deno runner lost a final log line
-    // that way): settle on 'close', when both pipes are done, or 1 s after 'exit' should a
-    // grandchild keep a pipe open.
-    let settled = false
-    const settle = (status: number | string) => {
-      if (settled) return
-      settled = true
-      resolve(status)
-      for (const w of waiters) w()
-    }
-    child.on('exit', (code, signal) => void setTimeout(() => settle(code ?? signal ?? -1), 1000))
-    child.on('close', (code, signal) => settle(code ?? signal ?? -1))
-    child.on('error', (err) => {
-      out += `spawn error: ${err.message}\n`
-      settle(-1)
-    })
-  })
-  let exitedFlag = false
-  void exited.then(() => (exitedFlag = true))
-  t.defer(async () => {
-    if (!exitedFlag) {
-      child.kill('SIGKILL')
-      await exited
-    }
-  })
-  return {
-    child,
-    output: () => out,
-    exited,
-    waitFor(pattern, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(out)
-          if (m) {
-            cleanup()
-            resolve(m[0])
-          } else if (exitedFlag) {
-            cleanup()
-            reject(new Error(`process exited before printing ${pattern}; output:\n${out}`))
-          }
-        }
-        const timer = setTimeout(() => {
-          cleanup()
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; output:\n${out}`))
-        }, timeoutMs)
-        const cleanup = () => {
-          clearTimeout(timer)
-          waiters.delete(check)
-        }
-        waiters.add(check)
-        check()
-      })
-    },
-    async stop(signal = 'SIGTERM') {
-      if (!exitedFlag) child.kill(signal)
-      return exited
-    },
-  }
+  const proc = spawnWatched(cmd, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' } })
+  t.defer(() => proc.stop('SIGKILL'))
+  return proc
 }
 
 /** Runs a program to completion and returns its exit code and output. */

@@ -1,5 +1,8 @@
 import net from 'node:net'
 import type { TestContext } from '../harness.ts'
+import { concat } from './bytes.mjs'
+import { needPeers } from './peers.ts'
+import { run } from './processes.ts'
 
 export interface RawConn {
   socket: net.Socket
@@ -27,19 +30,22 @@ export function rawConnect(t: TestContext, port: number, host = '127.0.0.1'): Pr
         socket,
         closed,
         isClosed: () => closedFlag,
-        data: () => {
-          const total = chunks.reduce((n, c) => n + c.length, 0)
-          const out = new Uint8Array(total)
-          let off = 0
-          for (const c of chunks) {
-            out.set(c, off)
-            off += c.length
-          }
-          return out
-        },
+        data: () => concat(chunks),
         write: (bytes) => void socket.write(bytes),
       })
     })
     socket.once('error', reject)
   })
+}
+
+/**
+ * How many connections to 127.0.0.1:port wait in the kernel's accept queue, not yet taken by the
+ * server (ss shows the queue's length as the listening socket's Recv-Q).
+ */
+export async function acceptQueue(port: number): Promise<number> {
+  needPeers('ss')
+  const r = await run(['ss', '-Hltn', `sport = :${port}`])
+  const line = r.stdout.split('\n').find((l) => l.includes(`127.0.0.1:${port}`))
+  if (!line) throw new Error(`nothing listens on 127.0.0.1:${port}: ${r.stdout}${r.stderr}`)
+  return Number(line.trim().split(/\s+/)[1])
 }

@@ -1,5 +1,6 @@
 import net from 'node:net'
 import type { TestContext } from '../harness.ts'
+import { concat } from './bytes.mjs'
 
 /**
  * A deliberately bare WebSocket client over node:net (RFC 6455 by hand), to send what a proper
@@ -30,13 +31,6 @@ export interface RawWsOptions {
   host?: string
   /** Stop reading right after the upgrade (the kernel buffers fill, the server must cope). */
   pauseAfterUpgrade?: boolean
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
 }
 
 export function encodeClientFrame(data: Uint8Array, opcode = 2): Uint8Array {
@@ -124,7 +118,7 @@ export function rawWebSocket(t: TestContext, port: number, opts: RawWsOptions = 
       resolve(ws)
     }
     socket.on('data', (chunk: Uint8Array) => {
-      buf = concat(buf, new Uint8Array(chunk))
+      buf = concat([buf, new Uint8Array(chunk)])
       if (!answered) {
         const text = new TextDecoder().decode(buf)
         const end = text.indexOf('\r\n\r\n')

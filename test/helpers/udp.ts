@@ -76,3 +76,11 @@ export function echoDevice(t: TestContext, opts: { copies?: number; delayMs?: nu
 }
 
 export const text = (d: Uint8Array) => new TextDecoder().decode(d)
+
+/** Sends `payload` from a new client socket to 127.0.0.1:port and returns the first reply's text. */
+export async function roundTrip(t: TestContext, port: number, payload = 'ping'): Promise<string> {
+  const client = await udpPeer(t)
+  client.send(payload, port)
+  await client.waitCount(1, 5000)
+  return text(client.received[0]!.data)
+}

@@ -12,10 +12,10 @@ import { protobufCodec } from '../../src/protocol/codecs/protobuf.ts'
 import type { Codec } from '../../src/protocol/codecs/types.ts'
 import { uhppotedCodec } from '../../src/protocol/codecs/uhppoted.ts'
 import { test } from '../harness.ts'
+import { hex, toHex } from '../helpers/bytes.mjs'
 import { filled, frame } from '../helpers/codec-frames.ts'
 
 const codecs: Codec[] = [protobufCodec, avroCodec, msgpackCodec, uhppotedCodec]
-const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g) ?? [], (h) => parseInt(h, 16))
 const isU32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff
 
 /** Decodes and checks the outcome is one of the two allowed ones; returns the frame or undefined. */
@@ -39,7 +39,7 @@ function refuses(codec: Codec, bytes: Uint8Array, message?: RegExp): void {
   assert.throws(
     () => codec.decode(bytes),
     (err) => isRelayError(err, 'E_FRAME_DECODE') && (!message || message.test(err.message)),
-    `${codec.name} should refuse ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`,
+    `${codec.name} should refuse ${toHex(bytes)}`,
   )
 }
 

@@ -15,12 +15,12 @@ import {
   uhppotedCodec,
 } from '../../src/protocol/codecs/uhppoted.ts'
 import { test } from '../harness.ts'
+import { hex } from '../helpers/bytes.mjs'
 import { edgeFrames, filled, frame, payload, u32 } from '../helpers/codec-frames.ts'
 
 const fullCodecs: Codec[] = [protobufCodec, avroCodec, msgpackCodec]
 const RUNS = { numRuns: 200 }
 
-const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g) ?? [], (h) => parseInt(h, 16))
 
 /** Encodes with all three entry points and checks they agree before decoding. */
 function roundTrip(codec: Codec, f: Frame): Frame {

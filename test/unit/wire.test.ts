@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { codecByName } from '../../src/protocol/codecs/index.ts'
 import { Kind, type Frame } from '../../src/protocol/frame.ts'
 import { lengthPrefixedWire, uhppotedWire, type Wire } from '../../src/protocol/wire.ts'
-import { concat } from '../helpers/bytes.ts'
+import { concat } from '../helpers/bytes.mjs'
 import { test } from '../harness.ts'
 import { frame as arbFrame } from '../helpers/codec-frames.ts'
 
