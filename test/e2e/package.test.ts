@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { test, waitFor } from '../harness.ts'
 import { node22 } from '../helpers/node22.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { ROOT, run, startProcess } from '../helpers/processes.ts'
 
 // The npm package as a user gets it: `npm pack` (which builds lib/ through prepack), the tarball

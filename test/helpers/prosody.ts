@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { TestContext } from '../harness.ts'
 import { testCerts } from './certs.ts'
 import { needPeers } from './peers.ts'
-import { freePort } from './ports.ts'
+import { freePort } from './free-ports.mjs'
 import { startProcess } from './processes.ts'
 
 export interface Prosody {
