@@ -19,7 +19,7 @@
  * PLAIN inside that TLS. STARTTLS (port 5222) is not offered: the runtime port has no way yet to
  * start TLS on an open connection.
  */
-import type { ConnectorFactory, HalfContext } from '../core/connector.ts'
+import { fixedCodec, type ConnectorFactory, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
@@ -53,13 +53,14 @@ export function xmppTransport(ctx: HalfContext, spec: ConnectorSpec): StreamTran
   const password = ctx.options.xmppPassword
   if (password === undefined) throw new RelayError('E_CONFIG', `${text}: needs the account's password: --xmpp-password-file <file> or EDGERELAY_XMPP_PASSWORD (library: xmppPassword)`)
   if (ctx.options.token !== undefined) throw new RelayError('E_CONFIG', `${text}: --token is not used by xmpp: the server authenticates both accounts and every stanza's sender is checked against ${to ? 'to=' : 'from='}`)
-  if (ctx.options.codec === 'uhppoted') throw new RelayError('E_CONFIG', `${text}: --codec uhppoted is uhppoted-tunnel's TCP framing; xmpp carries edgerelay codecs (protobuf, avro, msgpack)`)
+  const codec = fixedCodec(ctx, text)
+  if (codec === 'uhppoted') throw new RelayError('E_CONFIG', `${text}: --codec uhppoted is uhppoted-tunnel's TCP framing; xmpp carries edgerelay codecs (protobuf, avro, msgpack)`)
   const dialer = tlsDialer(ctx, text, jid.domain)
   const bound = tunnelBound(ctx, 'xmpp/client')
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   return {
     name: 'xmpp/client',
-    wire: negotiatedWire(wireFor(ctx.options.codec), { messageFramed: true }),
+    wire: negotiatedWire(wireFor(codec), { messageFramed: true }),
     listen: () => Promise.reject(new RelayError('E_CONFIG', 'xmpp/client does not listen')),
     async dial(addresses, port, signal) {
       const tls = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs, signal)

@@ -1,5 +1,5 @@
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
-import { unrefTimer } from '../flow.ts'
+import { unrefTimer } from '../../base/clock.ts'
 
 /**
  * A message connection that runs its own handshake on a byte stream first (ZMTP, an XMPP login),
