@@ -31,8 +31,8 @@ export class Stats {
 export class DropReporter {
   private readonly lastLogged = new Map<string, number>()
   private readonly stats: Stats
-  private readonly warn: (msg: string) => void
-  constructor(stats: Stats, warn: (msg: string) => void) {
+  private readonly warn: (msg: string, fields: { code: string }) => void
+  constructor(stats: Stats, warn: (msg: string, fields: { code: string }) => void) {
     this.stats = stats
     this.warn = warn
   }
@@ -42,6 +42,6 @@ export class DropReporter {
     const now = Date.now()
     if (now - (this.lastLogged.get(reason) ?? 0) < 1000) return
     this.lastLogged.set(reason, now)
-    this.warn(`dropped (${reason}): ${detail} [total ${this.stats.get(`dropped.${reason}`)}]`)
+    this.warn(`dropped (${reason}): ${detail} [total ${this.stats.get(`dropped.${reason}`)}]`, { code: `dropped.${reason}` })
   }
 }

@@ -1,6 +1,6 @@
 import type { HalfSettings } from '../half/start-half.ts'
 import { RelayError } from '../base/errors.ts'
-import { isLogLevel } from '../base/logger.ts'
+import { isLogFormat, isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
 import { env, readText } from './host.ts'
 import { hostsResolver, type Resolver } from '../net/resolver.ts'
@@ -15,6 +15,8 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
   const level = str('log-level') ?? 'info'
   if (!isLogLevel(level)) throw new RelayError('E_CONFIG', `${where}: --log-level must be debug, info, warn or error, not '${level}'`)
   const logLevel = o.debug === true ? 'debug' : level
+  const logFormat = str('log-format') ?? 'text'
+  if (!isLogFormat(logFormat)) throw new RelayError('E_CONFIG', `${where}: --log-format must be text or json, not '${logFormat}'`)
   const int = (k: string) => {
     const v = str(k)
     if (v === undefined) return undefined
@@ -41,6 +43,7 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     resolver: resolverOption(str('resolver'), where),
     xmppPassword: xmppPassword(str('xmpp-password-file'), where),
     logLevel,
+    logFormat,
   }
 }
 

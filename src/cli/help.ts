@@ -56,6 +56,7 @@ Options:
   --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)
   --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
   --log-level info        debug, info, warn or error (--debug = debug)
+  --log-format text       text, or json: one object per line (time, level, connector, code, peer, message)
   --html <folder>         http/https: static files to serve (uhppoted-tunnel's browser pages)
   --console               accepted for uhppoted-tunnel compatibility
 

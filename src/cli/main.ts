@@ -7,6 +7,7 @@ import { startHalf, type Half, type HalfSettings } from '../half/start-half.ts'
 import { RelayError } from '../base/errors.ts'
 import { parseArgs } from './args.ts'
 import { loadConfig } from './config.ts'
+import { cliLine, useLogFormat } from './cli-lines.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
@@ -14,8 +15,7 @@ import { HELP, versionLine } from './help.ts'
 import { argv, exit, onReloadSignal, onShutdownSignal, print, printError, readText } from './host.ts'
 
 function fail(err: unknown): never {
-  const code = err instanceof RelayError ? ` [${err.code}]` : ''
-  printError(`edgerelay: ${(err as Error)?.message ?? err}${code}`)
+  printError(cliLine('error', `${(err as Error)?.message ?? err}`, err instanceof RelayError ? err.code : undefined))
   return exit(exitCodeFor(err))
 }
 
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   let args
   try {
     args = parseArgs(argv())
+    useLogFormat(args.options['log-format'])
   } catch (err) {
     fail(err)
   }
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   let stopping = false
   onShutdownSignal(async (signal) => {
     stopping = true
-    printError(`edgerelay: ${signal} received, shutting down`)
+    printError(cliLine('info', `${signal} received, shutting down`))
     await Promise.all(halves.map((h) => h.close()))
     exit(EXIT.ok)
   })

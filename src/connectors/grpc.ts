@@ -9,6 +9,7 @@
  * A client that half-closes still gets the replies of its requests: the server ends the call
  * with status OK one --udp-timeout after the client's end of stream.
  */
+import { formatAddress } from '../base/address.ts'
 import type { Http2Stream, Http2StreamHandlers } from '../ports/http.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
@@ -196,7 +197,7 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
       const h = stream.headers
       const refused = (status: number, code: string, message: string) => {
         ctx.stats.add('tunnel.refused')
-        log.warn(`refused gRPC call from ${remote.address}:${remote.port}: ${message}`)
+        log.warn(`refused gRPC call from ${remote.address}:${remote.port}: ${message}`, { peer: formatAddress(remote) })
         refuse(stream, status, code, message)
       }
       const asked = codecOfContentType(h['content-type'])

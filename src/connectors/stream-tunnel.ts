@@ -97,13 +97,13 @@ class ServerSide extends StreamTunnelBase {
     session.onClose((err) => {
       this.sessions.delete(session)
       if (this.ctx.signal.aborted) return
-      if (!err || (err as RelayError).code === 'E_CLOSED') return this.log.info(`peer ${session.label} disconnected`)
+      if (!err || (err as RelayError).code === 'E_CLOSED') return this.log.info(`peer ${session.label} disconnected`, { peer: session.label })
       // A socket error (a reset from a killed peer) names no peer by itself; say whose it was.
       const message = (err as Error).message
-      this.log.warn(message.includes(session.label) ? message : `peer ${session.label} disconnected: ${message}`)
+      this.log.warn(message.includes(session.label) ? message : `peer ${session.label} disconnected: ${message}`, { peer: session.label, code: (err as RelayError).code })
     })
     session.ready.then(() => {
-      this.log.info(`peer ${session.label} connected`)
+      this.log.info(`peer ${session.label} connected`, { peer: session.label })
       this.owner.attach(session)
     }, () => {})
   }
@@ -144,11 +144,11 @@ class ClientSide extends StreamTunnelBase {
         await session.ready
         backoff.reset()
         this.ctx.stats.add('tunnel.connected')
-        this.log.info(`connected to ${session.label} (codec ${session.wire!.name})`)
+        this.log.info(`connected to ${session.label} (codec ${session.wire!.name})`, { peer: session.label })
         this.owner.attach(session)
         failure = await closed
         if (signal.aborted) break
-        this.log.warn(`connection to ${session.label} lost${failure ? `: ${failure.message}` : ''}`)
+        this.log.warn(`connection to ${session.label} lost${failure ? `: ${failure.message}` : ''}`, { peer: session.label, code: (failure as RelayError | undefined)?.code })
       } catch (err) {
         failure = err as Error
         if (signal.aborted) break

@@ -52,7 +52,7 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
           handshakeTimeoutMs: ctx.options.helloTimeoutMs,
           onClientError(err, remote) {
             ctx.stats.add('tunnel.tls_refused')
-            log.warn(`refused TLS client ${formatAddress(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`)
+            log.warn(`refused TLS client ${formatAddress(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`, { peer: formatAddress(remote) })
           },
         },
       }),

@@ -114,7 +114,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
           token,
           onRefused(refusal, remote) {
             ctx.stats.add('tunnel.refused')
-            log.warn(`refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`)
+            log.warn(`refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`, { peer: formatAddress(remote) })
           },
           onOpen: (conn) => onConnection(bound(conn)),
         }),

@@ -54,7 +54,7 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
     wire: negotiatedWire(wireFor(codec), { messageFramed: true }),
     listen: (addr, port, onConnection) => tcp.listen(addr, port, (raw) => {
       zmtpHandshake(raw, zmtp).then((conn) => onConnection(bound(conn)), (err: Error) => {
-        log.warn(`ZMTP peer ${formatAddress(raw.remote)} not accepted: ${err.message}`)
+        log.warn(`ZMTP peer ${formatAddress(raw.remote)} not accepted: ${err.message}`, { peer: formatAddress(raw.remote), code: (err as { code?: string }).code })
       })
     }),
     async dial(addresses, port, signal) {

@@ -3,7 +3,7 @@ import { codecByName } from '../protocol/codecs/index.ts'
 import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, TlsMaterial } from '../core/connector.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
-import { createLogger, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
+import { createLogger, type LogFormat, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
 import { DropReporter, Stats } from '../base/stats.ts'
 import { Deadlines } from '../base/deadlines.ts'
 import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
@@ -55,6 +55,8 @@ export interface HalfSettings {
   /** xmpp/client: the XMPP account's password (CLI: --xmpp-password-file or EDGERELAY_XMPP_PASSWORD). */
   xmppPassword?: string
   logLevel?: LogLevel
+  /** `text` (default) or `json` (one object per line: time, level, connector, code, peer, message); for a sink, not a Logger. */
+  logFormat?: LogFormat
   /** A logger or a line sink; default: lines on stderr. */
   logger?: Logger | LogSink
   /** Stops the half when aborted. */
@@ -134,7 +136,7 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   const outSpec = toSpec(o.out)
   const options = resolveOptions(o)
   const runtime = withResolver(o.runtime, resolverFor(o.runtime, o.resolver))
-  const logger = typeof o.logger === 'function' ? createLogger(o.logLevel ?? 'info', o.logger) : (o.logger ?? createLogger(o.logLevel ?? 'info'))
+  const logger = typeof o.logger === 'function' ? createLogger(o.logLevel ?? 'info', o.logger, '', o.logFormat) : (o.logger ?? createLogger(o.logLevel ?? 'info', undefined, '', o.logFormat))
   const stats = new Stats()
   const controller = new AbortController()
   let fatalError: Error | undefined
@@ -162,12 +164,12 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
     deadlines: new Deadlines(),
     logger,
     stats,
-    drops: new DropReporter(stats, (m) => logger.warn(m)),
+    drops: new DropReporter(stats, (m, f) => logger.warn(m, f)),
     signal: controller.signal,
     options,
     fatal(err) {
       fatalError ??= err
-      logger.error(err.message)
+      logger.error(err.message, { code: (err as { code?: string }).code })
       void close()
     },
   }
