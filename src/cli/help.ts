@@ -21,6 +21,7 @@ Usage:
 Connectors (uhppoted-tunnel syntax):
   udp/listen:<host>:<port>      in    UDP requests from local clients
   udp/broadcast:<host>:<port>   out   UDP requests to a device (unicast or broadcast)
+  udp/client:<host>:<port>      out   UDP requests over a connected socket, addresses tried until one answers
   udp/event:<host>:<port>       in/out one-way datagrams
   tcp/server:<host>:<port>      in/out tunnel, accepting the other half
   tcp/client:<host>:<port>      in/out tunnel, dialling the other half

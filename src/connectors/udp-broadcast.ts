@@ -4,9 +4,10 @@ import type { Flow, FlowState } from '../core/flow.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'
 import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
+import { forwardReply, noteSent, type ReplyWindow } from './udp-reply-window.ts'
 
 /** One flow's socket: the flow's out state, released (socket closed) when the flow ends. */
-class FlowSocket implements FlowState {
+class FlowSocket implements FlowState, ReplyWindow {
   socket: UdpSocket | undefined = undefined
   /** Packets that arrived while the socket was still binding. */
   waiting: Uint8Array[] | undefined = []
@@ -54,9 +55,7 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
           ctx.drops.drop('empty_datagram', `zero-length reply from ${address}:${fromPort}`)
           return
         }
-        const inWindow = Date.now() <= state.windowEnd
-        ctx.stats.add(inWindow ? 'udp.replies' : 'udp.late_replies')
-        flow.reply(inWindow ? state.requestId : 0, data)
+        forwardReply(ctx, flow, state, data)
       },
       onError: (err) => log.warn(`${flow.label}: ${err.message}`),
     }).then((socket) => {
@@ -85,11 +84,7 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (flow.closed) return
       const state = (flow.out as FlowSocket | undefined) ?? openFor(flow)
-      if (kind === 'request') {
-        state.requestId = id
-        state.windowEnd = Date.now() + ctx.options.udpTimeoutMs
-      }
-      ctx.stats.add(kind === 'request' ? 'udp.sent.request' : 'udp.sent.event')
+      noteSent(ctx, state, kind, id)
       if (state.socket) {
         state.socket.send(payload, port, target.address)
       } else if (state.waiting && state.waiting.length < MAX_WAITING) {

@@ -41,7 +41,7 @@ export interface ConnectorSpec {
 
 /** Known kinds and their roles; a kind with no roles is written `kind/address`. */
 export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
-  udp: ['listen', 'broadcast', 'event'],
+  udp: ['listen', 'broadcast', 'event', 'client'],
   tcp: ['server', 'client'],
   tls: ['server', 'client'],
   ws: ['server', 'client'],

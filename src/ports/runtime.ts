@@ -4,7 +4,7 @@
  * src/adapter/<runtime>/.
  */
 import type { HttpRuntime } from './http.ts'
-import type { InterfaceAddress, MulticastBindOptions, MulticastSocket, ResolvedAddress, StreamConn, StreamListener, TcpConnectOptions, TcpListenOptions, TlsConnectOptions, TlsListenOptions, UdpBindOptions, UdpSocket, Family } from './sockets.ts'
+import type { ConnectedUdpSocket, UdpConnectOptions, InterfaceAddress, MulticastBindOptions, MulticastSocket, ResolvedAddress, StreamConn, StreamListener, TcpConnectOptions, TcpListenOptions, TlsConnectOptions, TlsListenOptions, UdpBindOptions, UdpSocket, Family } from './sockets.ts'
 
 export type * from './sockets.ts'
 
@@ -19,6 +19,8 @@ export interface Runtime extends HttpRuntime {
   readonly name: 'node' | 'bun' | 'deno' | 'edge'
   readonly capabilities: RuntimeCapabilities
   bindUdp(opts: UdpBindOptions): Promise<UdpSocket>
+  /** A UDP socket connected to one remote (absent where there is no UDP: edge). */
+  connectUdp?(opts: UdpConnectOptions): Promise<ConnectedUdpSocket>
   listenTcp(opts: TcpListenOptions): Promise<StreamListener>
   connectTcp(opts: TcpConnectOptions): Promise<StreamConn>
   /** TLS server: connections are handed over only after a completed handshake. */

@@ -35,6 +35,30 @@ export interface UdpSocket {
   close(): void
 }
 
+/** A UDP socket connected to one remote (connect(2)): the kernel delivers only its datagrams. */
+export interface UdpConnectOptions {
+  /** Remote address literal and port. */
+  address: string
+  port: number
+  family: Family
+  /** Local address to bind first (default: the family's wildcard, port 0). */
+  localAddress?: string
+  /** Datagrams from the connected remote only; `data` may be reused after the call. */
+  onMessage(data: Uint8Array): void
+  /** Asynchronous errors: on a connected socket an ICMP port unreachable arrives as ECONNREFUSED. */
+  onError?(err: Error): void
+  /** A datagram from another address or port, dropped (a runtime whose connect() does not filter in the kernel). */
+  onStray?(address: string, port: number): void
+}
+
+export interface ConnectedUdpSocket {
+  readonly local: SocketAddress
+  readonly remote: SocketAddress
+  /** Fire-and-forget send to the connected remote; `data` may be reused once send() returns. */
+  send(data: Uint8Array): void
+  close(): void
+}
+
 /** The interface a multicast socket joins and sends on (MC1, MC4): always named, never the OS's pick. */
 export interface MulticastInterface {
   name: string

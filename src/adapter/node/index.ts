@@ -9,11 +9,13 @@ import { lookup } from './dns.ts'
 import { connectTcp, listenTcp } from './tcp.ts'
 import { connectTls, listenTls } from './tls.ts'
 import { bindUdp } from './udp.ts'
+import { connectUdp } from './udp-connected.ts'
 
 export const nodeRuntime: Runtime = {
   name: 'node',
   capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true },
   bindUdp,
+  connectUdp,
   listenTcp,
   connectTcp,
   // HTTP, WebSocket and HTTP/2 load on first use: a tcp/udp half never parses hono or ws.
