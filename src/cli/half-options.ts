@@ -3,6 +3,7 @@ import { RelayError } from '../base/errors.ts'
 import { isLogFormat, isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
 import { env, readText } from './host.ts'
+import { firstLine, readSecretFile, tokenOption } from './secrets.ts'
 import { hostsResolver, type Resolver } from '../net/resolver.ts'
 
 /** Turns merged command-line/config options (uhppoted-tunnel names) into HalfSettings. */
@@ -29,7 +30,7 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     codec: str('codec'),
     udpTimeout: str('udp-timeout'),
     flowIdle: str('flow-idle'),
-    token: str('token'),
+    token: tokenOption(o, where),
     family: o.ipv4 === true ? 4 : o.ipv6 === true ? 6 : undefined,
     maxRetries: int('max-retries'),
     maxRetryDelay: str('max-retry-delay'),
@@ -64,6 +65,7 @@ function tlsMaterial(o: Record<string, string | boolean>, where: string): TlsMat
     const path = o[k]
     if (path === undefined || path === false) return undefined
     if (typeof path !== 'string' || path === '') throw new RelayError('E_CONFIG', `${where}: --${k} needs a file name`)
+    if (k === 'key') return readSecretFile(path, k, where)
     try {
       return readText(path)
     } catch (cause) {
@@ -76,9 +78,5 @@ function tlsMaterial(o: Record<string, string | boolean>, where: string): TlsMat
 /** --xmpp-password-file (its first line), else $EDGERELAY_XMPP_PASSWORD; never a command-line value (ps shows those). */
 function xmppPassword(file: string | undefined, where: string): string | undefined {
   if (file === undefined) return env('EDGERELAY_XMPP_PASSWORD')
-  try {
-    return readText(file).split(/\r?\n/)[0]
-  } catch (cause) {
-    throw new RelayError('E_CONFIG', `${where}: cannot read the --xmpp-password-file '${file}': ${(cause as Error).message}`, { cause })
-  }
+  return firstLine(readSecretFile(file, 'xmpp-password-file', where))
 }

@@ -45,7 +45,8 @@ Options:
   --flow-idle 60s         idle time that ends a UDP flow
   --max-retries -1        reconnect attempts (-1 = forever)
   --max-retry-delay 5m    longest wait between reconnects
-  --token <secret>        shared secret checked in the tunnel hello (ws, grpc: Authorization: Bearer)
+  --token <secret>        shared secret checked in the tunnel hello (ws, grpc: Authorization: Bearer);
+                          visible in ps: prefer --token-file <file> (its first line) or EDGERELAY_TOKEN
   --ca-cert <file>        tls/client: CA of the server certificate (default: system CAs); with --client-auth: CA of client certificates
   --cert <file>, --key <file>  tls/server: its certificate and key; tls/client: a client certificate
   --client-auth           tls/server: require a client certificate signed by --ca-cert

@@ -3,10 +3,18 @@
  * Bun and Deno alike, so the CLI needs no per-runtime code; the relay core never imports this.
  */
 import process from 'node:process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 
 export const argv = (): string[] => process.argv.slice(2)
 export const readText = (path: string): string => readFileSync(path, 'utf8')
+/** A file's permission bits, or undefined where the platform has none to give. */
+export function fileMode(path: string): number | undefined {
+  try {
+    return statSync(path).mode
+  } catch {
+    return undefined
+  }
+}
 export const env = (name: string): string | undefined => process.env[name]
 export const exit = (code: number): never => process.exit(code)
 export const print = (text: string): void => void process.stdout.write(`${text}\n`)

@@ -8,6 +8,7 @@ import { RelayError } from '../base/errors.ts'
 import { parseArgs } from './args.ts'
 import { loadConfig } from './config.ts'
 import { cliLine, useLogFormat } from './cli-lines.ts'
+import { warnTokenOnCommandLine } from './secrets.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
   try {
     args = parseArgs(argv())
     useLogFormat(args.options['log-format'])
+    warnTokenOnCommandLine(args.options)
   } catch (err) {
     fail(err)
   }

@@ -21,8 +21,8 @@ export const CLI: Record<'node' | 'bun' | 'deno', string[]> = {
 export type Proc = WatchedProcess
 
 /** Starts a program whose lifetime is bound to the test: killed at the end whatever happens. */
-export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string } = {}): Proc {
-  const proc = spawnWatched(cmd, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' } })
+export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Proc {
+  const proc = spawnWatched(cmd, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env } })
   t.defer(() => proc.stop('SIGKILL'))
   return proc
 }
