@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
-import { digThroughCliHalves } from '../helpers/cli-dig.ts'
 import { half } from '../helpers/halves.ts'
 import { ROOT, startProcess } from '../helpers/processes.ts'
 import { needPeers } from '../helpers/peers.ts'
 import { INTEROP_MODULES, PYTHON, pythonStubs, runInterop } from '../helpers/python.ts'
 
-// ZeroMQ end to end with libzmq on the other side (Debian's python3-zmq) in both directions, and
-// dig → near half (this runtime's CLI) → zmq tunnel → far half → dnsmasq.
-
-test('dig through the real CLI halves over a zmq tunnel, with a token', async (t) => {
-  await digThroughCliHalves(t, (p) => `zmq/server:127.0.0.1:${p}`, (p) => `zmq/client:127.0.0.1:${p}`, ['--token', 'e2e-secret'])
-}, { timeout: 30_000 })
+// ZeroMQ end to end with libzmq on the other side (Debian's python3-zmq) in both directions (dig
+// through two edgerelay halves over zmq is a row of test/e2e/dig.test.ts).
 
 test('a libzmq DEALER (python3-zmq) gets a DNS answer through zmq/server; a wrong token gets nothing', async (t) => {
   const dns = await startDnsmasq(t)
