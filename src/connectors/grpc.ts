@@ -10,6 +10,7 @@
  * with status OK one --udp-timeout after the client's end of stream.
  */
 import { formatAddress } from '../base/address.ts'
+import { listenAt } from '../net/bind-all.ts'
 import type { Http2Stream, Http2StreamHandlers } from '../ports/http.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
@@ -222,14 +223,10 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
       name,
       wire,
       listen: (addr, port, onConnection) => serveHttp2({
-        address: addr.address,
-        port,
-        family: addr.family,
-        ipv6Only: addr.family === 6,
+        ...listenAt(addr, port),
         tls,
         onStream: (stream, remote, local) => accept(stream, remote, local, onConnection),
       }),
-      dial: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not dial`)),
     }
   }
 
@@ -243,7 +240,6 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   return {
     name,
     wire,
-    listen: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not listen`)),
     async dial(addresses, port, signal) {
       const conn = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + (secure ? helloTimeoutMs : 0), signal)
       const session = await connectHttp2({ conn, authority: `${secure ? 'https' : 'http'}://${authority}` })

@@ -20,7 +20,7 @@ import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
 import { Flow } from '../core/flow.ts'
 import { MAX_DATAGRAM } from '../protocol/frame.ts'
-import { bindAll } from '../net/bind-all.ts'
+import { bindAll, listenAt } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { resolveListen } from '../net/resolve.ts'
 import { jsonResponse, textResponse } from './http-response.ts'
@@ -195,7 +195,7 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
       out = sink
       const addrs = await resolveListen(rt, endpoint, text, ctx.options.family)
       listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
-        serveHttp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6, tls, handler }), (m) => log.warn(m))
+        serveHttp({ ...listenAt(addr, port), tls, handler }), (m) => log.warn(m))
       for (const l of listeners) log.info(`listening on ${formatAddress(l.local)}${html ? ` (static files from ${html})` : ''}`)
     },
     async close() {

@@ -22,8 +22,10 @@ import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
 export interface StreamTransport {
   /** Name for logs: `tcp/server`, `tls/client`. */
   name: string
-  listen(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn) => void): Promise<StreamListener>
-  dial(addresses: ResolvedAddress[], port: number, signal: AbortSignal): Promise<StreamConn>
+  /** Servers: listens on one resolved address (bindAll calls it for each). */
+  listen?(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn) => void): Promise<StreamListener>
+  /** Clients: one connection to the remote, whose addresses are resolved and raced by the caller's choice. */
+  dial?(addresses: ResolvedAddress[], port: number, signal: AbortSignal): Promise<StreamConn>
   /** The transport's own wire (ws, grpc: negotiated, no hello); default: the codec's stream wire. */
   wire?: Wire
 }
@@ -80,9 +82,11 @@ class ServerSide extends StreamTunnelBase {
   async listen(): Promise<void> {
     const { text } = this.opts
     const endpoint = this.opts.endpoint!
+    const listen = this.transport.listen
+    if (!listen) throw new RelayError('E_CONFIG', `${text}: ${this.transport.name} does not listen`)
     const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family, (m) => this.log.warn(m))
     this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
-      this.transport.listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
+      listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
     for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (${describeWire(this.wire)})`)
   }
 
@@ -137,6 +141,7 @@ class ClientSide extends StreamTunnelBase {
       try {
         const endpoint = this.opts.endpoint!
         const addrs = await resolveConnect(this.ctx.runtime, endpoint, this.opts.text, options.family)
+        if (!this.transport.dial) throw new RelayError('E_CONFIG', `${this.opts.text}: ${this.transport.name} does not dial`)
         const conn = await this.transport.dial(addrs, endpoint.port, signal)
         const session = this.newSession(conn, 'client')
         this.session = session
@@ -232,8 +237,7 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
  * and authenticated) used as --in: one server session on `conn`, no listener.
  */
 export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, conn: Promise<StreamConn>, eventsIn = false): InConnector {
-  const notHere = () => Promise.reject(new RelayError('E_CONFIG', `${name}: an accepted connection neither listens nor dials`))
-  const side = new ServerSide(ctx, { name, wire, listen: notHere, dial: notHere }, { text: name, eventsIn }, 'server')
+  const side = new ServerSide(ctx, { name, wire }, { text: name, eventsIn }, 'server')
   let downstream: Downstream | undefined
   return {
     async start(out: PacketSink) {

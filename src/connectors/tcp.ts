@@ -4,6 +4,7 @@ import { raceOptionsOf, raceTcp } from '../net/dial.ts'
 import { filterForLocal, localBindOf } from '../net/family.ts'
 import { dualStackRequested } from '../net/resolve.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
+import { listenAt } from '../net/bind-all.ts'
 import { endpointOf } from '../core/connector.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
 
@@ -12,7 +13,7 @@ import { tunnelConnector } from './stream-tunnel.ts'
  * from the local bind given by `bind=`, `sourceport=` or the `::iface:` prefix, keeping only the
  * remote addresses that bind can reach (M1–M4).
  */
-export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint): StreamTransport {
+export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint): StreamTransport & Required<Pick<StreamTransport, 'listen' | 'dial'>> {
   const rt = ctx.runtime
   const log = ctx.logger.child(`tcp/${role}`)
   let warned = false
@@ -24,7 +25,7 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
   const dualStack = role === 'server' && endpoint !== undefined && dualStackRequested(endpoint, text)
   return {
     name: `tcp/${role}`,
-    listen: (addr, port, onConnection) => rt.listenTcp({ address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6 && !dualStack, onConnection }),
+    listen: (addr, port, onConnection) => rt.listenTcp({ ...listenAt(addr, port, dualStack), onConnection }),
     dial: (addresses, port, signal) => {
       const local = endpoint && localBindOf(rt, endpoint, text)
       const targets = filterForLocal(rt, addresses, local, text, warnOnce)

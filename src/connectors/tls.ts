@@ -1,3 +1,4 @@
+import { listenAt } from '../net/bind-all.ts'
 import type { SocketAddress, TlsClientOptions } from '../ports/runtime.ts'
 import type { HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
@@ -39,10 +40,7 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
     return {
       name,
       listen: (addr, port, onConnection) => listenTls({
-        address: addr.address,
-        port,
-        family: addr.family,
-        ipv6Only: addr.family === 6,
+        ...listenAt(addr, port),
         onConnection,
         tls: {
           cert: material.cert!,
@@ -56,7 +54,6 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
           },
         },
       }),
-      dial: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not dial`)),
     }
   }
 
@@ -81,7 +78,6 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   const dialer = { ...rt, connectTcp: (o: Parameters<typeof rt.connectTcp>[0]) => connectTls({ ...o, tls, connectTimeoutMs }) }
   return {
     name,
-    listen: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not listen`)),
     dial: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs + 1000, signal),
   }
 }

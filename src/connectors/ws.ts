@@ -6,6 +6,7 @@
  * one or more `u32 length | codec bytes` frames. The server also answers `GET /healthz`; refused
  * upgrades get an HTTP status, a one-line reason and an E_* code.
  */
+import { listenAt } from '../net/bind-all.ts'
 import type { Runtime, TlsClientOptions } from '../ports/runtime.ts'
 import type { HttpHandler, HttpTlsOptions } from '../ports/http.ts'
 import type { SocketAddress, StreamConn } from '../ports/runtime.ts'
@@ -102,10 +103,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
       name,
       wire,
       listen: (addr, port, onConnection) => serveHttp({
-        address: addr.address,
-        port,
-        family: addr.family,
-        ipv6Only: addr.family === 6,
+        ...listenAt(addr, port),
         tls,
         handler: webSocketTunnelHandler({
           name,
@@ -119,7 +117,6 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
           onOpen: (conn) => onConnection(bound(conn)),
         }),
       }),
-      dial: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not dial`)),
     }
   }
 
@@ -134,7 +131,6 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   return {
     name,
     wire,
-    listen: () => Promise.reject(new RelayError('E_CONFIG', `${name} does not listen`)),
     async dial(addresses, port, signal) {
       const conn = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + (secure ? helloTimeoutMs : 0), signal)
       try {

@@ -61,7 +61,6 @@ export function xmppTransport(ctx: HalfContext, spec: ConnectorSpec): StreamTran
   return {
     name: 'xmpp/client',
     wire: negotiatedWire(wireFor(codec), { messageFramed: true }),
-    listen: () => Promise.reject(new RelayError('E_CONFIG', 'xmpp/client does not listen')),
     async dial(addresses, port, signal) {
       const tls = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs, signal)
       const abort = () => tls.destroy()

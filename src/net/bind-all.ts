@@ -93,3 +93,8 @@ export async function bindAll<T extends Bound>(
     throw new ListenError(text, failures)
   }
 }
+
+/** Where one socket of a listener binds: the address, its family, and IPV6_V6ONLY for IPv6 unless one dual-stack socket was asked for (`,ipv6only=0`, S3). */
+export function listenAt(addr: ResolvedAddress, port: number, dualStack = false): { address: string; port: number; family: ResolvedAddress['family']; ipv6Only: boolean } {
+  return { address: addr.address, port, family: addr.family, ipv6Only: addr.family === 6 && !dualStack }
+}
