@@ -161,3 +161,14 @@ test('a thousand sessions waiting for their hello share one clock timer', () => 
   assert.ok(sessions.every((s) => s.state === 'closed'))
   assert.equal(clock.pending, 0)
 })
+
+test('a connection that reports itself closed from inside end() (Deno) still gives the owners the session\'s own reason', () => {
+  const { clock, conn, session, closed } = setup({ side: 'client', wire: protobuf })
+  conn.end = () => {
+    conn.ended = true
+    conn.destroy()
+  }
+  clock.advance(10_000)
+  assert.equal((closed() as Error & { code: string }).code, 'E_HELLO_TIMEOUT')
+  assert.equal(session.state, 'closed')
+})

@@ -184,10 +184,12 @@ export class Session implements Deadline {
   /** Ends the session: a clean end, or with `err` a reset. */
   close(err?: Error): void {
     if (this.isClosed) return
+    // Closing first: a runtime may report the connection closed from inside end() or destroy()
+    // (Deno), and the owners must hear this session's reason, not a bare disconnect.
+    this.enterClosing(CLOSE_GRACE_MS, err)
+    // end() may leave a dead peer half-open: the grace deadline cuts it regardless.
     if (err) this.conn.destroy(err)
     else this.conn.end()
-    // end() may leave a dead peer half-open: make sure it is gone soon regardless.
-    this.enterClosing(CLOSE_GRACE_MS, err)
   }
 
   /** @internal Deadline: the one timer of this session fired. */
@@ -412,8 +414,8 @@ export class Session implements Deadline {
 
   private fail(err: Error): void {
     if (this.isClosed) return
-    this.conn.end()
     this.enterClosing(FAIL_GRACE_MS, err)
+    this.conn.end()
   }
 
   private enterClosing(graceMs: number, err?: Error): void {
