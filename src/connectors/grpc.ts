@@ -24,7 +24,7 @@ import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import { formatHost } from '../net/endpoint.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
-import { httpTlsOf, tlsDialer } from './ws.ts'
+import { firstHop, httpTlsOf } from './tls-settings.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
 
 export const RELAY_PATH = '/edgerelay.v1.Tunnel/Relay'
@@ -234,14 +234,14 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   if (!endpoint) throw new RelayError('E_CONFIG', `${text}: needs host:port`)
   const host = endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
   const authority = `${formatHost(endpoint)}:${endpoint.port}`
-  const dialer = secure ? tlsDialer(ctx, text, host, ['h2']) : rt
+  const hop = firstHop(ctx, text, { tls: secure, servername: host, alpn: ['h2'] })
   const connectHttp2 = rt.connectHttp2.bind(rt)
-  const { connectTimeoutMs, helloTimeoutMs } = ctx.options
+  const { helloTimeoutMs } = ctx.options
   return {
     name,
     wire,
     async dial(addresses, port, signal) {
-      const conn = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + (secure ? helloTimeoutMs : 0), signal)
+      const conn = await hop(addresses, port, signal)
       const session = await connectHttp2({ conn, authority: `${secure ? 'https' : 'http'}://${authority}` })
       const stream = session.request({
         ':method': 'POST',

@@ -24,7 +24,7 @@ import { bindAll, listenAt } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { resolveListen } from '../net/resolve.ts'
 import { jsonResponse, textResponse } from './http-response.ts'
-import { httpTlsOf } from './ws.ts'
+import { httpTlsOf } from './tls-settings.ts'
 import { formatAddress } from '../base/address.ts'
 import type { ConnectorFactory } from '../core/connector.ts'
 

@@ -19,6 +19,7 @@ import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import { jsonResponse, textResponse } from './http-response.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
+import { firstHop, httpTlsOf } from './tls-settings.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { formatAddress } from '../base/address.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
@@ -66,23 +67,6 @@ export function webSocketTunnelHandler(o: WebSocketTunnelHandlerOptions): HttpHa
   }
 }
 
-/** Pulls TLS server material out of the half's options (ws/server with --cert/--key → wss). */
-export function httpTlsOf(ctx: HalfContext): HttpTlsOptions | undefined {
-  const m = ctx.options.tls
-  if (!m?.cert || !m.key) return undefined
-  return { cert: m.cert, key: m.key, ca: m.clientAuth ? m.caCert : undefined, requestCert: m.clientAuth ?? false }
-}
-
-/** A runtime whose connectTcp dials TLS (for the race in the address layer), or the runtime itself. */
-export function tlsDialer(ctx: HalfContext, text: string, servername: string | undefined, alpn?: string[]): Runtime {
-  const rt = ctx.runtime
-  if (!rt.connectTls) throw new RelayError('E_CONFIG', `${text}: TLS is not available on the ${rt.name} runtime`)
-  const m = ctx.options.tls ?? {}
-  const tls: TlsClientOptions = { ca: m.caCert, cert: m.cert, key: m.key, servername, handshakeTimeoutMs: ctx.options.helloTimeoutMs, ...(alpn ? { alpn } : {}) }
-  const connectTls = rt.connectTls.bind(rt)
-  return { ...rt, connectTcp: (o) => connectTls({ ...o, tls, connectTimeoutMs: ctx.options.connectTimeoutMs }) }
-}
-
 export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): StreamTransport {
   const rt = ctx.runtime
   const text = spec.text
@@ -125,14 +109,14 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   const secure = url.startsWith('wss:')
   const endpoint = spec.endpoint
   const host = endpoint && endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
-  const dialer = secure ? tlsDialer(ctx, text, host) : rt
+  const hop = firstHop(ctx, text, { tls: secure, servername: host })
   const connectWebSocket = rt.connectWebSocket.bind(rt)
-  const { connectTimeoutMs, helloTimeoutMs } = ctx.options
+  const { helloTimeoutMs } = ctx.options
   return {
     name,
     wire,
     async dial(addresses, port, signal) {
-      const conn = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + (secure ? helloTimeoutMs : 0), signal)
+      const conn = await hop(addresses, port, signal)
       try {
         const ws = await connectWebSocket({
           conn,

@@ -28,7 +28,7 @@ import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import { parseHostPort } from '../net/endpoint.ts'
 import { tunnelConnector, type StreamTransport } from './stream-tunnel.ts'
-import { tlsDialer } from './ws.ts'
+import { tlsDialer } from './tls-settings.ts'
 import { bareJid, parseJid, xmppLogin, type Jid } from './xmpp-link.ts'
 
 const OPTIONS = new Set(['to', 'from', 'server'])

@@ -1,0 +1,37 @@
+/**
+ * TLS as the HTTP-based and message carriers use it (ws, grpc, http, xmpp): the server material
+ * from the half's options, and a first hop that dials the remote's addresses, through TLS when asked.
+ */
+import { RelayError } from '../base/errors.ts'
+import type { HalfContext } from '../core/connector.ts'
+import { dialFirst } from '../net/dial.ts'
+import type { HttpTlsOptions } from '../ports/http.ts'
+import type { ResolvedAddress, Runtime, StreamConn, TlsClientOptions } from '../ports/runtime.ts'
+
+/** TLS server material from the half's options (ws/server or grpc/server with --cert/--key → wss, h2 over TLS). */
+export function httpTlsOf(ctx: HalfContext): HttpTlsOptions | undefined {
+  const m = ctx.options.tls
+  if (!m?.cert || !m.key) return undefined
+  return { cert: m.cert, key: m.key, ca: m.clientAuth ? m.caCert : undefined, requestCert: m.clientAuth ?? false }
+}
+
+/** A runtime whose connectTcp dials TLS (for the race in the address layer). */
+export function tlsDialer(ctx: HalfContext, text: string, servername: string | undefined, alpn?: string[]): Runtime {
+  const rt = ctx.runtime
+  if (!rt.connectTls) throw new RelayError('E_CONFIG', `${text}: TLS is not available on the ${rt.name} runtime`)
+  const m = ctx.options.tls ?? {}
+  const tls: TlsClientOptions = { ca: m.caCert, cert: m.cert, key: m.key, servername, handshakeTimeoutMs: ctx.options.helloTimeoutMs, ...(alpn ? { alpn } : {}) }
+  const connectTls = rt.connectTls.bind(rt)
+  return { ...rt, connectTcp: (o) => connectTls({ ...o, tls, connectTimeoutMs: ctx.options.connectTimeoutMs }) }
+}
+
+/**
+ * The connection a carrier runs on: the first of the remote's addresses that connects, plain or
+ * through TLS checked against `servername` (then the limit covers the handshake too).
+ */
+export function firstHop(ctx: HalfContext, text: string, opts: { tls: boolean; servername?: string; alpn?: string[] }): (addresses: ResolvedAddress[], port: number, signal: AbortSignal) => Promise<StreamConn> {
+  const dialer = opts.tls ? tlsDialer(ctx, text, opts.servername, opts.alpn) : ctx.runtime
+  const { connectTimeoutMs, helloTimeoutMs } = ctx.options
+  const limit = connectTimeoutMs + (opts.tls ? helloTimeoutMs : 0)
+  return (addresses, port, signal) => dialFirst(dialer, text, addresses, port, limit, signal)
+}
