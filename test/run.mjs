@@ -16,10 +16,10 @@ const bin = (name) => join(root, 'node_modules', '.bin', name)
 
 export const runtimeCommands = {
   // The repository runs its TypeScript sources: the edgerelay-source condition points package.json's
-  // `#runtime` at them (deno.json's import map does it for Deno); without it, lib/ is used.
+  // `#runtime` and the package's own exports (edgerelay/browser) at them; without it, lib/ is used.
   node: [process.execPath, ['-C', 'edgerelay-source', '--import', 'tsx', 'test/entry.ts']],
   bun: [bin('bun'), ['--conditions=edgerelay-source', 'test/entry.ts']],
-  deno: [bin('deno'), ['run', '-A', '--unstable-net', 'test/entry.ts']],
+  deno: [bin('deno'), ['run', '-A', '--unstable-net', '--conditions', 'edgerelay-source', 'test/entry.ts']],
 }
 
 function findTests(dir) {
