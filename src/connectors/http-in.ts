@@ -1,17 +1,16 @@
 /**
  * `http/<addr>` and `https/<addr>` in-connectors: uhppoted-tunnel's HTTP API, so its browser pages
- * and scripts keep working against edgerelay:
+ * and scripts (examples/html/javascript/udp.js) keep working against edgerelay:
  *
- *   POST /udp/broadcast, POST /udp/send   (Content-Type: application/json)
- *     {"ID": 7, "wait": "5s", "request": [23, 32, 0, ...]}   ("request" may also be base64)
- *   → {"ID": 7, "replies": [[23, 32, ...], ...]}
+ *   POST /udp/broadcast  {"ID": 7, "wait": "500ms", "request": [23, 148, 0, ...]}
+ *     → {"ID": 7, "replies": [[23, 148, ...], ...]}   every reply within wait ("0s": none, at once)
+ *   POST /udp/send       {"ID": 8, "wait": true, "request": [...]}
+ *     → {"ID": 8, "reply": [23, ...]}                 the first reply, at once ("wait": false: {"ID": 8})
  *
- * Each POST is a request through the half's out connector (a tunnel or a UDP socket); the
- * replies that arrive within `wait` (a Go duration, default 5s) are returned together. With
- * "wait": "0s" the first reply is returned at once (500 "Request cancelled" if none comes within
- * 5 s). Other paths serve static files from --html (no dot-files, no directory listings), and
- * GET /healthz answers with the half's state. Both endpoints behave the same: where a request
- * goes is the out connector's business (udp/broadcast sends to whatever address it was given).
+ * Each POST is a request through the half's out connector (a tunnel or a UDP socket); where it
+ * goes is the out connector's business. Errors are plain text as Go's http.Error writes them.
+ * Other paths serve static files from --html (no dot-files, no directory listings), and GET
+ * /healthz answers with the half's state.
  */
 import type { HttpHandler } from '../ports/http.ts'
 import type { StreamListener } from '../ports/runtime.ts'
@@ -23,7 +22,7 @@ import { MAX_DATAGRAM } from '../protocol/frame.ts'
 import { bindAll, listenAt } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { resolveListen } from '../net/resolve.ts'
-import { jsonResponse, textResponse } from './http-response.ts'
+import { jsonResponse } from './http-response.ts'
 import { httpTlsOf } from './tls-settings.ts'
 import { formatAddress } from '../base/address.ts'
 import type { ConnectorFactory } from '../core/connector.ts'
@@ -54,21 +53,48 @@ const TYPES: Record<string, string> = {
   woff2: 'font/woff2',
 }
 
-/** A request body as uhppoted-tunnel reads it. Throws a message for a 400. */
-export function parseUdpRequest(body: unknown): { id: number; waitMs: number; request: Uint8Array } {
+/**
+ * What a POST asks for. `all`: every reply within `waitMs`; `first`: the first reply at once;
+ * `none`: answer at once, without replies (the request is still sent). `form` is the body's
+ * shape: `{"ID", "replies": [...]}`, or /udp/send's `{"ID", "reply": [...]}` (`{"ID"}` alone
+ * for `none`).
+ */
+export interface UdpRequest {
+  id: number
+  request: Uint8Array
+  answer: 'all' | 'first' | 'none'
+  waitMs: number
+  form: 'replies' | 'reply'
+}
+
+/**
+ * A request body as uhppoted-tunnel reads it (its examples/html/javascript/udp.js sends both
+ * shapes): /udp/send takes `"wait": true|false` (true or absent: the first reply, at once);
+ * /udp/broadcast takes a Go duration (`"500ms"`; absent: 5s; `"0s"`: answer at once with no
+ * replies). A duration on /udp/send, edgerelay's earlier form, collects replies as broadcast
+ * does, except that "0s" there still means the first reply. Throws a message for a 400.
+ */
+export function parseUdpRequest(body: unknown, path: '/udp/send' | '/udp/broadcast' = '/udp/broadcast'): UdpRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('the body must be a JSON object')
   const o = body as Record<string, unknown>
   const id = o.ID ?? 0
   if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error('"ID" must be an integer')
+  const send = path === '/udp/send'
+  let answer: UdpRequest['answer'] = send ? 'first' : 'all'
+  let form: UdpRequest['form'] = send ? 'reply' : 'replies'
   let waitMs = DEFAULT_WAIT_MS
-  if (o.wait !== undefined) {
-    if (typeof o.wait !== 'string') throw new Error('"wait" must be a duration string such as "5s" or "500ms"')
+  if (typeof o.wait === 'boolean') {
+    if (!o.wait) answer = 'none'
+  } else if (o.wait !== undefined) {
+    if (typeof o.wait !== 'string') throw new Error('"wait" must be true, false or a duration string such as "5s" or "500ms"')
     try {
       waitMs = parseDuration(o.wait, 'wait')
     } catch {
       throw new Error(`"wait" is not a duration: ${JSON.stringify(o.wait)} (use forms like 500ms, 5s, 1m30s)`)
     }
     if (waitMs > MAX_WAIT_MS) throw new Error(`"wait" may be at most ${MAX_WAIT_MS / 1000}s`)
+    form = 'replies'
+    answer = waitMs > 0 ? 'all' : send ? 'first' : 'none'
   }
   let request: Uint8Array
   if (Array.isArray(o.request)) {
@@ -85,9 +111,23 @@ export function parseUdpRequest(body: unknown): { id: number; waitMs: number; re
   }
   if (request.length === 0) throw new Error('"request" is empty')
   if (request.length > MAX_DATAGRAM) throw new Error(`"request" holds ${request.length} bytes, more than a UDP datagram (${MAX_DATAGRAM})`)
-  return { id, waitMs, request }
+  return { id, request, answer, waitMs, form }
 }
 
+/** A JSON answer, gzipped above uhppoted-tunnel's threshold when the client accepts it. */
+async function jsonAnswer(req: Request, value: unknown): Promise<Response> {
+  const body = JSON.stringify(value)
+  if (body.length > GZIP_MINIMUM && /\bgzip\b/i.test(req.headers.get('accept-encoding') ?? '')) {
+    const gz = new Response(new Blob([body]).stream().pipeThrough(new CompressionStream('gzip')))
+    return new Response(await gz.arrayBuffer(), { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+  }
+  return new Response(body, { headers: { 'content-type': 'application/json' } })
+}
+
+/** An error answer as Go's http.Error writes it (uhppoted-tunnel's): the text, a newline, plain text in utf-8. */
+function goError(text: string, status: number): Response {
+  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' } })
+}
 
 export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): InConnector {
   const rt = ctx.runtime
@@ -108,19 +148,24 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
   let nextId = 1
   const pending = new Set<() => void>()
 
-  const udp = async (req: Request): Promise<Response> => {
+  const udp = async (req: Request, path: '/udp/send' | '/udp/broadcast'): Promise<Response> => {
     const contentType = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-    if (contentType !== 'application/json') return textResponse(`Invalid request content-type (${contentType})\n`, 400)
-    const raw = await req.arrayBuffer()
-    if (raw.byteLength > MAX_BODY) return textResponse(`Request body larger than ${MAX_BODY} bytes\n`, 413)
-    let parsed
-    try {
-      parsed = parseUdpRequest(JSON.parse(new TextDecoder().decode(raw)))
-    } catch (err) {
-      ctx.stats.add('http.bad_requests')
-      return textResponse(`Invalid request body: ${(err as Error).message}\n`, 400)
+    if (contentType !== 'application/json') {
+      ctx.drops.drop('http_bad_request', `Invalid request content-type (${contentType})`)
+      return goError(`Invalid request content-type (${contentType})`, 400)
     }
-    if (!out) return textResponse('Not ready\n', 503)
+    const raw = await req.arrayBuffer()
+    if (raw.byteLength > MAX_BODY) return goError(`Request body larger than ${MAX_BODY} bytes`, 413)
+    let parsed: UdpRequest
+    try {
+      parsed = parseUdpRequest(JSON.parse(new TextDecoder().decode(raw)), path)
+    } catch (err) {
+      // uhppoted-tunnel's body for every unreadable request; the reason goes to the log.
+      ctx.drops.drop('http_bad_request', `${path}: ${(err as Error).message}`)
+      ctx.stats.add('http.bad_requests')
+      return goError('Invalid request body', 400)
+    }
+    if (!out) return goError('Not ready', 503)
     const id = nextId
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1
     const replies: Uint8Array[] = []
@@ -128,12 +173,26 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     const flow = new Flow(`http request ${id}`, (_rid, payload) => {
       replies.push(payload.slice())
       ctx.stats.add('http.replies')
-      if (parsed.waitMs === 0) wake?.()
+      if (parsed.answer === 'first') wake?.()
     }, Date.now())
     ctx.stats.add('http.requests')
+    if (parsed.answer === 'none') {
+      // Answered at once, but the flow lives for --udp-timeout: its socket may still be opening,
+      // and closing it now would drop the request unsent.
+      out.send(flow, 'request', id, parsed.request)
+      const linger = () => {
+        clearTimeout(timer)
+        pending.delete(linger)
+        flow.close()
+      }
+      const timer = setTimeout(linger, ctx.options.udpTimeoutMs)
+      pending.add(linger)
+      return jsonAnswer(req, parsed.form === 'reply' ? { ID: parsed.id } : { ID: parsed.id, replies: [] })
+    }
     try {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => done(), parsed.waitMs === 0 ? FIRST_REPLY_MS : parsed.waitMs)
+        const ms = parsed.answer === 'first' ? FIRST_REPLY_MS : parsed.waitMs
+        const timer = setTimeout(() => done(), ms)
         const done = () => {
           clearTimeout(timer)
           pending.delete(done)
@@ -146,26 +205,21 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     } finally {
       flow.close()
     }
-    if (parsed.waitMs === 0 && replies.length === 0) return textResponse('Request cancelled\n', 500)
-    const body = JSON.stringify({ ID: parsed.id, replies: replies.map((r) => Array.from(r)) })
-    if (body.length > GZIP_MINIMUM && /\bgzip\b/i.test(req.headers.get('accept-encoding') ?? '')) {
-      const gz = new Response(new Blob([body]).stream().pipeThrough(new CompressionStream('gzip')))
-      return new Response(await gz.arrayBuffer(), { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
-    }
-    return new Response(body, { headers: { 'content-type': 'application/json' } })
+    if (parsed.answer === 'first' && replies.length === 0) return goError('Request cancelled', 500)
+    return jsonAnswer(req, parsed.form === 'reply' ? { ID: parsed.id, reply: Array.from(replies[0]!) } : { ID: parsed.id, replies: replies.map((r) => Array.from(r)) })
   }
 
   const files = async (req: Request, pathname: string): Promise<Response> => {
-    if (!html || !rt.readStatic) return textResponse('Not found\n', 404)
+    if (!html || !rt.readStatic) return goError('404 page not found', 404)
     let path: string
     try {
       path = decodeURIComponent(pathname)
     } catch {
-      return textResponse('Bad path\n', 400)
+      return goError('Bad path', 400)
     }
     const segments = path.split('/').filter((s) => s !== '')
     // uhppoted-tunnel refuses any path element starting with a dot (dot-files and '..').
-    if (segments.some((s) => s.startsWith('.') || s.includes('\\') || s.includes('\0'))) return textResponse('Forbidden\n', 403)
+    if (segments.some((s) => s.startsWith('.') || s.includes('\\') || s.includes('\0'))) return goError('403 Forbidden', 403)
     let entry = await rt.readStatic(html, segments.join('/'))
     let served = segments
     if (entry?.kind === 'directory') {
@@ -173,9 +227,9 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
       served = [...segments, 'index.html']
       entry = await rt.readStatic(html, served.join('/'))
       // No directory listings.
-      if (entry?.kind !== 'file') return textResponse('Forbidden\n', 403)
+      if (entry?.kind !== 'file') return goError('403 Forbidden', 403)
     }
-    if (!entry || entry.kind !== 'file') return textResponse('Not found\n', 404)
+    if (!entry || entry.kind !== 'file') return goError('404 page not found', 404)
     const ext = served.at(-1)?.split('.').pop()?.toLowerCase() ?? ''
     return new Response(req.method === 'HEAD' ? null : (entry.data as Uint8Array<ArrayBuffer>), {
       headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'content-length': String(entry.data.length) },
@@ -184,8 +238,8 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
 
   const handler: HttpHandler = (req) => {
     const pathname = new URL(req.url).pathname
-    if (pathname === '/udp/broadcast' || pathname === '/udp/send') return req.method === 'POST' ? udp(req) : textResponse('Invalid request\n', 405)
-    if (req.method !== 'GET' && req.method !== 'HEAD') return textResponse('Invalid request\n', 405)
+    if (pathname === '/udp/broadcast' || pathname === '/udp/send') return req.method === 'POST' ? udp(req, pathname) : goError('Invalid request', 405)
+    if (req.method !== 'GET' && req.method !== 'HEAD') return goError('Invalid request', 405)
     if (pathname === '/healthz') return jsonResponse({ status: 'ok', connector: name, requests: ctx.stats.get('http.requests') })
     return files(req, pathname)
   }

@@ -13,9 +13,10 @@ import { echoDevice } from '../helpers/udp.ts'
 const enc = new TextEncoder()
 
 async function httpHalf(t: Parameters<typeof half>[0], opts: { copies?: number; html?: string; out?: string } = {}) {
-  const out = opts.out ?? `udp/broadcast:127.0.0.1:${(await echoDevice(t, { copies: opts.copies })).port}`
+  const device = opts.out ? undefined : await echoDevice(t, { copies: opts.copies })
+  const out = opts.out ?? `udp/broadcast:127.0.0.1:${device!.port}`
   const h = await half(t, { in: 'http/127.0.0.1:0', out, html: opts.html })
-  return { h, base: `http://127.0.0.1:${h.inAddresses()[0]!.port}` }
+  return { h, device, base: `http://127.0.0.1:${h.inAddresses()[0]!.port}` }
 }
 
 function post(url: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) {
@@ -113,7 +114,59 @@ test('http → ws tunnel → dnsmasq: a DNS query posted as JSON comes back answ
 })
 
 test('parseUdpRequest follows uhppoted-tunnel\'s defaults: ID 0, wait 5s', () => {
-  assert.deepEqual(parseUdpRequest({ request: [1, 2] }), { id: 0, waitMs: 5000, request: Uint8Array.from([1, 2]) })
+  assert.deepEqual(parseUdpRequest({ request: [1, 2] }), { id: 0, waitMs: 5000, request: Uint8Array.from([1, 2]), answer: 'all', form: 'replies' })
+  assert.deepEqual(parseUdpRequest({ request: [1, 2] }, '/udp/send'), { id: 0, waitMs: 5000, request: Uint8Array.from([1, 2]), answer: 'first', form: 'reply' })
   assert.equal(parseUdpRequest({ ID: 4, wait: '1m30s', request: [1] }).waitMs, 90_000)
   assert.throws(() => parseUdpRequest({ ID: 4, wait: '10m', request: [1] }), /at most/)
+})
+
+// The request shapes of uhppoted-tunnel's own page (examples/html/javascript/udp.js): send() posts
+// {"ID", "wait": !nowait, "request"} to /udp/send and reads reply.reply; broadcast() posts
+// {"ID", "wait": "500ms", "request"} to /udp/broadcast and reads reply.replies.
+test('udp.js send(): "wait": true answers {"ID","reply"} with the first reply at once', async (t) => {
+  const { base } = await httpHalf(t, { copies: 2 })
+  const res = await post(`${base}/udp/send`, { ID: 1, wait: true, request: [0x17, 0x20, 0, 0] })
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('content-type'), 'application/json')
+  assert.deepEqual(await res.json(), { ID: 1, reply: [...enc.encode('reply0:'), 0x17, 0x20, 0, 0] })
+  // Absent "wait" is the same on /udp/send.
+  const again = await post(`${base}/udp/send`, { ID: 2, request: [0x17, 0x20] })
+  assert.deepEqual(await again.json(), { ID: 2, reply: [...enc.encode('reply0:'), 0x17, 0x20] })
+})
+
+test('udp.js send(bytes, nowait): "wait": false answers {"ID"} at once and still sends the request', async (t) => {
+  const { base, device } = await httpHalf(t)
+  const res = await post(`${base}/udp/send`, { ID: 4, wait: false, request: [0x17, 0x96, 0, 0] })
+  assert.equal(res.status, 200)
+  assert.deepEqual(await res.json(), { ID: 4 })
+  await device!.waitCount(1)
+  assert.deepEqual([...device!.received[0]!.data], [0x17, 0x96, 0, 0])
+})
+
+test('udp.js broadcast(): "wait": "500ms" collects every reply; "wait": "0s" answers {"ID","replies":[]} at once', async (t) => {
+  const { base, device } = await httpHalf(t, { copies: 2 })
+  const res = await post(`${base}/udp/broadcast`, { ID: 5, wait: '500ms', request: [0x17, 0x94] })
+  const body = await res.json() as { ID: number; replies: number[][] }
+  assert.equal(body.ID, 5)
+  assert.equal(body.replies.length, 2)
+  const started = Date.now()
+  const quick = await post(`${base}/udp/broadcast`, { ID: 6, wait: '0s', request: [0x17, 0x94, 1] })
+  assert.deepEqual(await quick.json(), { ID: 6, replies: [] })
+  assert.ok(Date.now() - started < 1000, 'answered at once')
+  await device!.waitCount(2)
+  assert.deepEqual([...device!.received[1]!.data], [0x17, 0x94, 1])
+})
+
+test('error answers are byte for byte what Go\'s http.Error and FileServer send', async (t) => {
+  const { base } = await httpHalf(t)
+  const expect = async (res: Response, status: number, text: string) => {
+    assert.equal(res.status, status)
+    assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8')
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+    assert.equal(await res.text(), text)
+  }
+  await expect(await post(`${base}/udp/send`, '{not json'), 400, 'Invalid request body\n')
+  await expect(await post(`${base}/udp/send`, { ID: 1, request: [1] }, { 'content-type': 'text/plain' }), 400, 'Invalid request content-type (text/plain)\n')
+  await expect(await fetch(`${base}/udp/broadcast`), 405, 'Invalid request\n')
+  await expect(await fetch(`${base}/nothing-here.html`), 404, '404 page not found\n')
 })

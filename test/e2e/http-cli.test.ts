@@ -20,9 +20,10 @@ test('the CLI serves uhppoted-tunnel\'s HTTP API and --html pages; a posted DNS 
   const page = await fetch(`http://127.0.0.1:${port}/`)
   assert.equal(await page.text(), '<title>controllers</title>')
   const query = [...dnsQuery(0xabcd, 'other.example')]
-  const res = await fetch(`http://127.0.0.1:${port}/udp/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ID: 99, wait: '0s', request: query }) })
-  const body = await res.json() as { ID: number; replies: number[][] }
+  // udp.js's send(): "wait": true, the first reply back as "reply".
+  const res = await fetch(`http://127.0.0.1:${port}/udp/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ID: 99, wait: true, request: query }) })
+  const body = await res.json() as { ID: number; reply: number[] }
   assert.equal(body.ID, 99)
-  assert.equal(body.replies[0]!.slice(-4).join('.'), RECORDS['other.example'])
+  assert.equal(body.reply.slice(-4).join('.'), RECORDS['other.example'])
   assert.ok(cleanExit(await proc.stop(), proc.output(), t.runtime), proc.output())
 }, { timeout: 30_000 })
