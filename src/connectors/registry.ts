@@ -33,6 +33,7 @@ const entries = new Map<string, Entry>([
   ['xmpp/client', { in: true, out: true, load: async () => (await import('./xmpp.ts')).xmppConnector }],
   ['http', { in: true, out: false, load: async () => (await import('./http-in.ts')).httpConnector(false) }],
   ['https', { in: true, out: false, load: async () => (await import('./http-in.ts')).httpConnector(true) }],
+  ['ip/out', { in: false, out: true, load: async () => (await import('./ip-out.ts')).ipOutConnector }],
 ])
 
 /** Registers a connector kind (`udp/listen`); plugins register the same way. A later registration replaces an earlier one. */

@@ -84,6 +84,8 @@ export interface HalfOptionsResolved {
   html?: string
   /** xmpp/client: the account's password. */
   xmppPassword?: string
+  /** ip/out: controller serial number (decimal text) → `udp::host:port` or `tcp::host:port`. */
+  controllers?: Record<string, string>
 }
 
 /** uhppoted-tunnel's --ca-cert, --cert, --key and --client-auth, as PEM text (the CLI reads the files). */

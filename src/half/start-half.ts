@@ -1,6 +1,6 @@
 import type { Runtime, SocketAddress } from '../ports/runtime.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
-import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, TlsMaterial } from '../core/connector.ts'
+import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, PacketSink, TlsMaterial } from '../core/connector.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
 import { createLogger, type LogFormat, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
@@ -10,6 +10,7 @@ import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
 import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
 import { resolverFor, withResolver, type Resolver } from '../net/resolver.ts'
+import { dumping, rateLimited } from './sink-wrappers.ts'
 
 /** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
 export interface HalfSettings {
@@ -54,6 +55,12 @@ export interface HalfSettings {
   html?: string
   /** xmpp/client: the XMPP account's password (CLI: --xmpp-password-file or EDGERELAY_XMPP_PASSWORD). */
   xmppPassword?: string
+  /** ip/out: controller serial number → `udp::host:port` or `tcp::host:port` (uhppoted-tunnel's [section.controllers]). */
+  controllers?: Record<string | number, string>
+  /** A token bucket between in and out (uhppoted-tunnel's rate-limit, rate-limit-burst); default: no limit. */
+  rateLimit?: { perSecond: number; burst: number }
+  /** Logs a hex dump of every packet, with its flow and direction, at debug level (uhppoted-tunnel's --debug). */
+  dumpPackets?: boolean
   logLevel?: LogLevel
   /** `text` (default) or `json` (one object per line: time, level, connector, code, peer, message); for a sink, not a Logger. */
   logFormat?: LogFormat
@@ -108,6 +115,7 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     tls: o.tls ?? {},
     html: o.html,
     xmppPassword: o.xmppPassword,
+    controllers: o.controllers === undefined ? undefined : Object.fromEntries(Object.entries(o.controllers).map(([k, v]) => [String(k), v])),
   }
 }
 
@@ -183,7 +191,15 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
     outConn = await createOut(outSpec, ctx, inSpec)
     inConn = isProvided(o.in) ? o.in.create(ctx) : await createIn(inSpec!, ctx, outSpec)
     await outConn.start()
-    await inConn.start(outConn)
+    let sink: PacketSink = outConn
+    if (o.rateLimit) {
+      const { perSecond, burst } = o.rateLimit
+      if (!(perSecond > 0) || !(burst >= 1)) throw new RelayError('E_CONFIG', `rate-limit must be above 0 and its burst at least 1 (got ${perSecond}/s, burst ${burst})`)
+      sink = rateLimited(sink, ctx, perSecond, burst)
+      logger.info(`rate limit: ${perSecond} packets/s, burst ${burst}`)
+    }
+    if (o.dumpPackets) sink = dumping(sink, logger.child('packets'))
+    await inConn.start(sink)
   } catch (err) {
     await close()
     throw err

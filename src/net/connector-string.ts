@@ -19,9 +19,9 @@ import { type Fail, failer, indexIn, unexpected } from './scan.ts'
 
 /** A parsed connector string. */
 export interface ConnectorSpec {
-  /** udp, tcp, tls, ws, grpc, zmq, http or https (lowercase, without the family digit). */
+  /** udp, tcp, tls, ws, grpc, zmq, xmpp, http, https or ip (lowercase, without the family digit). */
   kind: string
-  /** listen, broadcast, event, server or client; '' for http and https. */
+  /** listen, broadcast, event, server, client or out (ip/out); '' for http and https. */
   role: string
   /** Where to listen or connect; its `family` carries a `udp6/`-style digit. */
   endpoint?: Endpoint
@@ -50,11 +50,12 @@ export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
   xmpp: ['client'],
   http: [],
   https: [],
+  ip: ['out'],
 }
 
 // Roles that reach out to a remote; the others bind. udp/event binds here because its port 0
 // check depends on whether it is used as in or out, which the caller decides later.
-const CONNECTING_ROLES = new Set(['broadcast', 'client'])
+const CONNECTING_ROLES = new Set(['broadcast', 'client', 'out'])
 const CODE = 'E_CONNECTOR_PARSE'
 const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+;=:@/]/
 
