@@ -2,18 +2,19 @@ import { RelayError } from '../base/errors.ts'
 
 /** The command line, before config files are merged in. Option names follow uhppoted-tunnel. */
 export interface CliArgs {
-  command: 'run' | 'version' | 'help'
+  command: 'run' | 'version' | 'help' | 'daemonize' | 'undaemonize'
   options: Record<string, string | boolean>
 }
 
 /** Options that take no value. */
-const FLAGS = new Set(['ipv4', 'ipv6', 'console', 'debug', 'help', 'version', 'client-auth', 'quiet'])
+const FLAGS = new Set(['ipv4', 'ipv6', 'console', 'debug', 'help', 'version', 'client-auth', 'quiet', 'service', 'remove-lockfile', 'dry-run'])
 /** Options that take a value. */
 const VALUED = new Set([
   'in', 'out', 'config', 'codec', 'udp-timeout', 'flow-idle', 'max-retries', 'max-retry-delay', 'ca-cert', 'cert', 'key',
   'token', 'token-file', 'log-level', 'log-format', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
-  'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file',
+  'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
 ])
+const COMMANDS = new Set(['run', 'version', 'help', 'daemonize', 'undaemonize'])
 
 export const KNOWN_OPTIONS = [...VALUED, ...FLAGS].sort()
 
@@ -28,8 +29,8 @@ export function parseArgs(argv: string[]): CliArgs {
   let command: CliArgs['command'] = 'run'
   const options: Record<string, string | boolean> = {}
   let i = 0
-  if (argv[0] === 'run' || argv[0] === 'version' || argv[0] === 'help') {
-    command = argv[0]
+  if (argv[0] !== undefined && COMMANDS.has(argv[0])) {
+    command = argv[0] as CliArgs['command']
     i = 1
   }
   for (; i < argv.length; i++) {
@@ -38,8 +39,10 @@ export function parseArgs(argv: string[]): CliArgs {
     if (!m) throw new RelayError('E_USAGE', `unexpected argument '${arg}' (options start with --; try 'edgerelay help')`)
     const name = m[1]!
     if (FLAGS.has(name)) {
-      if (m[2] !== undefined && !/^(true|false|1|0)$/.test(m[2])) throw new RelayError('E_USAGE', `--${name} takes no value (or true/false), got '${m[2]}'`)
-      options[name] = m[2] === undefined ? true : m[2] === 'true' || m[2] === '1'
+      // client-auth may carry a value (`--client-auth=required`), read by half-options.
+      if (m[2] !== undefined && name === 'client-auth') options[name] = m[2]
+      else if (m[2] !== undefined && !/^(true|false|1|0)$/.test(m[2])) throw new RelayError('E_USAGE', `--${name} takes no value (or true/false), got '${m[2]}'`)
+      else options[name] = m[2] === undefined ? true : m[2] === 'true' || m[2] === '1'
     } else if (VALUED.has(name)) {
       const value = m[2] ?? argv[++i]
       if (value === undefined) throw new RelayError('E_USAGE', `--${name} needs a value`)

@@ -14,7 +14,9 @@ export const HELP = `edgerelay ${VERSION}: UDP request/reply and events through 
 
 Usage:
   edgerelay [run] --in <connector> --out <connector> [options]
-  edgerelay [run] --config <file.toml>[#section] [options]
+  edgerelay [run] --config <file.toml>[#section | ::section] [options]   (#section: /etc/uhppoted/uhppoted-tunnel.toml)
+  edgerelay daemonize --label <name> (--config <file>#<section> | --in ... --out ...) [--user user:group] [--dry-run] [--unit-dir dir]
+  edgerelay undaemonize --label <name> [--dry-run] [--unit-dir dir]
   edgerelay version | -v | -V | --version      the version and the runtime running it
   edgerelay help | -h | --help
 
@@ -35,13 +37,14 @@ Connectors (uhppoted-tunnel syntax):
   zmq/client:<host>:<port>      in/out ZeroMQ tunnel, DEALER connecting
   xmpp/client:<jid>,to=<jid> | ,from=<jid>  in/out XMPP tunnel through a server (,server=<host>:<port>; direct TLS)
   http/<host>:<port>, https/<host>:<port>  in  uhppoted-tunnel's JSON API (POST /udp/broadcast, /udp/send)
+  ip/out:<host>:<port>          out   UHPPOTE requests to controllers by serial ([section.controllers]), the rest broadcast
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
   Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>
     ,ipv6only=0  udp/listen: ,wildcard ,rescan=30s  multicast group hosts: ,ttl=1 ,loopback ,source=<addr>
 
 Options:
-  --codec protobuf|avro|msgpack|uhppoted   wire encoding (default protobuf; uhppoted = uhppoted-tunnel framing)
-  --udp-timeout 5s        how long a request waits for replies
+  --codec protobuf|avro|msgpack|uhppoted   wire encoding (default protobuf, or uhppoted from a TOML file naming none; uhppoted = uhppoted-tunnel framing)
+  --udp-timeout 5s        how long a request waits for replies (durations need a unit: 5s, 500ms)
   --flow-idle 60s         idle time that ends a UDP flow
   --max-retries -1        reconnect attempts (-1 = forever)
   --max-retry-delay 5m    longest wait between reconnects
@@ -57,10 +60,15 @@ Options:
   --ipv4 | --ipv6         resolve and listen on one family only
   --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)
   --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
-  --log-level info        debug, info, warn or error (--debug = debug)
+  --log-level info        debug, info, warn or error (--quiet = warn)
+  --debug                 debug level and a hex dump of every packet, with flow and direction
   --log-format text       text, or json: one object per line (time, level, connector, code, peer, message)
   --html <folder>         http/https: static files to serve (uhppoted-tunnel's browser pages)
-  --console               accepted for uhppoted-tunnel compatibility
+  --rate-limit <n/s>, --rate-limit-burst <n>   token bucket between in and out (default: none)
+  --lockfile <file>, --remove-lockfile   refuse a second copy of the same half (default $TMPDIR/uhppoted-tunnel-<hash>.pid)
+  --workdir <dir>         folder for the default lockfile (created if missing)
+  --pid <file>            write the PID there while running
+  --logfile <file>        log to this file unless --console (--service: the file even with --console)
 
 Exit codes: 2 configuration, 3 address family, 4 name resolution, 5 listen, 6 connect.
 `

@@ -1,9 +1,12 @@
 /**
- * The process around the CLI: argv, files, signals, exit. node:process and node:fs exist on Node,
- * Bun and Deno alike, so the CLI needs no per-runtime code; the relay core never imports this.
+ * The process around the CLI: argv, files, signals, exit. node:process, node:fs, node:os and
+ * node:crypto exist on Node, Bun and Deno alike, so the CLI needs no per-runtime code; the relay
+ * core never imports this.
  */
 import process from 'node:process'
-import { readFileSync, statSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { tmpdir } from 'node:os'
 
 export const argv = (): string[] => process.argv.slice(2)
 export const readText = (path: string): string => readFileSync(path, 'utf8')
@@ -16,9 +19,68 @@ export function fileMode(path: string): number | undefined {
   }
 }
 export const env = (name: string): string | undefined => process.env[name]
+export const fileExists = (path: string): boolean => existsSync(path)
 export const exit = (code: number): never => process.exit(code)
 export const print = (text: string): void => void process.stdout.write(`${text}\n`)
 export const printError = (text: string): void => void process.stderr.write(`${text}\n`)
+export const pid = (): number => process.pid
+export const cwd = (): string => process.cwd()
+export const tempDir = (): string => tmpdir()
+export const sha1Hex = (text: string): string => createHash('sha1').update(text).digest('hex')
+export const makeDir = (path: string): void => void mkdirSync(path, { recursive: true })
+export const writeText = (path: string, text: string): void => writeFileSync(path, text)
+export const appendText = (path: string, text: string): void => appendFileSync(path, text)
+export const removeFile = (path: string): void => unlinkSync(path)
+
+/** Creates `path` with `text` only if it does not exist yet (O_EXCL); false if it does. */
+export function createExclusive(path: string, text: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(path, 'wx', 0o644)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST') return false
+    throw err
+  }
+  try {
+    writeSync(fd, text)
+  } finally {
+    closeSync(fd)
+  }
+  return true
+}
+
+/** Whether a process with this id exists (signal 0 checks without sending anything). */
+export function processExists(id: number): boolean {
+  try {
+    process.kill(id, 0)
+    return true
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code === 'ESRCH') return false
+    // EPERM: it exists but belongs to another user. Anything else (Deno without --allow-run
+    // may not signal at all): cannot tell, so it counts as running.
+    return code === 'EPERM' || code !== 'ESRCH'
+  }
+}
+
+/** Whether processExists can tell (false on Deno without --allow-run). */
+export function canCheckProcesses(): boolean {
+  try {
+    process.kill(process.pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The command that runs this CLI again (for systemd units): the runtime and its script. */
+export function selfCommand(): string[] {
+  const script = process.argv[1]
+  // A `bun build --compile` binary is its own script.
+  if (!script || script.startsWith('/$bunfs/')) return [process.execPath]
+  if ('Deno' in globalThis) return [process.execPath, 'run', '--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', '--unstable-net', script]
+  return [process.execPath, script]
+}
 
 /** Calls `fn` on every SIGHUP (udp/listen:* rescans local addresses, docs/addresses.md U4). */
 export function onReloadSignal(fn: () => void): void {

@@ -28,7 +28,8 @@ test('a port already in use exits 5 and says which address', async (t) => {
   const port = await freePort()
   const first = startProcess(t, [...CLI[t.runtime], '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9'])
   await first.waitFor(/listening on/)
-  const r = await run([...CLI[t.runtime], '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9'])
+  // Another out connector: the identical half would be refused by its lockfile first (exit 1).
+  const r = await run([...CLI[t.runtime], '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:10'])
   assert.equal(r.code, 5, r.stderr)
   assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`))
 })

@@ -14,7 +14,7 @@ const BIN = `${ROOT}node_modules/.bin`
 export const CLI: Record<'node' | 'bun' | 'deno', string[]> = {
   node: ['node', '-C', 'edgerelay-source', '--import', 'tsx', `${ROOT}src/cli/main.ts`],
   bun: [`${BIN}/bun`, '--conditions=edgerelay-source', `${ROOT}src/cli/main.ts`],
-  deno: [`${BIN}/deno`, 'run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net', `${ROOT}src/cli/main.ts`],
+  deno: [`${BIN}/deno`, 'run', '--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', '--unstable-net', `${ROOT}src/cli/main.ts`],
 }
 
 /** A started program: its output, waits on it, its exit (see watched-process.mjs). */

@@ -15,7 +15,7 @@ export interface UdpPeer {
 const enc = new TextEncoder()
 
 /** A UDP socket on loopback for tests, closed when the test ends. */
-export async function udpPeer(t: TestContext, opts: { address?: string; onMessage?: (peer: UdpPeer, data: Uint8Array, address: string, port: number) => void } = {}): Promise<UdpPeer> {
+export async function udpPeer(t: TestContext, opts: { address?: string; port?: number; onMessage?: (peer: UdpPeer, data: Uint8Array, address: string, port: number) => void } = {}): Promise<UdpPeer> {
   const rt = defaultRuntime
   const address = opts.address ?? '127.0.0.1'
   const received: UdpPeer['received'] = []
@@ -23,7 +23,7 @@ export async function udpPeer(t: TestContext, opts: { address?: string; onMessag
   let peer!: UdpPeer
   const socket = await rt.bindUdp({
     address,
-    port: 0,
+    port: opts.port ?? 0,
     family: address.includes(':') ? 6 : 4,
     onMessage(data, from, port) {
       const copy = data.slice()
