@@ -9,19 +9,9 @@ import { test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
 import { rawConnect, type RawConn } from '../helpers/raw-tcp.ts'
 import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
+import { uhppotedFrame } from '../helpers/uhppoted.ts'
 
 const enc = new TextEncoder()
-
-/** One uhppoted-tunnel frame: u16 length | u32 id | payload (protocol/message.go). */
-function uhppotedFrame(id: number, payload: Uint8Array | string): Uint8Array {
-  const p = typeof payload === 'string' ? enc.encode(payload) : payload
-  const out = new Uint8Array(6 + p.length)
-  const view = new DataView(out.buffer)
-  view.setUint16(0, p.length)
-  view.setUint32(2, id)
-  out.set(p, 6)
-  return out
-}
 
 /** Waits until `conn` has received at least one whole uhppoted frame; returns the first one. */
 async function firstFrame(conn: RawConn, what: string): Promise<{ id: number; payload: string }> {

@@ -11,9 +11,9 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { join } from 'node:path'
 import { test, waitFor } from '../harness.ts'
-import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
+import { cleanExit, startProcess } from '../helpers/processes.ts'
 import { udpPeer } from '../helpers/udp.ts'
-import { materialize, tcpController, udpController, uhppotedFrame, uhppoteReply, uhppoteRequest } from '../helpers/uhppoted.ts'
+import { cliElsewhere, materialize, tcpController, udpController, uhppotedFrame, uhppoteReply, uhppoteRequest } from '../helpers/uhppoted.ts'
 
 const SERIAL = 405419896
 const GET_TIME = uhppoteRequest(0x32, SERIAL)
@@ -28,7 +28,7 @@ async function ask(t: Parameters<typeof udpPeer>[0], port: number, request = GET
 
 /** Starts `listening` (waiting for `ready`), then `dialling` (until connected), from the example file in its folder. */
 async function pair(t: Parameters<typeof udpPeer>[0], m: Awaited<ReturnType<typeof materialize>>, listening: string, ready: RegExp, dialling: string) {
-  const cli = CLI[t.runtime]
+  const cli = cliElsewhere(t.runtime)
   const first = startProcess(t, [...cli, '--config', `${m.file}#${listening}`], { cwd: m.dir })
   await first.waitFor(ready)
   const second = startProcess(t, [...cli, '--config', `${m.file}#${dialling}`], { cwd: m.dir })
@@ -49,7 +49,7 @@ test('[host] + [client] of the example file: no codec named, so the client speak
 }, { timeout: 30_000 })
 
 test('[host] against a uhppoted-tunnel client: the request arrives framed byte for byte, the framed reply comes back', async (t) => {
-  const cli = CLI[t.runtime]
+  const cli = cliElsewhere(t.runtime)
   const m = await materialize('uhppoted-tunnel.toml')
   const host = startProcess(t, [...cli, '--config', `${m.file}#host`], { cwd: m.dir })
   await host.waitFor(/tcp\/server listening on/)
@@ -73,7 +73,7 @@ test('[host] against a uhppoted-tunnel client: the request arrives framed byte f
 }, { timeout: 30_000 })
 
 test('[client] against a uhppoted-tunnel host: `00 40 00 00 00 01 17 32 ...` reaches the controller, the reply returns as id 1', async (t) => {
-  const cli = CLI[t.runtime]
+  const cli = cliElsewhere(t.runtime)
   const m = await materialize('uhppoted-tunnel.toml')
   const controller = await udpController(t, '127.0.0.1', m.port(60005), 0xcc)
   // uhppoted-tunnel's tcp/server, played by a raw socket: it sends a captured get-time frame.
@@ -132,7 +132,7 @@ test('[debug] (with [host]): --debug hex dumps of each packet with flow and dire
 }, { timeout: 30_000 })
 
 test('[http] and [https]: udp.js requests through the example sections; https takes ./server.cert and ./server.key and says so', async (t) => {
-  const cli = CLI[t.runtime]
+  const cli = cliElsewhere(t.runtime)
   const m = await materialize('uhppoted-tunnel.toml')
   await udpController(t, '127.0.0.1', m.port(60005), 0x44)
   const http = startProcess(t, [...cli, '--config', `${m.file}#http`], { cwd: m.dir })
@@ -162,7 +162,7 @@ test('[http] and [https]: udp.js requests through the example sections; https ta
 }, { timeout: 30_000 })
 
 test('[ip] from the documented config: controllers by serial over UDP and TCP, others broadcast; interfaces bind in to lo', async (t) => {
-  const cli = CLI[t.runtime]
+  const cli = cliElsewhere(t.runtime)
   const m = await materialize('documented-sections.toml')
   const port = m.port(60005)
   const broadcastDevice = await udpController(t, '127.0.0.1', port, 0x01)

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { currentRuntime, test, waitFor } from '../harness.ts'
-import { freePort } from '../helpers/ports.ts'
+import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, cleanExit, run, startProcess } from '../helpers/processes.ts'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'edgerelay-proc-'))

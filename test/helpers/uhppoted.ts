@@ -9,8 +9,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, waitFor } from '../harness.ts'
 import { testCerts } from './certs.ts'
-import { freePort } from './ports.ts'
+import { freePort } from './free-ports.mjs'
+import { CLI, ROOT } from './processes.ts'
 import { udpPeer } from './udp.ts'
+
+/**
+ * The CLI command for running in another folder (the example's relative ./ca.cert and html):
+ * Node's `--import tsx` would be looked up from that folder, so it names tsx's loader by path.
+ */
+export function cliElsewhere(runtime: keyof typeof CLI): string[] {
+  return CLI[runtime].map((arg) => (arg === 'tsx' ? `file://${ROOT}node_modules/tsx/dist/loader.mjs` : arg))
+}
 
 export interface Materialized {
   dir: string
@@ -55,13 +64,14 @@ export function uhppoteReply(request: Uint8Array, mark: number): Uint8Array {
   return r
 }
 
-/** uhppoted-tunnel's framing: u16 length, u32 id (big-endian), the datagram. */
-export function uhppotedFrame(id: number, payload: Uint8Array): Uint8Array {
-  const f = new Uint8Array(6 + payload.length)
+/** uhppoted-tunnel's framing (its protocol/message.go): u16 length, u32 id (big-endian), the datagram. */
+export function uhppotedFrame(id: number, payload: Uint8Array | string): Uint8Array {
+  const p = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload
+  const f = new Uint8Array(6 + p.length)
   const v = new DataView(f.buffer)
-  v.setUint16(0, payload.length)
+  v.setUint16(0, p.length)
   v.setUint32(2, id)
-  f.set(payload, 6)
+  f.set(p, 6)
   return f
 }
 
