@@ -27,7 +27,10 @@ export function connectUdp(opts: UdpConnectOptions): Promise<ConnectedUdpSocket>
       }
     })
     socket.bind({ address: opts.localAddress ?? (opts.family === 6 ? '::' : '0.0.0.0'), port: 0 }, () => {
-      socket.connect(opts.port, opts.address, () => {
+      // A failed connect(2) (EHOSTUNREACH on an unreachable route, EINVAL on a blackhole) comes
+      // to this callback, not to 'error': sending on that unconnected socket would throw.
+      socket.connect(opts.port, opts.address, (err?: Error) => {
+        if (err) return fail(err)
         socket.off('error', fail)
         socket.on('error', (err) => opts.onError?.(err))
         const onSent = (err: Error | null) => {
