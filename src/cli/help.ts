@@ -25,6 +25,7 @@ Connectors (uhppoted-tunnel syntax):
   udp/broadcast:<host>:<port>   out   UDP requests to a device (unicast or broadcast)
   udp/client:<host>:<port>      out   UDP requests over a connected socket, addresses tried until one answers
   udp/event:<host>:<port>       in/out one-way datagrams
+  udp/p2p:<local>,peer=<host>:<port>  in/out UDP with one fixed peer (both ends bound), the peer's families only
   tcp/server:<host>:<port>      in/out tunnel, accepting the other half
   tcp/client:<host>:<port>      in/out tunnel, dialling the other half
   tls/server:<host>:<port>      in/out TLS tunnel, accepting (needs --cert and --key)

@@ -22,6 +22,7 @@ const entries = new Map<string, Entry>([
   ['udp/listen', { in: true, out: false, load: async () => (await import('./udp-listen.ts')).udpListenConnector }],
   ['udp/event', { in: true, out: true, load: async () => (await import('./udp-event.ts')).udpEventConnector }],
   ['udp/client', { in: false, out: true, load: async () => (await import('./udp-client.ts')).udpClientConnector }],
+  ['udp/p2p', { in: true, out: true, load: async () => (await import('./udp-p2p.ts')).udpP2pConnector }],
   ['udp/broadcast', { in: false, out: true, load: async () => (await import('./udp-broadcast.ts')).udpBroadcastConnector }],
   ...(['server', 'client'] as const).flatMap((role) => [
     tunnel('tcp', role, async () => (await import('./tcp.ts')).tcpConnector),

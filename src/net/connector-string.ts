@@ -41,7 +41,7 @@ export interface ConnectorSpec {
 
 /** Known kinds and their roles; a kind with no roles is written `kind/address`. */
 export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
-  udp: ['listen', 'broadcast', 'event', 'client'],
+  udp: ['listen', 'broadcast', 'event', 'client', 'p2p'],
   tcp: ['server', 'client'],
   tls: ['server', 'client'],
   ws: ['server', 'client'],
@@ -194,7 +194,7 @@ function scanRole(text: string, kind: string, slash: number, fail: Fail): { role
   const roles = CONNECTOR_ROLES[kind] ?? []
   if (roles.length === 0) return { role: '', addrStart: slash + 1 }
   let j = slash + 1
-  while (j < text.length && /[A-Za-z]/.test(text[j] ?? '')) j++
+  while (j < text.length && /[A-Za-z0-9]/.test(text[j] ?? '')) j++
   const role = text.slice(slash + 1, j).toLowerCase()
   if (!roles.includes(role)) {
     const valid = roles.map((r) => `${kind}/${r}`).join(', ')

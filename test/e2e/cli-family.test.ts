@@ -16,3 +16,9 @@ test('M2: a local bind of one family with a remote of only the other exits 3 wit
   assert.equal(r.code, 3, r.stderr)
   assert.match(r.stderr, /local bind=127\.0\.0\.1 has no address of the remote's family .*\[E_FAMILY_MISMATCH\]/)
 })
+
+test('U7: udp/p2p bound to IPv4 only with an IPv6-only peer exits 3 with E_FAMILY_MISMATCH, before anything binds', async (t) => {
+  const r = await run([...CLI[t.runtime], '--in', 'udp/p2p:127.0.0.1:0,peer=[::1]:12345', '--out', 'udp/event:127.0.0.1:9'])
+  assert.equal(r.code, 3, r.stderr)
+  assert.match(r.stderr, /the local address has only IPv4 \(127\.0\.0\.1\) and the peer only IPv6 \(\[::1\]\).*\[E_FAMILY_MISMATCH\]/)
+})

@@ -38,6 +38,7 @@ export const HOSTS = `127.0.0.1 localhost
 2001:db8:4::1 fail.test
 127.0.0.1 svc.test
 ::1 svc.test
+::1 six.test
 `
 
 type Check = { ok: true; value: any } | { ok: false; error: string }
@@ -257,4 +258,58 @@ ns('MC6: a source-specific join hears only its source', async (t) => {
   const v = await value(t, 'mc4-ssm')
   assert.deepEqual(v.device, ['good'])
   if (t.runtime === 'deno') assert.match(v.joined[0], /node:dgram \(Deno\.listenDatagram has no source-specific joins\)/)
+})
+
+ns('U6: udp/client to a name whose IPv6 address is silent moves on to IPv4 after attempt-delay, and that address wins', async (t) => {
+  const v = await value(t, 'udpc-silent')
+  assert.equal(v.reply, 'reply:race')
+  assert.ok(v.elapsed >= 290 && v.elapsed < 2000, `answered after ${v.elapsed} ms`)
+  assert.deepEqual(v.device, ['race'])
+  assert.ok(v.lines.some((l: string) => /no reply yet, trying 10\.9\.0\.1:47400 too/.test(l)), v.lines.join('\n'))
+  assert.ok(v.lines.some((l: string) => /10\.9\.0\.1:47400 answered; abandoned \[2001:db8:1::2\]:47400/.test(l)), v.lines.join('\n'))
+})
+
+ns('U6: udp/client passes over an unreachable or blackholed address at once, long before attempt-delay (2 s)', async (t) => {
+  for (const [name, bad, good] of [['udpc-unreachable', '2001:db8:4::1', '10.9.0.1:47401'], ['udpc-blackhole', '2001:db8:3::1', '127.0.0.1:47402']] as const) {
+    const v = await value(t, name)
+    assert.equal(v.reply, 'reply:race', name)
+    assert.ok(v.elapsed < 1500, `${name}: answered after ${v.elapsed} ms, attempt-delay is 2000`)
+    assert.ok(v.lines.some((l: string) => l.includes(`${good} answered; abandoned [${bad}]`)), `${name}:\n${v.lines.join('\n')}`)
+  }
+})
+
+ns('U7: udp/p2p:* with a dual-stack peer binds both families and talks IPv6 (Deno: one dual-stack [::] socket)', async (t) => {
+  const v = await value(t, 'p2p-star-dual')
+  assert.equal(v.reply, 'reply:p2p')
+  // Deno's Deno.listenDatagram cannot make [::] IPv6-only (docs/runtimes.md#deno-nodenet-ignores-ipv6only), so 0.0.0.0 collides and [::] covers both.
+  const both = t.runtime === 'deno' ? ['::'] : ['::', '0.0.0.0']
+  assert.deepEqual(v.far, both, v.farLines.join('\n'))
+  assert.deepEqual(v.near, both, v.nearLines.join('\n'))
+  assert.ok(v.nearLines.some((l: string) => /sending to peer \[::1\]:47200 from \[::\]:47201/.test(l)), v.nearLines.join('\n'))
+  assert.ok(!v.nearLines.some((l: string) => /W_FAMILY_FILTERED/.test(l)), v.nearLines.join('\n'))
+})
+
+ns('U7: udp/p2p:* binds only the peer\'s family: 0.0.0.0 for an IPv4 peer, [::] for an IPv6-only one', async (t) => {
+  const v4 = await value(t, 'p2p-star-v4peer')
+  assert.equal(v4.reply, 'reply:p2p')
+  assert.deepEqual(v4.near, ['0.0.0.0'])
+  const v6 = await value(t, 'p2p-star-v6peer')
+  assert.equal(v6.reply, 'reply:p2p')
+  assert.deepEqual(v6.near, ['::'])
+  assert.ok(v6.nearLines.some((l: string) => /sending to peer \[::1\]:47205 from \[::\]:47204/.test(l)), v6.nearLines.join('\n'))
+})
+
+ns('U7: udp/p2p bound to IPv4 only with a peer of both families warns W_FAMILY_FILTERED and talks IPv4', async (t) => {
+  const v = await value(t, 'p2p-v4-dual-peer')
+  assert.equal(v.reply, 'reply:p2p')
+  assert.ok(v.nearLines.some((l: string) => /W_FAMILY_FILTERED udp\/p2p:0\.0\.0\.0:47206,peer=svc\.test:47207: no local IPv6 address is bound, so the peer's \[::1\]:47207 cannot be used; talking to 127\.0\.0\.1:47207/.test(l)), v.nearLines.join('\n'))
+  assert.ok(v.nearLines.some((l: string) => /sending to peer 127\.0\.0\.1:47207 from 0\.0\.0\.0:47206/.test(l)), v.nearLines.join('\n'))
+})
+
+ns('U7: udp/p2p bound to IPv4 only with an IPv6-only peer (a name or a literal) is E_FAMILY_MISMATCH and binds nothing', async (t) => {
+  const v = await value(t, 'p2p-v4-v6peer')
+  assert.equal(v.name.code, 'E_FAMILY_MISMATCH', JSON.stringify(v.name))
+  assert.match(v.name.message, /only IPv4 \(10\.9\.0\.1\) and the peer only IPv6 \(\[::1\]\)/)
+  assert.equal(v.literal.code, 'E_FAMILY_MISMATCH', JSON.stringify(v.literal))
+  assert.equal(v.probe, 'free')
 })

@@ -11,6 +11,14 @@ import { FlowTable } from '../../core/flow-table.ts'
 import type { ResolvedAddress, SocketAddress, UdpBindOptions, UdpSocket } from '../../ports/runtime.ts'
 import { MAX_DATAGRAM } from '../../protocol/frame.ts'
 
+/** What a user of ListenSockets may change: its log name and which sources it serves. */
+export interface ListenSocketsOptions {
+  /** Logger name (default: udp/listen or udp/event). */
+  name?: string
+  /** Serves only datagrams this accepts; the rest are dropped and counted as `udp_stray` (udp/p2p: the peer only). */
+  accept?(address: string, port: number): boolean
+}
+
 interface Bound {
   socket: UdpSocket
   /** Part of every flow key of this socket (flows are keyed by socket and peer). */
@@ -27,11 +35,13 @@ export class ListenSockets {
   private socketSeq = 0
   private nextId = 1
   private out: PacketSink | undefined
+  private readonly accept: ListenSocketsOptions['accept']
 
-  constructor(ctx: HalfContext, kind: PacketKind) {
+  constructor(ctx: HalfContext, kind: PacketKind, opts: ListenSocketsOptions = {}) {
     this.ctx = ctx
     this.kind = kind
-    this.log = ctx.logger.child(kind === 'event' ? 'udp/event' : 'udp/listen')
+    this.accept = opts.accept
+    this.log = ctx.logger.child(opts.name ?? (kind === 'event' ? 'udp/event' : 'udp/listen'))
     // Bounded like the far side's tables: a flood of new source addresses evicts the least recently used flow.
     const maxFlows = ctx.options.maxFlowsPerTunnel
     this.flows = new FlowTable<string>({
@@ -108,6 +118,10 @@ export class ListenSockets {
 
   private received(socket: UdpSocket, index: number, data: Uint8Array, address: string, fromPort: number): void {
     const { ctx } = this
+    if (this.accept && !this.accept(address, fromPort)) {
+      ctx.drops.drop('udp_stray', `a datagram from ${address}:${fromPort}, which is not the peer`)
+      return
+    }
     if (data.length === 0) {
       ctx.drops.drop('empty_datagram', `zero-length datagram from ${address}:${fromPort} (nothing to forward)`)
       return

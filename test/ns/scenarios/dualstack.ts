@@ -6,6 +6,8 @@
 import { parseConnector } from '../../../src/net/connector-string.ts'
 import { ConnectRaceError, raceTcp, type RaceEvent } from '../../../src/net/dial.ts'
 import { resolveConnect } from '../../../src/net/resolve.ts'
+import { hostsResolver } from '../../../src/net/resolver.ts'
+import type { HalfOptions } from '../../../mod.ts'
 import { check, connectedRequest, defer, echoDevice, finish, half, request, rt, sh, sleep, ssCount, tcpConnects, waitLine } from './lib.ts'
 
 const ep = (text: string) => parseConnector(text).endpoint!
@@ -195,6 +197,67 @@ await check('udp-rescan', async () => {
   await sh('ip', ['addr', 'del', '10.9.0.3/24', 'dev', 'v0'])
   await h.rescan()
   return { periodic, onDemand, addresses: h.inAddresses().map((a) => a.address), lost: h.stats.get('udp.sessions_lost'), lines: h.lines.filter((l) => /session-lost|gone/.test(l)) }
+})
+
+// --- U6: udp/client tries a name's addresses in turn while none answers ---
+
+/** A request through udp/listen → `out`, timed until its reply; plus the udp/client log lines. */
+async function timedRequest(out: string, resolver?: HalfOptions['resolver']) {
+  const near = await half({ in: 'udp/listen:127.0.0.1:0', out, resolver })
+  const t0 = performance.now()
+  const r = await request('127.0.0.1', near.inAddresses()[0]!.port, 'race', 4000)
+  return { elapsed: Math.round(performance.now() - t0), reply: r?.reply, lines: near.lines.filter((l) => /answered|trying|cannot open/.test(l)).map((l) => l.replace(/^.*udp\/client /, '')) }
+}
+
+await check('udpc-silent', async () => {
+  // dual.test: 2001:db8:1::2 swallows everything, 10.9.0.1 answers.
+  const device = await echoDevice('10.9.0.1', 47400)
+  return { ...(await timedRequest(`udp/client:dual.test:${device.port},attempt-delay=300`)), device: device.got }
+})
+
+await check('udpc-unreachable', async () => {
+  // 2001:db8:4::1 has an unreachable route (an error at once), 10.9.0.1 answers. getaddrinfo
+  // would sort the unreachable address last (RFC 6724 rule 1), so a hosts resolver keeps it first.
+  const device = await echoDevice('10.9.0.1', 47401)
+  return timedRequest(`udp/client:unreach.test:${device.port},attempt-delay=2000`, hostsResolver('2001:db8:4::1 unreach.test\n10.9.0.1 unreach.test\n'))
+})
+
+await check('udpc-blackhole', async () => {
+  // 2001:db8:3::1 is blackholed (an error at once), then 127.0.0.1 answers (in this order, as above).
+  const device = await echoDevice('127.0.0.1', 47402)
+  return timedRequest(`udp/client:fail.test:${device.port},attempt-delay=2000`, hostsResolver('2001:db8:3::1 fail.test\n127.0.0.1 fail.test\n'))
+})
+
+// --- U7: udp/p2p binds the families the peer has ---
+
+/** Site far (udp/p2p → echo device) and site near (udp/listen → udp/p2p), one request across. */
+async function p2pSites(farIn: string, nearOut: string) {
+  const device = await echoDevice()
+  const far = await half({ in: farIn, out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const near = await half({ in: 'udp/listen:127.0.0.1:0', out: nearOut })
+  const r = await request('127.0.0.1', near.inAddresses()[0]!.port, 'p2p', 3000)
+  const shown = (h: typeof far) => h.lines.filter((l) => / W_|sending to|listening for/.test(l)).map((l) => l.replace(/^.*udp\/p2p /, ''))
+  return {
+    reply: r?.reply,
+    far: far.inAddresses().map((a) => a.address),
+    near: near.outAddresses().map((a) => a.address),
+    farLines: shown(far),
+    nearLines: shown(near),
+  }
+}
+
+await check('p2p-star-dual', () => p2pSites('udp/p2p:*:47200,peer=svc.test:47201', 'udp/p2p:*:47201,peer=svc.test:47200'))
+await check('p2p-star-v4peer', () => p2pSites('udp/p2p:127.0.0.1:47203,peer=127.0.0.1:47202', 'udp/p2p:*:47202,peer=127.0.0.1:47203'))
+await check('p2p-star-v6peer', () => p2pSites('udp/p2p:[::1]:47205,peer=[::1]:47204', 'udp/p2p:*:47204,peer=six.test:47205'))
+await check('p2p-v4-dual-peer', () => p2pSites('udp/p2p:127.0.0.1:47207,peer=127.0.0.1:47206', 'udp/p2p:0.0.0.0:47206,peer=svc.test:47207'))
+
+await check('p2p-v4-v6peer', async () => {
+  const refusal = (out: string) => half({ in: 'udp/listen:127.0.0.1:0', out }).then(() => 'started?', (e) => ({ code: (e as { code: string }).code, message: (e as Error).message }))
+  const name = await refusal('udp/p2p:10.9.0.1:47208,peer=six.test:47209')
+  const literal = await refusal('udp/p2p:0.0.0.0:47208,peer=[2001:db8:1::2]:47209')
+  // Nothing stayed bound: the port is free.
+  const probe = await rt.bindUdp({ address: '10.9.0.1', port: 47208, family: 4, onMessage: () => {} }).then((s) => (s.close(), 'free'), (e) => (e as { code: string }).code)
+  return { name, literal, probe }
 })
 
 // --- MC: multicast over the veth pair (join on v1, send from v0) ---

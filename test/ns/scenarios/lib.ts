@@ -69,14 +69,14 @@ export async function waitLine(lines: string[], re: RegExp, timeoutMs = 5000): P
   }
 }
 
-/** A UDP echo device on 127.0.0.1 answering `reply:` + data; counts what it got. */
-export async function echoDevice(): Promise<{ port: number; got: string[] }> {
+/** A UDP echo device (on 127.0.0.1 unless told) answering `reply:` + data; counts what it got. */
+export async function echoDevice(address = '127.0.0.1', port = 0): Promise<{ port: number; got: string[] }> {
   const got: string[] = []
   let s!: UdpSocket
   s = await rt.bindUdp({
-    address: '127.0.0.1',
-    port: 0,
-    family: 4,
+    address,
+    port,
+    family: address.includes(':') ? 6 : 4,
     onMessage(data, address, port) {
       const text = new TextDecoder().decode(data)
       got.push(text)
