@@ -3,10 +3,16 @@ import process from 'node:process'
 /** The package version (test/unit/version.test.ts keeps it equal to package.json's and deno.json's). */
 export const VERSION = '0.1.0'
 
-/** `edgerelay 0.1.0 (node 20.20.2)`: what --version prints, with the runtime running it. */
-export function versionLine(): string {
+/** The runtime running this process and its version (`node`, `20.20.2`). */
+export function runtimeInfo(): { name: string; version: string } {
   const v = process.versions as Record<string, string | undefined>
   const [name, version] = v.bun ? ['bun', v.bun] : v.deno ? ['deno', v.deno] : ['node', v.node]
+  return { name, version: version ?? 'unknown' }
+}
+
+/** `edgerelay 0.1.0 (node 20.20.2)`: what --version prints, with the runtime running it. */
+export function versionLine(): string {
+  const { name, version } = runtimeInfo()
   return `edgerelay ${VERSION} (${name} ${version})`
 }
 
@@ -64,6 +70,7 @@ Options:
   --log-level info        debug, info, warn or error (--quiet = warn)
   --debug                 debug level and a hex dump of every packet, with flow and direction
   --log-format text       text, or json: one object per line (time, level, connector, code, peer, message)
+  --metrics <host:port>   serve Prometheus metrics at /metrics and readiness at /healthz (e.g. 127.0.0.1:9464)
   --html <folder>         http/https: static files to serve (uhppoted-tunnel's browser pages)
   --rate-limit <n/s>, --rate-limit-burst <n>   token bucket between in and out (default: none)
   --lockfile <file>, --remove-lockfile   refuse a second copy of the same half (default $TMPDIR/uhppoted-tunnel-<hash>.pid)

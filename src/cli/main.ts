@@ -14,6 +14,7 @@ import { parseArgs } from './args.ts'
 import { type ConfigSection, DEFAULT_CONFIG_FILE, loadConfig, splitConfigArg } from './config.ts'
 import { daemonize, undaemonize } from './daemonize.ts'
 import { cliLine, useLogFormat } from './cli-lines.ts'
+import { startMetrics } from './metrics-option.ts'
 import { warnTokenOnCommandLine } from './secrets.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
@@ -169,10 +170,11 @@ async function main(): Promise<void> {
   }
   const halves: (Half | undefined)[] = []
   const stop = new AbortController()
+  let metrics: Awaited<ReturnType<typeof startMetrics>>
   onShutdownSignal(async (signal) => {
     stop.abort()
     printError(cliLine('info', `${signal} received, shutting down`))
-    await Promise.all(halves.map((h) => h?.close()))
+    await Promise.all([...halves.map((h) => h?.close()), metrics?.close()])
     for (const fn of cleanups) fn()
     cleanups = []
     exit(EXIT.ok)
@@ -191,6 +193,12 @@ async function main(): Promise<void> {
       }
       supervisors.push(supervise(i, undefined, err as Error))
     }
+  }
+  try {
+    metrics = await startMetrics(args.options, () => halves.filter((h) => h !== undefined), log)
+  } catch (err) {
+    await Promise.all(halves.map((h) => h?.close()))
+    fail(err)
   }
   onReloadSignal(() => {
     for (const h of halves) void h?.rescan()

@@ -49,6 +49,8 @@ abstract class StreamTunnelBase {
   readonly log
   owner!: Owner
   defaultKind: KindValue = Kind.request
+  /** Tunnel connections past their handshake, open now. */
+  up = 0
 
   constructor(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client') {
     this.ctx = ctx
@@ -56,6 +58,12 @@ abstract class StreamTunnelBase {
     this.opts = opts
     this.wire = transport.wire ?? streamWire(ctx, role, opts.text)
     this.log = ctx.logger.child(transport.name)
+    ctx.stats.gauge('tunnel.connections', () => this.up)
+  }
+
+  /** A connection that closed before its handshake completed, counted by why. */
+  protected handshakeFailed(err: Error | undefined): void {
+    this.ctx.stats.add(`tunnel.handshake_failures.${(err as RelayError | undefined)?.code ?? 'E_CLOSED'}`)
   }
 
   protected newSession(conn: StreamConn, side: 'client' | 'server'): Session {
@@ -98,8 +106,10 @@ class ServerSide extends StreamTunnelBase {
     const session = this.newSession(conn, 'server')
     this.sessions.add(session)
     this.ctx.stats.add('tunnel.accepted')
+    let up = false
     session.onClose((err) => {
       this.sessions.delete(session)
+      if (up) this.up--
       if (this.ctx.signal.aborted) return
       if (!err || (err as RelayError).code === 'E_CLOSED') return this.log.info(`peer ${session.label} disconnected`, { peer: session.label })
       // A socket error (a reset from a killed peer) names no peer by itself; say whose it was.
@@ -107,9 +117,17 @@ class ServerSide extends StreamTunnelBase {
       this.log.warn(message.includes(session.label) ? message : `peer ${session.label} disconnected: ${message}`, { peer: session.label, code: (err as RelayError).code })
     })
     session.ready.then(() => {
+      // Closed again before this ran: never counted as up, so never counted down.
+      if (!session.isClosed) {
+        up = true
+        this.up++
+      }
       this.log.info(`peer ${session.label} connected`, { peer: session.label })
       this.owner.attach(session)
-    }, () => {})
+    }, (err: Error) => {
+      // ready rejects only for a connection closed before its handshake completed.
+      if (!this.ctx.signal.aborted) this.handshakeFailed(err)
+    })
   }
 
   addresses(): SocketAddress[] {
@@ -138,6 +156,7 @@ class ClientSide extends StreamTunnelBase {
     const signal = AbortSignal.any([this.ctx.signal, this.stop.signal])
     while (!signal.aborted) {
       let failure: Error | undefined
+      let handshaking = false
       try {
         const endpoint = this.opts.endpoint!
         const addrs = await resolveConnect(this.ctx.runtime, endpoint, this.opts.text, options.family)
@@ -146,17 +165,22 @@ class ClientSide extends StreamTunnelBase {
         const session = this.newSession(conn, 'client')
         this.session = session
         const closed = new Promise<Error | undefined>((resolve) => session.onClose(resolve))
+        handshaking = true
         await session.ready
+        handshaking = false
+        this.up = 1
         backoff.reset()
         this.ctx.stats.add('tunnel.connected')
         this.log.info(`connected to ${session.label} (codec ${session.wire!.name})`, { peer: session.label })
         this.owner.attach(session)
         failure = await closed
+        this.up = 0
         if (signal.aborted) break
         this.log.warn(`connection to ${session.label} lost${failure ? `: ${failure.message}` : ''}`, { peer: session.label, code: (failure as RelayError | undefined)?.code })
       } catch (err) {
         failure = err as Error
         if (signal.aborted) break
+        if (handshaking) this.handshakeFailed(failure)
         const code = (err as RelayError).code
         // A local bind that cannot reach the remote's family (or zone) is a configuration
         // mistake, not a network hiccup: stop with its own exit code (docs/addresses.md M2, M4, F3).
@@ -174,6 +198,7 @@ class ClientSide extends StreamTunnelBase {
         this.ctx.fatal(new RelayError('E_CONNECT', `${this.opts.text}: giving up after ${backoff.attempts} retries (${failure?.message ?? 'connection lost'})`, { cause: failure }))
         break
       }
+      this.ctx.stats.add('tunnel.retries')
       this.log.info(`retrying in ${delay} ms`)
       if (!(await sleepUnlessAborted(delay, signal))) break
     }
@@ -212,6 +237,8 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
       downstream?.close()
     },
     addresses: () => (side instanceof ServerSide ? side.addresses() : []),
+    // A listening tunnel waits for its peers; a dialling one is ready once connected.
+    ready: () => side instanceof ServerSide || side.up > 0,
   }
 }
 
@@ -229,6 +256,8 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
       upstream.close()
     },
     addresses: () => (side instanceof ServerSide ? side.addresses() : []),
+    // Requests can only go on while a peer is connected (meanwhile they queue).
+    ready: () => side.up > 0,
   }
 }
 

@@ -25,6 +25,8 @@ export interface OutConnector extends PacketSink {
   /** Local addresses a listening out connector is bound to (reverse tunnels). */
   addresses?(): SocketAddress[]
   rescan?(): Promise<void>
+  /** False while it cannot carry packets on (a tunnel with no connection); absent means always ready. */
+  ready?(): boolean
 }
 
 export interface InConnector {
@@ -34,6 +36,8 @@ export interface InConnector {
   addresses?(): SocketAddress[]
   /** Looks at the local addresses again now (udp/listen:* binds new ones, drops vanished ones: docs/addresses.md U4). */
   rescan?(): Promise<void>
+  /** False while it cannot take or deliver packets (a dialling tunnel not connected); absent means always ready. */
+  ready?(): boolean
 }
 
 /** Everything a connector needs from the half it belongs to. */

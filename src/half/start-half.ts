@@ -79,7 +79,14 @@ export interface HalfOptions extends HalfSettings {
 }
 
 export interface Half extends AsyncDisposable {
+  /** The half's totals; `stats.scope('in')` and `stats.scope('out')` hold what each connector counted. */
   readonly stats: Stats
+  /** `<in> -> <out>`, the connector strings as given: the half's name in metrics. */
+  readonly name: string
+  /** Each side's connector kind and role (`udp/listen`, `tcp/client`). */
+  readonly connectors: { readonly in: string; readonly out: string }
+  /** Whether the half can carry requests now (false while a tunnel it needs has no connection). */
+  ready(): boolean
   /** Addresses the in connector listens on (empty for dialling connectors). */
   inAddresses(): SocketAddress[]
   outAddresses(): SocketAddress[]
@@ -182,14 +189,20 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
     },
   }
 
+  /** One connector's context: its own stats scope, which counts into the half's totals too. */
+  const scoped = (side: 'in' | 'out'): HalfContext => {
+    const s = stats.scope(side)
+    return { ...ctx, stats: s, drops: new DropReporter(s, (m, f) => logger.warn(m, f)) }
+  }
+
   if (o.signal?.aborted) throw new RelayError('E_CANCELLED', 'aborted before start')
   // Contradictions (--ipv4 with an IPv6 literal, a local bind of the other family) fail here, at
   // start, with their own exit code, rather than in a dialling retry loop (docs/addresses.md F3, M2).
   if (inSpec) preflight(runtime, inSpec, options.family, 'in')
   preflight(runtime, outSpec, options.family, 'out')
   try {
-    outConn = await createOut(outSpec, ctx, inSpec)
-    inConn = isProvided(o.in) ? o.in.create(ctx) : await createIn(inSpec!, ctx, outSpec)
+    outConn = await createOut(outSpec, scoped('out'), inSpec)
+    inConn = isProvided(o.in) ? o.in.create(scoped('in')) : await createIn(inSpec!, scoped('in'), outSpec)
     await outConn.start()
     let sink: PacketSink = outConn
     if (o.rateLimit) {
@@ -206,8 +219,13 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   }
   o.signal?.addEventListener('abort', () => void close(), { once: true })
 
+  const kindOf = (spec: ConnectorSpec | undefined, fallback: string) => (spec ? (spec.role ? `${spec.kind}/${spec.role}` : spec.kind) : fallback)
+  const inText = inSpec?.text ?? (o.in as ProvidedIn).text
   return {
     stats,
+    name: `${inText} -> ${outSpec.text}`,
+    connectors: { in: kindOf(inSpec, inText), out: kindOf(outSpec, outSpec.text) },
+    ready: () => !closing && (inConn?.ready?.() ?? true) && (outConn?.ready?.() ?? true),
     inAddresses: () => inConn?.addresses?.() ?? [],
     outAddresses: () => outConn?.addresses?.() ?? [],
     rescan: async () => {

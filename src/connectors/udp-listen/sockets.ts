@@ -49,6 +49,7 @@ export class ListenSockets {
       maxSize: maxFlows,
       onEvict: (flow) => ctx.drops.drop('flow_evicted', `${flow.label}: more than ${maxFlows} local flows, closed the least recently used`),
     })
+    ctx.stats.gauge('flows.open', () => this.flows.size)
   }
 
   /** Where packets go from now on. */

@@ -18,6 +18,7 @@ export class Downstream {
   constructor(ctx: HalfContext, out: PacketSink) {
     this.ctx = ctx
     this.out = out
+    ctx.stats.gauge('flows.open', () => this.flowCount)
   }
 
   attach(session: Session): void {
@@ -64,8 +65,11 @@ export class Downstream {
     let flow = table.get(key)
     if (!flow) {
       const wireFlow = carriesFlows ? frame.flow : 0
+      const stats = this.ctx.stats
       flow = new Flow(`${session.label} flow ${key}`, (id, payload) => {
         session.send({ flow: wireFlow, id, kind: Kind.reply, payload })
+        stats.add('tunnel.sent.reply')
+        stats.add('tunnel.sent_bytes.reply', payload.length)
       }, Date.now())
       table.add(key, flow)
     } else {
@@ -73,6 +77,7 @@ export class Downstream {
     }
     const isRequest = frame.kind === Kind.request
     this.ctx.stats.add(isRequest ? 'tunnel.received.request' : 'tunnel.received.event')
+    this.ctx.stats.add(isRequest ? 'tunnel.received_bytes.request' : 'tunnel.received_bytes.event', frame.payload.length)
     this.out.send(flow, isRequest ? 'request' : 'event', frame.id, frame.payload)
   }
 }

@@ -3,6 +3,7 @@ import type { Flow, FlowState } from '../flow.ts'
 import type { HalfContext, PacketKind, PacketSink } from '../connector.ts'
 import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session } from './session.ts'
+import { RoundTrips, type RequestTiming } from './round-trips.ts'
 
 /** One tunnel connection as the sending side sees it. */
 class Connection {
@@ -11,7 +12,7 @@ class Connection {
   readonly flows = new Map<number, Flow>()
   nextWireId = 1
   /** uhppoted wire (no flow field): request id → flow, until the reply window ends. */
-  readonly pending = new Map<number, { flow: Flow; expires: number }>()
+  readonly pending = new Map<number, RequestTiming & { flow: Flow; expires: number }>()
 
   constructor(session: Session) {
     this.session = session
@@ -30,6 +31,8 @@ class WireIds implements FlowState {
   private readonly flow: Flow
   /** Usually one connection; a reverse tunnel with several far halves sends every packet to each. */
   links: { conn: Connection; id: number }[] = []
+  /** The request being timed for the round-trip histogram: one per flow at a time (a sample). */
+  readonly timing: RequestTiming = { id: -1, at: 0 }
 
   constructor(flow: Flow) {
     this.flow = flow
@@ -67,9 +70,13 @@ export class Upstream implements PacketSink {
   private queue: Queued[] = []
   private queuedBytes = 0
   private sweeper: ReturnType<typeof setInterval> | undefined
+  private readonly roundTrips: RoundTrips
 
   constructor(ctx: HalfContext) {
     this.ctx = ctx
+    this.roundTrips = new RoundTrips(ctx.stats.histogram('tunnel.request_rtt'), ctx.options.udpTimeoutMs)
+    ctx.stats.gauge('tunnel.queue_packets', () => this.queue.length)
+    ctx.stats.gauge('tunnel.queue_bytes', () => this.queuedBytes)
   }
 
   get connected(): number {
@@ -113,11 +120,15 @@ export class Upstream implements PacketSink {
     let wireFlow = 0
     if (conn.carriesFlows) {
       wireFlow = this.wireIdOf(conn, flow)
+      if (kind === 'request') this.roundTrips.sent((flow.out as WireIds).timing, id)
     } else if (kind === 'request') {
-      conn.pending.set(id, { flow, expires: Date.now() + this.ctx.options.udpTimeoutMs + 1000 })
+      const pending = { flow, expires: Date.now() + this.ctx.options.udpTimeoutMs + 1000, id: -1, at: 0 }
+      this.roundTrips.sent(pending, id)
+      conn.pending.set(id, pending)
     }
     conn.session.send({ flow: wireFlow, id, kind: kind === 'request' ? Kind.request : Kind.event, payload })
     this.ctx.stats.add(kind === 'request' ? 'tunnel.sent.request' : 'tunnel.sent.event')
+    this.ctx.stats.add(kind === 'request' ? 'tunnel.sent_bytes.request' : 'tunnel.sent_bytes.event', payload.length)
   }
 
   private wireIdOf(conn: Connection, flow: Flow): number {
@@ -144,12 +155,16 @@ export class Upstream implements PacketSink {
       this.ctx.drops.drop('empty_payload', `zero-length reply from ${label}`)
       return
     }
-    const flow = conn.carriesFlows ? conn.flows.get(frame.flow) : conn.pending.get(frame.id)?.flow
+    const pending = conn.carriesFlows ? undefined : conn.pending.get(frame.id)
+    const flow = conn.carriesFlows ? conn.flows.get(frame.flow) : pending?.flow
     if (!flow || flow.closed) {
       this.ctx.drops.drop('reply_unknown_flow', `reply for ${conn.carriesFlows ? `flow ${frame.flow}` : `request ${frame.id}`} that has no live flow on this connection`)
       return
     }
     this.ctx.stats.add('tunnel.received.reply')
+    this.ctx.stats.add('tunnel.received_bytes.reply', frame.payload.length)
+    const timing = pending ?? (flow.out as WireIds | undefined)?.timing
+    if (timing) this.roundTrips.replied(timing, frame.id)
     flow.reply(frame.id, frame.payload)
   }
 

@@ -1,0 +1,21 @@
+import { runtime } from '#runtime'
+import type { Logger } from '../base/logger.ts'
+import type { Half } from '../half/start-half.ts'
+import { describeMetrics, serveMetrics, type MetricsServer } from '../half/metrics-server.ts'
+import { runtimeInfo, VERSION } from './help.ts'
+
+/** --metrics host:port: the metrics port for every half of this process (none without the option). */
+export async function startMetrics(options: Record<string, string | boolean>, halves: () => readonly Half[], log: Logger): Promise<MetricsServer | undefined> {
+  const address = options.metrics
+  if (address === undefined || address === false) return undefined
+  const { name, version } = runtimeInfo()
+  const server = await serveMetrics({
+    runtime,
+    address: String(address),
+    halves,
+    info: { version: VERSION, runtime: name, runtime_version: version },
+    warn: (m) => log.warn(m),
+  })
+  log.info(`metrics on ${describeMetrics(server)}, readiness on /healthz`)
+  return server
+}
