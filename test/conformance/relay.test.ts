@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { sleep, test, waitFor } from '../harness.ts'
+import { test, waitFor, waitForLine } from '../harness.ts'
 import { half, tunnel } from '../helpers/halves.ts'
-import { echoDevice, text, udpPeer } from '../helpers/udp.ts'
+import { echoDevice, roundTrip, text, udpPeer } from '../helpers/udp.ts'
 
 const CODECS = ['protobuf', 'avro', 'msgpack', 'uhppoted']
 
@@ -34,7 +34,8 @@ test('every reply to a broadcast comes back, each the moment it arrives', async 
 })
 
 test('replies after --udp-timeout: delivered late on flow-carrying codecs, dropped and counted with uhppoted framing', async (t) => {
-  const device = await echoDevice(t, { delayMs: 600 })
+  // 'late' is answered after 600 ms, anything else at once.
+  const device = await echoDevice(t, { delayMs: (request) => (request === 'late' ? 600 : 0) })
   const a = await tunnel(t, device.port, { udpTimeout: '200ms' })
   const client = await udpPeer(t)
   client.send('late', a.nearPort)
@@ -45,12 +46,16 @@ test('replies after --udp-timeout: delivered late on flow-carrying codecs, dropp
   const client2 = await udpPeer(t)
   client2.send('late', b.nearPort)
   await waitFor(() => b.far.stats.get('dropped.flow_closed') + b.near.stats.get('dropped.reply_unknown_flow') + b.far.stats.get('udp.late_replies') >= 1, 'the late reply to be accounted', 4000)
-  await sleep(300)
-  assert.equal(client2.received.length, 0)
+  // The positive control: a request answered at once, through the same tunnel after the late
+  // reply was accounted, comes back; the late reply, had it been forwarded, would have come first.
+  client2.send('prompt', b.nearPort)
+  await client2.waitCount(1)
+  assert.deepEqual(client2.received.map((r) => text(r.data)), ['reply0:prompt'])
 })
 
-test('udp/event in and out: one-way datagrams, nothing waits for a reply', async (t) => {
-  const sink = await udpPeer(t)
+test('udp/event in and out: one-way datagrams, nothing waits for a reply, and answers are dropped and counted', async (t) => {
+  // A sink that answers anyway: its answers reach the far half's event socket and end there.
+  const sink = await echoDevice(t)
   const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/event:127.0.0.1:${sink.port}` })
   const near = await half(t, { in: 'udp/event:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}` })
   const sender = await udpPeer(t)
@@ -58,6 +63,8 @@ test('udp/event in and out: one-way datagrams, nothing waits for a reply', async
   await sink.waitCount(5)
   assert.deepEqual(sink.received.map((r) => text(r.data)).sort(), ['event0', 'event1', 'event2', 'event3', 'event4'])
   assert.equal(far.stats.get('tunnel.received.event'), 5)
+  // Every answer arrived at the far half and was dropped there: none is on its way to the sender.
+  await waitFor(() => far.stats.get('dropped.event_reply') === 5, 'the five answers to be dropped and counted')
   assert.equal(sender.received.length, 0)
 })
 
@@ -90,8 +97,12 @@ test('a restarted near half never receives replies meant for its previous run', 
   await waitFor(() => second.stats.get('tunnel.connected') === 1, 'the new run to connect')
   client.send('new-run', nearPort)
   await client.waitCount(1)
-  await sleep(700)
-  assert.deepEqual(client.received.map((r) => text(r.data)), ['reply0:new-run'])
+  // The device has answered the previous run's request; a request sent after that is answered
+  // after it too, so a reply misrouted to the new run would have come in first.
+  await waitFor(() => device.answered.includes('old-run'), 'the device to answer the previous run')
+  client.send('last', nearPort)
+  await client.waitCount(2)
+  assert.deepEqual(client.received.map((r) => text(r.data)), ['reply0:new-run', 'reply0:last'])
 })
 
 test('two halves with different codecs refuse each other with a clear message on both sides', async (t) => {
@@ -100,8 +111,18 @@ test('two halves with different codecs refuse each other with a clear message on
   const near = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, codec: 'msgpack', maxRetryDelay: '5s' })
   await waitFor(() => near.lines.some((l) => /refused.*codec mismatch.*'avro'.*'msgpack'/.test(l)), 'the near half to log the refusal')
   await waitFor(() => far.lines.some((l) => /codec mismatch/.test(l)), 'the far half to log the refusal')
+  // uhppoted framing has no hello: its first frame is refused as bad data, and goes no further.
   const u = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, codec: 'uhppoted', maxRetryDelay: '5s' })
-  await sleep(300)
+  const refused = await udpPeer(t)
+  refused.send('uhppoted-framed', u.inAddresses()[0]!.port)
+  await waitForLine(far.lines, /peer .* sent bad data: .*did not start with the edgerelay hello \(bad magic [0-9a-f ]+\): .*--codec uhppoted/)
+  assert.equal(far.stats.get('tunnel.protocol_errors'), 1)
+  // The positive control: an avro near half, started after the refusal, gets its reply through
+  // the same far half; by then only its request has reached the device, and no reply the other.
+  const avro = await half(t, { in: 'udp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, codec: 'avro' })
+  assert.equal(await roundTrip(t, avro.inAddresses()[0]!.port, 'avro'), 'reply0:avro')
+  assert.deepEqual(device.received.map((r) => text(r.data)), ['avro'])
+  assert.equal(refused.received.length, 0)
   assert.equal(u.stats.get('tunnel.received.reply'), 0)
 })
 

@@ -13,6 +13,7 @@ export interface UdpPeer {
 }
 
 const enc = new TextEncoder()
+export const text = (d: Uint8Array) => new TextDecoder().decode(d)
 
 /** A UDP socket on loopback for tests, closed when the test ends. */
 export async function udpPeer(t: TestContext, opts: { address?: string; port?: number; onMessage?: (peer: UdpPeer, data: Uint8Array, address: string, port: number) => void } = {}): Promise<UdpPeer> {
@@ -61,21 +62,32 @@ export async function udpPeer(t: TestContext, opts: { address?: string; port?: n
   return peer
 }
 
-/** A device that answers every datagram with `reply:` + the request (and optional extra copies). */
-export function echoDevice(t: TestContext, opts: { copies?: number; delayMs?: number; address?: string } = {}): Promise<UdpPeer> {
-  return udpPeer(t, {
+export interface EchoDevice extends UdpPeer {
+  /** The requests answered so far, as text, in the order the answers were sent. */
+  answered: string[]
+}
+
+/**
+ * A device that answers every datagram with `reply<i>:` + the request (`copies` times, i from 0),
+ * after `delayMs` (a number, or one per request's text) when given.
+ */
+export async function echoDevice(t: TestContext, opts: { copies?: number; delayMs?: number | ((request: string) => number); address?: string } = {}): Promise<EchoDevice> {
+  const answered: string[] = []
+  const peer = await udpPeer(t, {
     address: opts.address,
     onMessage(peer, data, address, port) {
       const answer = () => {
         for (let i = 0; i < (opts.copies ?? 1); i++) peer.socket.send(Uint8Array.from([...enc.encode(`reply${i}:`), ...data]), port, address)
+        answered.push(text(data))
       }
-      if (opts.delayMs) setTimeout(answer, opts.delayMs)
+      const delay = typeof opts.delayMs === 'function' ? opts.delayMs(text(data)) : opts.delayMs
+      if (delay) setTimeout(answer, delay)
       else answer()
     },
   })
+  return Object.assign(peer, { answered })
 }
 
-export const text = (d: Uint8Array) => new TextDecoder().decode(d)
 
 /** Sends `payload` from a new client socket to 127.0.0.1:port and returns the first reply's text. */
 export async function roundTrip(t: TestContext, port: number, payload = 'ping'): Promise<string> {
