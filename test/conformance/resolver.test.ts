@@ -8,8 +8,7 @@ import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
 import { dnsReply, fakeDns, queryType } from '../helpers/fake-dns.ts'
-import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, run, startProcess } from '../helpers/processes.ts'
+import { CLI, run, startOnFreePort, startProcess } from '../helpers/processes.ts'
 import { echoDevice, roundTrip } from '../helpers/udp.ts'
 
 // --resolver and the library's `resolver`: dnsmasq (or a scripted server) answers `localhost` with
@@ -98,11 +97,8 @@ test('dns resolver: SERVFAIL, a malformed reply and a silent server are E_RESOLV
 test('CLI: dig through a tunnel whose far half is found with --resolver; bad --resolver values exit 2', async (t) => {
   const cli = CLI[t.runtime]
   const dns = await startDnsmasq(t, { extra: localhostAt('127.0.0.2') })
-  const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.2:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${dns}`])
-  await far.waitFor(/listening on/)
-  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tcp/client:localhost:${tunnelPort}`, '--resolver', `127.0.0.1:${dns}`])
-  await near.waitFor(/connected to 127\.0\.0\.2/)
+  const { port: tunnelPort } = await startOnFreePort(t, (port) => [...cli, '--in', `tcp/server:127.0.0.2:${port}`, '--out', `udp/broadcast:127.0.0.1:${dns}`], /listening on/)
+  const { port: nearPort } = await startOnFreePort(t, (port) => [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', `tcp/client:localhost:${tunnelPort}`, '--resolver', `127.0.0.1:${dns}`], /connected to 127\.0\.0\.2/)
   assert.equal(await dig(nearPort, 'host.example'), RECORDS['host.example'])
   const dir = mkdtempSync(join(tmpdir(), 'edgerelay-hosts-'))
   t.defer(() => rmSync(dir, { recursive: true, force: true }))

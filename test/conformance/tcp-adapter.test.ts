@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { runtime as defaultRuntime } from '#runtime'
 import type { Family, StreamConn, StreamListener } from '../../src/ports/runtime.ts'
 import { errnoOf } from '../../src/base/errors.ts'
-import { sleep, test, waitFor, type TestContext } from '../harness.ts'
+import { test, waitFor, type TestContext } from '../harness.ts'
 
 const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' }
 
@@ -77,11 +77,13 @@ for (const family of [4, 6] as const) {
 test('setHandlers after data arrived still delivers the buffered data', async (t) => {
   const { listener, accepted } = await listen(t, 4)
   const client = await connect(t, 4, listener.local.port)
+  const clientSide = collect(client)
   client.write(text('early bytes'))
   client.end()
   await waitFor(() => accepted.length === 1, 'the accepted connection', 2000)
-  // Give the bytes and the FIN time to arrive before anyone listens.
-  await sleep(100)
+  // The server side has read the bytes and the FIN before anyone listens: it ended its side in
+  // turn (no half-open sockets), which closed the client's.
+  await waitFor(() => clientSide.closes.length === 1, 'the server side to read the FIN and end', 2000)
   const got = collect(accepted[0])
   await waitFor(() => got.text() === 'early bytes', 'the buffered bytes', 2000)
   await waitFor(() => got.closes.length === 1, 'onClose after the peer ended', 2000)
@@ -96,7 +98,14 @@ test('destroy() calls onClose exactly once on each side', async (t) => {
   client.destroy()
   client.destroy()
   await waitFor(() => clientSide.closes.length === 1 && serverSide.closes.length === 1, 'both onClose calls', 2000)
-  await sleep(50)
+  // The positive control: a second pair destroyed afterwards reports its own closes; by then a
+  // second call for the first pair would have come too.
+  const other = await connect(t, 4, listener.local.port)
+  const otherSide = collect(other)
+  await waitFor(() => accepted.length === 2, 'the second accepted connection', 2000)
+  const otherServerSide = collect(accepted[1])
+  other.destroy()
+  await waitFor(() => otherSide.closes.length === 1 && otherServerSide.closes.length === 1, 'the second pair\'s onClose calls', 2000)
   assert.equal(clientSide.closes.length, 1)
   assert.equal(serverSide.closes.length, 1)
   assert.equal(client.write(text('too late')), false)

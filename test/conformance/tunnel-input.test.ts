@@ -3,7 +3,7 @@ import { protobufCodec } from '../../src/protocol/codecs/protobuf.ts'
 import { Kind } from '../../src/protocol/frame.ts'
 import { encodeClientHello, parseServerReply } from '../../src/protocol/hello.ts'
 import { lengthPrefixedWire, uhppotedWire } from '../../src/protocol/wire.ts'
-import { sleep, test, waitFor } from '../harness.ts'
+import { test, waitFor } from '../harness.ts'
 import { concat } from '../helpers/bytes.mjs'
 import { half, tunnel } from '../helpers/halves.ts'
 import { rawConnect } from '../helpers/raw-tcp.ts'
@@ -35,15 +35,16 @@ async function farHalf(t: Parameters<typeof half>[0], codec = 'protobuf') {
 test('a hello and frames sent one byte at a time are reassembled exactly', async (t) => {
   const { port } = await farHalf(t)
   const conn = await rawConnect(t, port)
-  const bytes = concat([
-    encodeClientHello({ codec: 'protobuf' }),
-    ...[1, 2, 3].map((i) => wire.encode({ flow: 7, id: i, kind: Kind.request, payload: enc.encode(`split${i}`) })),
-  ])
-  for (const b of bytes) {
-    conn.write(Uint8Array.of(b))
-    await sleep(1)
+  const oneByteAtATime = async (bytes: Uint8Array) => {
+    for (const b of bytes) await conn.deliver(Uint8Array.of(b))
   }
-  await waitFor(() => framesIn(conn.data()).length === 3, 'three replies', 5000)
+  await oneByteAtATime(encodeClientHello({ codec: 'protobuf' }))
+  // Each request answered before the next one starts: a reply carries the id of its flow's
+  // latest request (README, --udp-timeout).
+  for (const i of [1, 2, 3]) {
+    await oneByteAtATime(wire.encode({ flow: 7, id: i, kind: Kind.request, payload: enc.encode(`split${i}`) }))
+    await waitFor(() => framesIn(conn.data()).length === i, `reply ${i}`, 5000)
+  }
   assert.deepEqual(framesIn(conn.data()).map((f) => [f.flow, f.id, f.payload]).sort(), [[7, 1, 'reply0:split1'], [7, 2, 'reply0:split2'], [7, 3, 'reply0:split3']])
 })
 
@@ -64,11 +65,9 @@ test('uhppoted framing: frames split and batched are reassembled, datagrams over
   const conn = await rawConnect(t, port)
   const big = new Uint8Array(5000).fill(0x41)
   const bytes = concat([uhppotedWire.encode({ flow: 0, id: 1, kind: Kind.request, payload: enc.encode('one') }), uhppotedWire.encode({ flow: 0, id: 2, kind: Kind.request, payload: big })])
-  conn.write(bytes.subarray(0, 4))
-  await sleep(20)
-  conn.write(bytes.subarray(4, 3000))
-  await sleep(20)
-  conn.write(bytes.subarray(3000))
+  await conn.deliver(bytes.subarray(0, 4))
+  await conn.deliver(bytes.subarray(4, 3000))
+  await conn.deliver(bytes.subarray(3000))
   await waitFor(() => framesIn(conn.data(), uhppotedWire, false).length === 2, 'two replies', 5000)
   const frames = framesIn(conn.data(), uhppotedWire, false).sort((a, b) => a.id - b.id)
   assert.equal(frames[0]!.payload, 'reply0:one')
@@ -142,6 +141,12 @@ test('a wrong token is refused and never reaches the out connector', async (t) =
   conn.write(concat([encodeClientHello({ codec: 'protobuf', token: 'guess' }), wire.encode({ flow: 1, id: 1, kind: Kind.request, payload: enc.encode('x') })]))
   await conn.closed
   assert.match(parseServerReply(conn.data())!.reply.reason, /wrong token/)
-  assert.equal(device.received.length, 0)
-  assert.equal(far.stats.get('udp.sent.request'), 0)
+  // The positive control: the same bytes with the right token, on a connection opened after the
+  // refused one closed, get their reply; by then only that request has reached the device.
+  const good = await rawConnect(t, far.inAddresses()[0]!.port)
+  good.write(concat([encodeClientHello({ codec: 'protobuf', token: 's3cret' }), wire.encode({ flow: 1, id: 1, kind: Kind.request, payload: enc.encode('y') })]))
+  await waitFor(() => framesIn(good.data()).length === 1, 'the reply to the accepted request')
+  assert.equal(framesIn(good.data())[0]!.payload, 'reply0:y')
+  assert.deepEqual(device.received.map((r) => text(r.data)), ['y'])
+  assert.equal(far.stats.get('udp.sent.request'), 1)
 })

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { runtime as defaultRuntime } from '#runtime'
 import type { Family, UdpBindOptions, UdpSocket } from '../../src/ports/runtime.ts'
 import { errnoOf } from '../../src/base/errors.ts'
-import { sleep, test, waitFor, type TestContext } from '../harness.ts'
+import { test, waitFor, type TestContext } from '../harness.ts'
 
 interface Received {
   data: Uint8Array
@@ -126,7 +126,10 @@ test('an oversized datagram is reported through onError, send never throws', asy
   b.socket.send(new Uint8Array(70_000), a.socket.local.port, '127.0.0.1')
   await waitFor(() => b.errors.length === 1, 'a send error', 2000)
   assert.equal(errnoOf(b.errors[0]), 'EMSGSIZE', String(b.errors[0]))
-  assert.equal(a.received.length, 0)
+  // The positive control: a datagram that fits, sent after it, arrives alone.
+  b.socket.send(text('fits'), a.socket.local.port, '127.0.0.1')
+  await waitFor(() => a.received.length === 1, 'the datagram that fits', 2000)
+  assert.equal(str(a.received[0].data), 'fits')
 })
 
 test('1,000 datagrams sent in bursts of 100 to one socket all arrive, in order', async (t) => {
@@ -178,13 +181,18 @@ test('close() is idempotent and stops delivery', async (t) => {
   await waitFor(() => a.received.length === 1, 'the first datagram', 2000)
   a.socket.close()
   a.socket.close()
+  // The positive control for both checks below: a third socket gets what b sends right after,
+  // and b gets what the third sends right after a tried to.
+  const c = await bind(t, 4)
   b.socket.send(text('after'), a.socket.local.port, '127.0.0.1')
-  await sleep(100)
+  b.socket.send(text('to c'), c.socket.local.port, '127.0.0.1')
+  await waitFor(() => c.received.length === 1, 'the datagram to the open socket', 2000)
   assert.equal(a.received.length, 1)
   // Sending on a closed socket is a no-op, not a throw.
   a.socket.send(text('from a closed socket'), b.socket.local.port, '127.0.0.1')
-  await sleep(50)
-  assert.equal(b.received.length, 0)
+  c.socket.send(text('from c'), b.socket.local.port, '127.0.0.1')
+  await waitFor(() => b.received.length >= 1, 'the datagram from the open socket', 2000)
+  assert.deepEqual(b.received.map((r) => str(r.data)), ['from c'])
   assert.deepEqual(a.errors, [])
 })
 

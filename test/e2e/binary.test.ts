@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
-import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, ROOT, run, startProcess } from '../helpers/processes.ts'
+import { CLI, ROOT, run, startOnFreePort } from '../helpers/processes.ts'
 
 // `npm run compile` builds one executable with `bun build --compile`; here the built file runs as
 // the far half of a real tunnel whose near half is this runtime's CLI.
@@ -18,10 +17,7 @@ test('the single binary built by bun build --compile runs as a half in a real tu
   assert.match((await run([binary, 'version'])).stdout, /^edgerelay \d+\.\d+\.\d+/)
 
   const dns = await startDnsmasq(t)
-  const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const far = startProcess(t, [binary, '--in', `tcp/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--codec', 'msgpack'])
-  await far.waitFor(/listening on/)
-  const near = startProcess(t, [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tcp/client:127.0.0.1:${tunnelPort}`, '--codec', 'msgpack'])
-  await near.waitFor(/connected to/)
+  const { port: tunnelPort } = await startOnFreePort(t, (port) => [binary, '--in', `tcp/server:127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--codec', 'msgpack'], /listening on/)
+  const { port: nearPort } = await startOnFreePort(t, (port) => [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${port}`, '--out', `tcp/client:127.0.0.1:${tunnelPort}`, '--codec', 'msgpack'], /connected to/)
   assert.equal(await dig(nearPort, 'host.example'), RECORDS['host.example'])
 }, { timeout: 60_000 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, run, startProcess } from '../helpers/processes.ts'
+import { CLI, run, startOnFreePort } from '../helpers/processes.ts'
 
 // Bad input on the command line gets a clear message and a distinct exit code, on every runtime.
 
@@ -25,9 +25,7 @@ test('an unknown codec exits 2 and lists the codecs', async (t) => {
 })
 
 test('a port already in use exits 5 and says which address', async (t) => {
-  const port = await freePort()
-  const first = startProcess(t, [...CLI[t.runtime], '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9'])
-  await first.waitFor(/listening on/)
+  const { port } = await startOnFreePort(t, (port) => [...CLI[t.runtime], '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9'], /listening on/)
   // Another out connector: the identical half would be refused by its lockfile first (exit 1).
   const r = await run([...CLI[t.runtime], '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:10'])
   assert.equal(r.code, 5, r.stderr)

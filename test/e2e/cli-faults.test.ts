@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { sleep, test, waitFor, type TestContext } from '../harness.ts'
+import { test, waitFor, type TestContext } from '../harness.ts'
 import { testCerts } from '../helpers/certs.ts'
-import { freePort } from '../helpers/free-ports.mjs'
 import { CLI, startProcess, type Proc } from '../helpers/processes.ts'
 import { echoDevice, text, udpPeer, type UdpPeer } from '../helpers/udp.ts'
+import { withFreePorts } from '../helpers/with-free-ports.ts'
 
 // Faults with the real CLI on this runtime: SIGKILL a half during traffic and start it again,
 // for a forward TLS tunnel and a reverse TCP tunnel; SIGINT/SIGTERM shut a half down cleanly.
 
 const count = (p: Proc, re: RegExp) => p.output().split('\n').filter((l) => re.test(l)).length
 
-/** Sends a numbered request every `everyMs` until stopped; remembers which were answered. */
+/** Sends a numbered request every `everyMs` (a steady load, on a timer) until stopped; remembers which were answered. */
 function traffic(client: UdpPeer, port: number, everyMs = 40) {
   let n = 0
-  let running = true
   const answered = () => new Set(client.received.map((r) => text(r.data)).filter((s) => s.startsWith('reply0:req')).map((s) => Number(s.slice(10))))
-  const loop = (async () => {
-    while (running) {
-      client.send(`req${n++}`, port)
-      await sleep(everyMs)
-    }
-  })()
+  const timer = setInterval(() => client.send(`req${n++}`, port), everyMs)
   return {
     sent: () => n,
     answered,
@@ -31,9 +25,8 @@ function traffic(client: UdpPeer, port: number, everyMs = 40) {
       const from = n
       await waitFor(() => [...answered()].some((i) => i >= from), what, timeoutMs)
     },
-    async stop() {
-      running = false
-      await loop
+    stop() {
+      clearInterval(timer)
     },
   }
 }
@@ -53,12 +46,14 @@ test('SIGKILL the far half of a mutual-TLS tunnel during traffic and start it ag
   const cli = CLI[t.runtime]
   const tls = tlsFiles()
   const device = await echoDevice(t)
-  const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const farArgs = [...cli, '--in', `tls/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, ...tls.mtlsServer]
-  const far = startProcess(t, farArgs)
-  await far.waitFor(/listening on/)
-  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.mtlsClient, '--max-retry-delay', '400ms'])
-  await near.waitFor(/connected to/)
+  const { far, near, farArgs, tunnelPort, nearPort } = await withFreePorts(t, 2, async ([tunnelPort, nearPort], t) => {
+    const farArgs = [...cli, '--in', `tls/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, ...tls.mtlsServer]
+    const far = startProcess(t, farArgs)
+    await far.waitFor(/listening on/)
+    const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.mtlsClient, '--max-retry-delay', '400ms'])
+    await near.waitFor(/connected to/)
+    return { far, near, farArgs, tunnelPort: tunnelPort!, nearPort: nearPort! }
+  })
   const client = await udpPeer(t)
   const load = traffic(client, nearPort)
   t.defer(() => load.stop())
@@ -66,12 +61,13 @@ test('SIGKILL the far half of a mutual-TLS tunnel during traffic and start it ag
 
   await far.stop('SIGKILL')
   await near.waitFor(/connection to 127\.0\.0\.1:\d+ lost/)
-  await sleep(300)
+  // The near half has found the far half gone (a reconnect refused) while requests keep coming.
+  await waitFor(() => count(near, /cannot connect/) >= 1, 'a refused reconnect')
   const far2 = startProcess(t, farArgs)
   await far2.waitFor(/listening on/)
   await waitFor(() => count(near, /connected to/) === 2, 'the near half to reconnect by itself', 8000)
   await load.resumes('traffic through the restarted far half')
-  await load.stop()
+  load.stop()
   // Requests sent while the far half was down waited in the queue and were answered after.
   assert.ok(load.answered().size >= load.sent() - 10, `answered ${load.answered().size} of ${load.sent()}`)
 
@@ -88,13 +84,17 @@ test('SIGKILL the far half of a mutual-TLS tunnel during traffic and start it ag
 test('reverse TCP tunnel: killing either half and starting it again rebinds the listener and traffic resumes', async (t) => {
   const cli = CLI[t.runtime]
   const device = await echoDevice(t)
-  const [tunnelPort, nearPort] = [await freePort(), await freePort()]
-  const nearArgs = [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tcp/server:127.0.0.1:${tunnelPort}`]
-  const farArgs = [...cli, '--in', `tcp/client:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--max-retry-delay', '400ms']
-  let near = startProcess(t, nearArgs)
-  await near.waitFor(/tcp\/server listening/)
-  let far = startProcess(t, farArgs)
-  await far.waitFor(/connected to/)
+  const first = await withFreePorts(t, 2, async ([tunnelPort, nearPort], t) => {
+    const nearArgs = [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tcp/server:127.0.0.1:${tunnelPort}`]
+    const farArgs = [...cli, '--in', `tcp/client:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--max-retry-delay', '400ms']
+    const near = startProcess(t, nearArgs)
+    await near.waitFor(/tcp\/server listening/)
+    const far = startProcess(t, farArgs)
+    await far.waitFor(/connected to/)
+    return { near, far, nearArgs, farArgs, nearPort: nearPort! }
+  })
+  const { nearArgs, farArgs, nearPort } = first
+  let { near, far } = first
   const client = await udpPeer(t)
   const load = traffic(client, nearPort)
   t.defer(() => load.stop())
@@ -152,11 +152,13 @@ test('SIGINT and SIGTERM stop connected halves in under 2 s with exit 0, print o
   const tls = tlsFiles()
   const device = await echoDevice(t)
   for (const [nearSignal, farSignal] of [['SIGINT', 'SIGTERM'], ['SIGTERM', 'SIGINT']] as const) {
-    const [tunnelPort, nearPort, farUdp] = [await freePort(), await freePort(), await freePort()]
-    void farUdp
-    const far = startProcess(t, [...cli, '--in', `tls/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, ...tls.server])
-    const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.client, '--max-retry-delay', '300ms'])
-    await near.waitFor(/connected to/, 15_000)
+    const { far, near, tunnelPort, nearPort } = await withFreePorts(t, 2, async ([tunnelPort, nearPort], t) => {
+      const far = startProcess(t, [...cli, '--in', `tls/server:127.0.0.1:${tunnelPort}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, ...tls.server])
+      const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tls/client:127.0.0.1:${tunnelPort}`, ...tls.client, '--max-retry-delay', '300ms'])
+      await far.waitFor(/listening on/, 15_000)
+      await near.waitFor(/connected to/, 15_000)
+      return { far, near, tunnelPort: tunnelPort!, nearPort: nearPort! }
+    })
     const client = await udpPeer(t)
     const load = traffic(client, nearPort, 20)
     await load.resumes('traffic')
@@ -164,7 +166,7 @@ test('SIGINT and SIGTERM stop connected halves in under 2 s with exit 0, print o
     await stopAndCheck(t, far, farSignal)
     await near.waitFor(/connection to .* lost/)
     await stopAndCheck(t, near, nearSignal)
-    await load.stop()
+    load.stop()
     await portsFree(tunnelPort, nearPort)
   }
 }, { timeout: 40_000 })

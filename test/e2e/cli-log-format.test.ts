@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { test, waitFor } from '../harness.ts'
-import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, run, startProcess } from '../helpers/processes.ts'
+import { CLI, run, startOnFreePort, startProcess } from '../helpers/processes.ts'
 
 const KEYS = ['time', 'level', 'connector', 'code', 'peer', 'message']
 
@@ -23,9 +22,7 @@ function records(output: string): Record<string, string | null>[] {
 
 test('--log-format json: one JSON object per line with time, level, connector, code, peer and message, the CLI\'s own lines too', async (t) => {
   const cli = CLI[t.runtime]
-  const port = await freePort()
-  const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--log-format', 'json'])
-  await far.waitFor(/listening on/)
+  const { proc: far, port } = await startOnFreePort(t, (port) => [...cli, '--in', `tcp/server:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--log-format', 'json'], /listening on/)
   const near = startProcess(t, [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', `tcp/client:127.0.0.1:${port}`])
   await near.waitFor(/connected to/)
   await far.waitFor(/"peer [^"]+ connected"/)

@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { test, type TestContext } from '../harness.ts'
 import { testCerts } from '../helpers/certs.ts'
-import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, run, startProcess } from '../helpers/processes.ts'
+import { CLI, run, startOnFreePort, startProcess } from '../helpers/processes.ts'
 import { echoDevice, roundTrip } from '../helpers/udp.ts'
 
 // The tunnel token from a file (--token-file) or the environment (EDGERELAY_TOKEN) instead of the
@@ -30,12 +29,9 @@ test('a far half with --token-file and a near half with EDGERELAY_TOKEN relay; a
   const cli = CLI[t.runtime]
   const dir = tempDir(t)
   const device = await echoDevice(t)
-  const port = await freePort()
-  const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--token-file', secretFile(dir, 'token', 's3cret-from-file\n', 0o600)])
-  await far.waitFor(/listening on/)
-  const nearPort = await freePort()
-  const near = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tcp/client:127.0.0.1:${port}`], { env: { EDGERELAY_TOKEN: 's3cret-from-file' } })
-  await near.waitFor(/connected to/)
+  const tokenFile = secretFile(dir, 'token', 's3cret-from-file\n', 0o600)
+  const { proc: far, port } = await startOnFreePort(t, (port) => [...cli, '--in', `tcp/server:127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--token-file', tokenFile], /listening on/)
+  const { proc: near, port: nearPort } = await startOnFreePort(t, (nearPort) => [...cli, '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `tcp/client:127.0.0.1:${port}`], /connected to/, { env: { EDGERELAY_TOKEN: 's3cret-from-file' } })
   assert.equal(await roundTrip(t, nearPort, 'ping'), 'reply0:ping')
   const wrong = startProcess(t, [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', `tcp/client:127.0.0.1:${port}`, '--max-retries', '0'], { env: { EDGERELAY_TOKEN: 'guessed' } })
   await wrong.waitFor(/token/i)

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/free-ports.mjs'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
-import { CLI, ROOT, cleanExit, startProcess } from '../helpers/processes.ts'
+import { CLI, ROOT, cleanExit, startOnFreePort } from '../helpers/processes.ts'
 
 // The Deno Deploy entry (examples/deno-deploy/main.ts, `export default { fetch }`) under
 // `deno serve`, as a hop: dig → near half (ws/client, this runtime's CLI) → deno serve (ws/server
@@ -14,15 +13,12 @@ test('dig through a Deno Deploy style entry started with deno serve', async (t) 
   const dns = await startDnsmasq(t)
   const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${dns}`, token: 'edge-secret' })
   const farPort = far.inAddresses()[0]!.port
-  const [edgePort, nearPort] = [await freePort(), await freePort()]
-  const edge = startProcess(t, ['env', `EDGERELAY_OUT=tcp/client:127.0.0.1:${farPort}`, 'EDGERELAY_TOKEN=edge-secret',
-    `${ROOT}node_modules/.bin/deno`, 'serve', '-A', '--host', '127.0.0.1', '--port', String(edgePort), 'examples/deno-deploy/main.ts'])
-  await edge.waitFor(/Listening on/, 20_000)
+  const { proc: edge, port: edgePort } = await startOnFreePort(t, (edgePort) => ['env', `EDGERELAY_OUT=tcp/client:127.0.0.1:${farPort}`, 'EDGERELAY_TOKEN=edge-secret',
+    `${ROOT}node_modules/.bin/deno`, 'serve', '-A', '--host', '127.0.0.1', '--port', String(edgePort), 'examples/deno-deploy/main.ts'], /Listening on/, { timeoutMs: 20_000 })
   const health = await fetch(`http://127.0.0.1:${edgePort}/healthz`)
   assert.equal(health.status, 200)
   assert.equal(((await health.json()) as { subprotocol: string }).subprotocol, 'edgerelay.v1.protobuf')
-  const near = startProcess(t, [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'edge-secret'])
-  await near.waitFor(/connected to/)
+  const { proc: near, port: nearPort } = await startOnFreePort(t, (nearPort) => [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'edge-secret'], /connected to/)
   assert.equal(await dig(nearPort, 'host.example'), RECORDS['host.example'])
   assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example'])
   // A wrong token is refused by the same negotiation as the CLI's ws/server.

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test, sleep } from '../harness.ts'
+import { test, waitFor } from '../harness.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { half } from '../helpers/halves.ts'
-import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, ROOT, cleanExit, startProcess, type Proc } from '../helpers/processes.ts'
+import { withFreePorts } from '../helpers/with-free-ports.ts'
+import { CLI, ROOT, cleanExit, startOnFreePort, startProcess, type Proc } from '../helpers/processes.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
 
 // The Cloudflare Worker (examples/edge) under `wrangler dev` (workerd from npm), offline on
@@ -45,7 +45,8 @@ function stopTree(proc: Proc): () => Promise<void> {
     if (pid === undefined) return
     const tree = descendants(pid)
     await proc.stop('SIGTERM')
-    for (let i = 0; i < 30 && tree.some((p) => existsSync(`/proc/${p}`)); i++) await sleep(100)
+    // Given 3 s to exit on their own; what is left then is killed.
+    await waitFor(() => !tree.some((p) => existsSync(`/proc/${p}`)), 'wrangler and workerd to exit', 3000).catch(() => {})
     for (const p of tree) {
       try {
         process.kill(p, 'SIGKILL')
@@ -60,22 +61,23 @@ test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t)
   const dns = await startDnsmasq(t)
   const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${dns}`, token: 'worker-secret' })
   const farPort = far.inAddresses()[0]!.port
-  const [edgePort, nearPort] = [await freePort(), await freePort()]
   const state = mkdtempSync(join(tmpdir(), 'edgerelay-wrangler-'))
   t.defer(() => rmSync(state, { recursive: true, force: true }))
-  // Offline and quiet: no Request.cf download, no metrics, no update check, logs in the temp dir.
-  const edge = startProcess(t, ['env', 'CLOUDFLARE_CF_FETCH_ENABLED=false', 'WRANGLER_SEND_METRICS=false', 'WRANGLER_HIDE_BANNER=true', `WRANGLER_LOG_PATH=${state}`, 'NO_COLOR=1',
-    `${ROOT}node_modules/.bin/wrangler`, 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', state,
-    '--var', `EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, '--var', 'EDGERELAY_TOKEN:worker-secret'], { cwd: join(ROOT, 'examples/edge') })
-  t.defer(stopTree(edge))
-  await edge.waitFor(/Ready on/, 40_000)
+  const edgePort = await withFreePorts(t, 1, async ([edgePort], t) => {
+    // Offline and quiet: no Request.cf download, no metrics, no update check, logs in the temp dir.
+    const edge = startProcess(t, ['env', 'CLOUDFLARE_CF_FETCH_ENABLED=false', 'WRANGLER_SEND_METRICS=false', 'WRANGLER_HIDE_BANNER=true', `WRANGLER_LOG_PATH=${state}`, 'NO_COLOR=1',
+      `${ROOT}node_modules/.bin/wrangler`, 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', state,
+      '--var', `EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, '--var', 'EDGERELAY_TOKEN:worker-secret'], { cwd: join(ROOT, 'examples/edge') })
+    t.defer(stopTree(edge))
+    await edge.waitFor(new RegExp(`Ready on http://127\\.0\\.0\\.1:${edgePort}`), 40_000)
+    return edgePort!
+  })
   const bundle = readFileSync(join(ROOT, 'examples/edge/dist/worker.js'), 'utf8')
   assert.doesNotMatch(bundle, /(from|import\()\s*["']node:/, 'the worker bundle must not import Node built-ins')
   const health = await fetch(`http://127.0.0.1:${edgePort}/healthz`)
   assert.equal(health.status, 200)
   assert.equal(((await health.json()) as { subprotocol: string }).subprotocol, 'edgerelay.v1.protobuf')
-  const near = startProcess(t, [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'worker-secret'])
-  await near.waitFor(/connected to/, 20_000)
+  const { proc: near, port: nearPort } = await startOnFreePort(t, (nearPort) => [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${nearPort}`, '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'worker-secret'], /connected to/, { timeoutMs: 20_000 })
   assert.equal(await dig(nearPort, 'host.example', { tries: 2 }), RECORDS['host.example'])
   assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example'])
   assert.equal(await dig(nearPort, 'many.example'), RECORDS['many.example'])

@@ -5,18 +5,15 @@ import { join } from 'node:path'
 import { test } from '../harness.ts'
 import { RECORDS, startDnsmasq } from '../helpers/dns.ts'
 import { dnsQuery } from '../helpers/dnsmasq.mjs'
-import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, cleanExit, startProcess } from '../helpers/processes.ts'
+import { CLI, cleanExit, startOnFreePort } from '../helpers/processes.ts'
 
 // uhppoted-tunnel's command line for its HTTP connector, unchanged: --in http/<addr> --html <dir>.
 test('the CLI serves uhppoted-tunnel\'s HTTP API and --html pages; a posted DNS query reaches dnsmasq', async (t) => {
   const cli = CLI[t.runtime]
   const dns = await startDnsmasq(t)
-  const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'edgerelay-html-'))
   writeFileSync(join(dir, 'index.html'), '<title>controllers</title>')
-  const proc = startProcess(t, [...cli, '--in', `http/127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--html', dir])
-  await proc.waitFor(/http listening on/)
+  const { proc, port } = await startOnFreePort(t, (port) => [...cli, '--in', `http/127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${dns}`, '--html', dir], /http listening on/)
   const page = await fetch(`http://127.0.0.1:${port}/`)
   assert.equal(await page.text(), '<title>controllers</title>')
   const query = [...dnsQuery(0xabcd, 'other.example')]

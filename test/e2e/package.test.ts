@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import process from 'node:process'
 import { test, waitFor } from '../harness.ts'
 import { node22 } from '../helpers/node22.ts'
-import { freePort } from '../helpers/free-ports.mjs'
+import { withFreePorts } from '../helpers/with-free-ports.ts'
 import { ROOT, run, startProcess } from '../helpers/processes.ts'
 
 // The npm package as a user gets it: `npm pack` (which builds lib/ through prepack), the tarball
@@ -114,11 +114,14 @@ function pidsWith(marker: string): number[] {
 // npx runs npm → sh -c → node: npm hands SIGTERM to the sh alone, which dies without passing it on.
 test('SIGTERM to `npx edgerelay` stops the half, not only npm (Bun: bun x --bun; Deno: deno run npm:edgerelay)', async (t) => {
   const { project } = await install()
-  const listen = `udp/listen:127.0.0.1:${await freePort()}`
   const launcher = t.runtime === 'bun' ? [`${BIN}/bun`, 'x', '--bun', 'edgerelay'] : t.runtime === 'deno' ? [`${BIN}/deno`, 'run', '-A', 'npm:edgerelay'] : ['npx', 'edgerelay']
-  const proc = startProcess(t, [...launcher, '--in', listen, '--out', 'udp/broadcast:127.0.0.1:9'], { cwd: project })
-  t.defer(() => pidsWith(listen).forEach((pid) => process.kill(pid, 'SIGKILL')))
-  await proc.waitFor(/listening on/, 20_000)
+  const { proc, listen } = await withFreePorts(t, 1, async ([port], t) => {
+    const listen = `udp/listen:127.0.0.1:${port}`
+    const proc = startProcess(t, [...launcher, '--in', listen, '--out', 'udp/broadcast:127.0.0.1:9'], { cwd: project })
+    t.defer(() => pidsWith(listen).forEach((pid) => process.kill(pid, 'SIGKILL')))
+    await proc.waitFor(/listening on/, 20_000)
+    return { proc, listen }
+  })
   const started = pidsWith(listen)
   assert.ok(started.length >= 1, 'the half is running')
   proc.child.kill('SIGTERM')

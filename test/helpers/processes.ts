@@ -3,6 +3,7 @@ import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from '../harness.ts'
 import { spawnWatched, type WatchedProcess } from './watched-process.mjs'
+import { withFreePorts } from './with-free-ports.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${ROOT}node_modules/.bin`
@@ -25,6 +26,18 @@ export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string
   const proc = spawnWatched(cmd, { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env } })
   t.defer(() => proc.stop('SIGKILL'))
   return proc
+}
+
+/**
+ * Starts `cmd(port)` for the test on a free port and waits until its output matches `ready`;
+ * starts it again on another port when that one was taken before the program bound it.
+ */
+export function startOnFreePort(t: TestContext, cmd: (port: number) => string[], ready: RegExp, opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<{ proc: Proc; port: number }> {
+  return withFreePorts(t, 1, async ([port], t) => {
+    const proc = startProcess(t, cmd(port!), opts)
+    await proc.waitFor(ready, opts.timeoutMs)
+    return { proc, port: port! }
+  })
 }
 
 /** Runs a program to completion and returns its exit code and output. */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { TestContext } from '../harness.ts'
 import { testCerts } from './certs.ts'
 import { needPeers } from './peers.ts'
-import { freePort } from './free-ports.mjs'
+import { withFreePorts } from './with-free-ports.ts'
 import { startProcess } from './processes.ts'
 
 export interface Prosody {
@@ -26,10 +26,9 @@ export async function startProsody(t: TestContext, accounts: Record<string, stri
   t.defer(() => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(join(dir, 'data'))
   mkdirSync(join(dir, 'certs'))
-  const port = await freePort()
   const { files } = testCerts()
   const config = join(dir, 'prosody.cfg.lua')
-  writeFileSync(config, `
+  const configText = (port: number) => `
 pidfile = "${dir}/prosody.pid"
 data_path = "${dir}/data"
 certificates = "${dir}/certs"
@@ -54,11 +53,20 @@ ssl = { certificate = "${files.serverCert}"; key = "${files.serverKey}"; }
 log = { info = "*console" }
 VirtualHost "localhost"
   ssl = { certificate = "${files.serverCert}"; key = "${files.serverKey}"; }
-`)
+`
+  // prosodyctl reads the configuration (any port will do) to find the data folder.
+  writeFileSync(config, configText(0))
   for (const [user, password] of Object.entries(accounts)) {
     execFileSync('prosodyctl', ['--config', config, 'register', user, 'localhost', password], { stdio: ['ignore', 'ignore', 'pipe'] })
   }
-  const proc = startProcess(t, ['prosody', '--config', config, '-F'])
-  await proc.waitFor(/Activated service 'c2s_direct_tls' on \[127\.0\.0\.1\]:\d+/, 15_000)
+  // Prosody goes on running when its port is taken ('Failed to open server port P on 127.0.0.1,
+  // this port is in use by another application'): then it starts again on another.
+  const port = await withFreePorts(t, 1, async ([port], t) => {
+    writeFileSync(config, configText(port!))
+    const proc = startProcess(t, ['prosody', '--config', config, '-F'])
+    const line = await proc.waitFor(/Activated service 'c2s_direct_tls' on \[127\.0\.0\.1\]:\d+|this port is in use/, 15_000)
+    if (!/Activated/.test(line)) throw Object.assign(new Error(`prosody: ${line}`), { code: 'EADDRINUSE' })
+    return port!
+  })
   return { port, domain: 'localhost', dir }
 }

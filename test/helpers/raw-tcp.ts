@@ -10,6 +10,12 @@ export interface RawConn {
   closed: Promise<void>
   isClosed(): boolean
   write(bytes: Uint8Array): void
+  /**
+   * Writes `bytes` and resolves once the write has completed and the event loop has reached its
+   * timers: a server in this process has been handed them, as a read of their own (checked on
+   * all three runtimes; on Deno, setImmediate comes too early for that).
+   */
+  deliver(bytes: Uint8Array): Promise<void>
 }
 
 /** A raw TCP connection to poke a tunnel server with arbitrary bytes. */
@@ -32,6 +38,7 @@ export function rawConnect(t: TestContext, port: number, host = '127.0.0.1'): Pr
         isClosed: () => closedFlag,
         data: () => concat(chunks),
         write: (bytes) => void socket.write(bytes),
+        deliver: (bytes) => new Promise<void>((resolve) => socket.write(bytes, () => setTimeout(resolve, 0))),
       })
     })
     socket.once('error', reject)

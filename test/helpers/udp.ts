@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { runtime as defaultRuntime } from '#runtime'
 import type { UdpSocket } from '../../src/ports/runtime.ts'
 import type { TestContext } from '../harness.ts'
@@ -88,6 +89,15 @@ export async function echoDevice(t: TestContext, opts: { copies?: number; delayM
   return Object.assign(peer, { answered })
 }
 
+
+/** Whether some UDP socket on this machine is bound to `port` (any address; read from /proc/net/udp and udp6). */
+export function udpPortBound(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  return ['/proc/net/udp', '/proc/net/udp6'].some((file) => {
+    const rows = readFileSync(file, 'utf8').split('\n').slice(1)
+    return rows.some((row) => row.trim().split(/\s+/)[1]?.endsWith(hex))
+  })
+}
 
 /** Sends `payload` from a new client socket to 127.0.0.1:port and returns the first reply's text. */
 export async function roundTrip(t: TestContext, port: number, payload = 'ping'): Promise<string> {
