@@ -3,7 +3,7 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import { test, waitFor, type TestContext } from '../harness.ts'
 import { testCerts } from '../helpers/certs.ts'
-import { CLI, startProcess, type Proc } from '../helpers/processes.ts'
+import { CLI, ownLockfile, startProcess, type Proc } from '../helpers/processes.ts'
 import { echoDevice, text, udpPeer, type UdpPeer } from '../helpers/udp.ts'
 import { withFreePorts } from '../helpers/with-free-ports.ts'
 
@@ -63,7 +63,7 @@ test('SIGKILL the far half of a mutual-TLS tunnel during traffic and start it ag
   await near.waitFor(/connection to 127\.0\.0\.1:\d+ lost/)
   // The near half has found the far half gone (a reconnect refused) while requests keep coming.
   await waitFor(() => count(near, /cannot connect/) >= 1, 'a refused reconnect')
-  const far2 = startProcess(t, farArgs)
+  const far2 = startProcess(t, [...farArgs, ...ownLockfile(t)])
   await far2.waitFor(/listening on/)
   await waitFor(() => count(near, /connected to/) === 2, 'the near half to reconnect by itself', 8000)
   await load.resumes('traffic through the restarted far half')
@@ -104,7 +104,7 @@ test('reverse TCP tunnel: killing either half and starting it again rebinds the 
   await far.stop('SIGKILL')
   // A FIN or a reset, whichever the kernel delivers: either way the line names the peer.
   await near.waitFor(/peer 127\.0\.0\.1:\d+ disconnected/)
-  far = startProcess(t, farArgs)
+  far = startProcess(t, [...farArgs, ...ownLockfile(t)])
   await far.waitFor(/connected to/)
   await load.resumes('traffic after the far half restarted')
 
@@ -112,7 +112,7 @@ test('reverse TCP tunnel: killing either half and starting it again rebinds the 
   // them) and the far half finds it by itself.
   await near.stop('SIGKILL')
   await far.waitFor(/connection to 127\.0\.0\.1:\d+ lost/)
-  near = startProcess(t, nearArgs)
+  near = startProcess(t, [...nearArgs, ...ownLockfile(t)])
   await near.waitFor(/tcp\/server listening/)
   await waitFor(() => count(far, /connected to/) === 2, 'the far half to reconnect to the new near half', 8000)
   await load.resumes('traffic after the near half restarted')

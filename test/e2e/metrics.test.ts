@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test, waitFor, type TestContext } from '../harness.ts'
 import { freePort } from '../helpers/free-ports.mjs'
 import { needPeers } from '../helpers/peers.ts'
-import { CLI, run, startProcess } from '../helpers/processes.ts'
+import { CLI, ownLockfile, run, startProcess } from '../helpers/processes.ts'
 import { rawConnect } from '../helpers/raw-tcp.ts'
 import { echoDevice, roundTrip, udpPeer } from '../helpers/udp.ts'
 
@@ -98,11 +98,7 @@ test('/healthz is ready while the tunnel is up, 503 naming the half while it is 
   const m = (await get(metrics, '/metrics')).body
   assert.equal(sample(m, 'edgerelay_half_ready'), 0)
   assert.equal(sample(m, 'edgerelay_tunnel_connections', { side: 'out' }), 0)
-  // A lockfile of its own: on a Deno test runner the killed far half stays a zombie (unreaped, so
-  // its PID still answers) and the default lockfile would call the new one a second copy.
-  const lockDir = mkdtempSync(join(tmpdir(), 'edgerelay-lock-'))
-  t.defer(() => rmSync(lockDir, { recursive: true, force: true }))
-  far = startProcess(t, [...farArgs, '--lockfile', join(lockDir, 'far.pid')])
+  far = startProcess(t, [...farArgs, ...ownLockfile(t)])
   await waitFor(async () => (await get(metrics, '/healthz')).status === 200, 'ready again after the far half is back', 10_000).catch((err) => {
     throw new Error(`${err.message}\nfar: ${far.output()}\nnear: ${near.output()}`)
   })

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from '../harness.ts'
@@ -38,6 +41,18 @@ export function startOnFreePort(t: TestContext, cmd: (port: number) => string[],
     await proc.waitFor(ready, opts.timeoutMs)
     return { proc, port: port! }
   })
+}
+
+/**
+ * `--lockfile <a file of its own>` for a CLI half started again with the same arguments after a
+ * SIGKILL: on a Deno test runner the killed half stays a zombie (unreaped, so its PID still
+ * answers) and the default lockfile, named after the arguments, would call the new one a second
+ * copy. The folder is removed when the test ends.
+ */
+export function ownLockfile(t: TestContext): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'edgerelay-lock-'))
+  t.defer(() => rmSync(dir, { recursive: true, force: true }))
+  return ['--lockfile', join(dir, 'half.pid')]
 }
 
 /** Runs a program to completion and returns its exit code and output. */
