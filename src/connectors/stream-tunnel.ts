@@ -1,6 +1,6 @@
 import type { ResolvedAddress, SocketAddress, StreamConn, StreamListener } from '../ports/runtime.ts'
 import { Backoff, sleepUnlessAborted } from '../base/backoff.ts'
-import type { HalfContext, InConnector, OutConnector, PacketKind, PacketSink } from '../core/connector.ts'
+import type { HalfContext, InConnector, OutConnector, OutSide, PacketKind } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import type { Flow } from '../core/flow.ts'
 import { Kind, type KindValue } from '../protocol/frame.ts'
@@ -17,6 +17,10 @@ import { CODEC_NAMES } from '../protocol/codecs/index.ts'
 import { formatAddress } from '../base/address.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
+import { StreamMux } from '../core/streams/mux.ts'
+import { StreamPool } from '../core/streams/pool.ts'
+import { streamAcceptor } from '../core/streams/serve.ts'
+import type { TunnelStream } from '../core/streams/tunnel-stream.ts'
 
 /** How a stream tunnel (tcp now, tls next) opens connections. */
 export interface StreamTransport {
@@ -39,6 +43,16 @@ export interface StreamTunnelOptions {
 }
 
 type Owner = { attach(session: Session): void }
+
+/**
+ * The TCP streams of a connection (docs/wire-protocol.md#tcp-streams), on every wire that has
+ * flow ids (not uhppoted-tunnel framing): `accept` serves the peer's opens (tunnel as --in);
+ * without it this side only opens (tunnel as --out).
+ */
+function attachStreams(ctx: HalfContext, session: Session, side: 'client' | 'server', accept?: (stream: TunnelStream) => void): StreamMux | undefined {
+  if (!session.wire!.carriesFlows) return undefined
+  return new StreamMux(session, { side, accept, maxStreams: ctx.options.maxStreams, clock: ctx.deadlines.clock, stats: ctx.stats, drops: ctx.drops, logger: ctx.logger.child('streams') })
+}
 
 /** Common plumbing: sessions over accepted or dialled connections, handed to an owner. */
 abstract class StreamTunnelBase {
@@ -226,10 +240,17 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
   const side = sideFor(ctx, transport, opts, role)
   let downstream: Downstream | undefined
   return {
-    async start(out: PacketSink) {
-      downstream = new Downstream(ctx, out)
+    async start(out: OutSide) {
+      const packets = new Downstream(ctx, out)
+      const accept = streamAcceptor(ctx, out, 'the out connector')
+      downstream = packets
       side.defaultKind = opts.eventsIn ? Kind.event : Kind.request
-      side.owner = downstream
+      side.owner = {
+        attach(session) {
+          attachStreams(ctx, session, role, accept)
+          packets.attach(session)
+        },
+      }
       await startSide(side)
     },
     async close() {
@@ -246,12 +267,21 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
 export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, opts: StreamTunnelOptions, role: 'server' | 'client'): OutConnector {
   const side = sideFor(ctx, transport, opts, role)
   const upstream = new Upstream(ctx)
+  const pool = new StreamPool(ctx, opts.text)
   side.defaultKind = Kind.reply
-  side.owner = upstream
+  side.owner = {
+    attach(session) {
+      const mux = attachStreams(ctx, session, role)
+      if (mux) pool.add(mux)
+      upstream.attach(session)
+    },
+  }
   return {
     start: () => startSide(side),
     send: (flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) => upstream.send(flow, kind, id, payload),
+    openStream: (req) => pool.openStream(req),
     async close() {
+      pool.close()
       await side.close()
       upstream.close()
     },
@@ -269,10 +299,17 @@ export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, con
   const side = new ServerSide(ctx, { name, wire }, { text: name, eventsIn }, 'server')
   let downstream: Downstream | undefined
   return {
-    async start(out: PacketSink) {
-      downstream = new Downstream(ctx, out)
+    async start(out: OutSide) {
+      const packets = new Downstream(ctx, out)
+      const accept = streamAcceptor(ctx, out, 'the out connector')
+      downstream = packets
       side.defaultKind = eventsIn ? Kind.event : Kind.request
-      side.owner = downstream
+      side.owner = {
+        attach(session) {
+          attachStreams(ctx, session, 'server', accept)
+          packets.attach(session)
+        },
+      }
       conn.then((c) => side.accept(c), (err) => side.log.warn(`the connection did not open: ${(err as Error).message}`))
     },
     async close() {

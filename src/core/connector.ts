@@ -6,6 +6,8 @@ import { RelayError } from '../base/errors.ts'
 import type { Deadlines } from '../base/deadlines.ts'
 import type { Logger } from '../base/logger.ts'
 import type { Stats, DropReporter } from '../base/stats.ts'
+import type { StreamOpener } from './streams/byte-stream.ts'
+import type { Allowlist } from '../net/allowlist.ts'
 
 export type PacketKind = 'request' | 'event'
 
@@ -18,7 +20,13 @@ export interface PacketSink {
   send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array): void
 }
 
-export interface OutConnector extends PacketSink {
+/**
+ * The out side as an in connector sees it: datagrams go to send(); TCP streams to openStream(),
+ * present when the out connector carries streams (a tunnel, tcp/connect, tcp/dial).
+ */
+export type OutSide = PacketSink & Partial<StreamOpener>
+
+export interface OutConnector extends PacketSink, Partial<StreamOpener> {
   /** Binds or starts dialling. Resolves when the connector can accept packets (clients: at once). */
   start(): Promise<void>
   close(): Promise<void>
@@ -30,8 +38,8 @@ export interface OutConnector extends PacketSink {
 }
 
 export interface InConnector {
-  /** Binds or starts dialling and from then on sends packets to `out`. */
-  start(out: PacketSink): Promise<void>
+  /** Binds or starts dialling and from then on sends packets (and opens streams) through `out`. */
+  start(out: OutSide): Promise<void>
   close(): Promise<void>
   addresses?(): SocketAddress[]
   /** Looks at the local addresses again now (udp/listen:* binds new ones, drops vanished ones: docs/addresses.md U4). */
@@ -80,6 +88,10 @@ export interface HalfOptionsResolved {
   maxFlowsPerTunnel: number
   /** uhppoted framing: bound on requests awaiting replies (each owns a UDP socket) per connection. */
   maxReplyWindows: number
+  /** Concurrent TCP streams per tunnel connection, both directions (--max-streams). */
+  maxStreams: number
+  /** Destinations the other side may have this half dial (--allow); undefined: none given. */
+  allow?: Allowlist
   /** Restrict resolution to a family. */
   family?: 4 | 6
   /** Certificates for tls/server and tls/client (PEM text), if any were given. */

@@ -11,6 +11,7 @@ import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
 import { resolverFor, withResolver, type Resolver } from '../net/resolver.ts'
 import { dumping, rateLimited } from './sink-wrappers.ts'
+import { Allowlist } from '../net/allowlist.ts'
 
 /** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
 export interface HalfSettings {
@@ -49,6 +50,13 @@ export interface HalfSettings {
   maxFlowsPerTunnel?: number
   /** With --codec uhppoted: requests awaiting replies per connection (default 1,024). */
   maxReplyWindows?: number
+  /** Concurrent TCP streams per tunnel connection, both directions (default 1,024); past it opens are refused. */
+  maxStreams?: number
+  /**
+   * Destinations the other side may have this half dial (tcp/dial): `10.0.0.0/8:22,db.internal:5432,*.corp.example:443`
+   * (src/net/allowlist.ts). Required by connectors that dial what the other side names; `*` opens everything.
+   */
+  allow?: string
   /** PEM text for tls/server and tls/client (uhppoted-tunnel's --ca-cert, --cert, --key, --client-auth). */
   tls?: TlsMaterial
   /** http/https in-connectors: folder of static files (uhppoted-tunnel's --html). */
@@ -118,12 +126,19 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     queueMaxBytes: o.queueMaxBytes ?? 4 << 20,
     maxFlowsPerTunnel: o.maxFlowsPerTunnel ?? 16_384,
     maxReplyWindows: o.maxReplyWindows ?? 1024,
+    maxStreams: positive(o.maxStreams ?? 1024, 'max-streams'),
+    allow: o.allow === undefined ? undefined : Allowlist.parse(o.allow),
     family: o.family,
     tls: o.tls ?? {},
     html: o.html,
     xmppPassword: o.xmppPassword,
     controllers: o.controllers === undefined ? undefined : Object.fromEntries(Object.entries(o.controllers).map(([k, v]) => [String(k), v])),
   }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new RelayError('E_CONFIG', `${name} must be a whole number of at least 1, not ${n}`)
+  return n
 }
 
 /** An in connector made by the caller instead of from a connector string. */

@@ -96,10 +96,20 @@ export interface StreamConn {
   end(): void
   /** Immediate close; queued writes are dropped. */
   destroy(err?: Error): void
+  /** Immediate close that the peer sees as a reset (TCP RST) where the runtime can send one; else destroy(). */
+  reset?(): void
+  /** Stops reading (the kernel's receive window then holds the peer back); resume() reads again. */
+  pause?(): void
+  resume?(): void
 }
 
 export interface StreamHandlers {
   onData(chunk: Uint8Array): void
+  /**
+   * The peer half-closed (TCP FIN). Only connections made with `allowHalfOpen` stay writable after
+   * it; the others close.
+   */
+  onEnd?(): void
   /** Called once, when the connection is gone for any reason. */
   onClose(err?: Error): void
   onDrain?(): void
@@ -110,6 +120,8 @@ export interface TcpListenOptions {
   port: number
   family: Family
   ipv6Only?: boolean
+  /** Keep accepted connections writable after the peer's FIN (forwarded TCP streams); default false. */
+  allowHalfOpen?: boolean
   onConnection(conn: StreamConn): void
 }
 
@@ -127,6 +139,8 @@ export interface TcpConnectOptions {
   localAddress?: string
   /** Local port (`sourceport=`), optional; a failure to bind it fails the attempt with syscall 'bind'. */
   localPort?: number
+  /** Keep the connection writable after the peer's FIN (forwarded TCP streams); default false. */
+  allowHalfOpen?: boolean
 }
 
 /** TLS material and checks for a listening socket (PEM strings: the CLI reads the files). */

@@ -26,6 +26,7 @@ export function wrapSocket(socket: net.Socket): StreamConn {
     else pending.push(chunk)
   })
   socket.on('drain', () => handlers?.onDrain?.())
+  socket.on('end', () => handlers?.onEnd?.())
   socket.on('error', (err) => {
     closeError ??= err
     // A TLS alert after the handshake (a server refusing our certificate under TLS 1.3) errors
@@ -66,12 +67,24 @@ export function wrapSocket(socket: net.Socket): StreamConn {
     destroy(err) {
       socket.destroy(err)
     },
+    reset() {
+      // resetAndDestroy (Node 16.17+) sends a RST; a runtime without it closes normally.
+      const s = socket as net.Socket & { resetAndDestroy?: () => void }
+      if (typeof s.resetAndDestroy === 'function' && !socket.destroyed && !socket.connecting) s.resetAndDestroy()
+      else socket.destroy()
+    },
+    pause() {
+      socket.pause()
+    },
+    resume() {
+      socket.resume()
+    },
   }
 }
 
 export function listenTcp(opts: TcpListenOptions): Promise<StreamListener> {
   const sockets = new Set<net.Socket>()
-  const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+  const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: opts.allowHalfOpen ?? false }, (socket) => {
     // A reset before we look at it must not surface as an unhandled error.
     socket.on('error', () => {})
     sockets.add(socket)
@@ -90,6 +103,7 @@ export function connectTcp(opts: TcpConnectOptions): Promise<StreamConn> {
       localAddress: opts.localAddress,
       localPort: opts.localPort,
       noDelay: true,
+      allowHalfOpen: opts.allowHalfOpen ?? false,
       // Racing happens in the core (spec C-rules); the runtime must dial exactly the literal we give.
       autoSelectFamily: false,
     })

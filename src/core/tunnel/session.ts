@@ -82,6 +82,21 @@ class SessionHandlers implements StreamHandlers {
   onClose(err?: Error): void {
     this.session.connClosed(err)
   }
+  onDrain(): void {
+    this.session.streams?.drain()
+  }
+}
+
+/** What a session hands to the stream multiplexer of its connection (src/core/streams/mux.ts). */
+export interface SessionStreams {
+  /** An open, data, close or window frame. */
+  frame(frame: Frame): void
+  /** An error frame with a flow id; true when it answered a stream (then it is not logged here). */
+  peerError(frame: Frame): boolean
+  /** A pong (the multiplexer measures round trips with its own ping ids). */
+  pong(id: number): void
+  /** The connection's send buffer drained. */
+  drain(): void
 }
 
 export function isAuto(wire: Wire | AutoWire): wire is AutoWire {
@@ -114,6 +129,8 @@ export class Session implements Deadline {
   private lastReceived: number
   private closeHandlers: ((err?: Error) => void)[] = []
   private frameHandler: ((frame: Frame) => void) | undefined
+  /** The connection's streams, when its owner carries them (set before onFrame). */
+  streams: SessionStreams | undefined
   /** Error frames from the peer go here when set (the browser client); otherwise they are logged. */
   onPeerError: ((message: string, frame: Frame) => void) | undefined
   /** Frames that arrived with the hello, before the owner attached (payloads copied). */
@@ -161,7 +178,7 @@ export class Session implements Deadline {
     this.frameHandler = handler
     const early = this.early
     this.early = undefined
-    if (early) for (const f of early) handler(f)
+    if (early) for (const f of early) this.dispatch(f)
   }
 
   /** Runs `fn` once when the session ends (at once if it has). */
@@ -363,9 +380,11 @@ export class Session implements Deadline {
         this.send({ flow: 0, id: frame.id, kind: Kind.pong, payload: EMPTY })
         return
       case Kind.pong:
+        this.streams?.pong(frame.id)
         return
       case Kind.error:
         this.opts.stats.add('tunnel.error_frames')
+        if (frame.flow !== 0 && this.streams?.peerError(frame)) return
         if (this.onPeerError) return this.onPeerError(frame.error ?? '(no text)', frame)
         this.opts.logger.warn(`peer ${this.label} reported an error${frame.flow ? ` on flow ${frame.flow}` : ''}: ${frame.error ?? '(no text)'}`)
         return
@@ -375,6 +394,14 @@ export class Session implements Deadline {
         if (this.frameHandler) this.frameHandler(frame)
         else (this.early ??= []).push({ ...frame, payload: frame.payload.slice() })
         return
+      case Kind.open:
+      case Kind.data:
+      case Kind.close:
+      case Kind.window:
+        if (this.streams) return this.streams.frame(frame)
+        // Before the owner attached (frames that came with the hello): held like the datagrams.
+        if (!this.frameHandler) return void (this.early ??= []).push({ ...frame, payload: frame.payload.slice() })
+      // falls through: this connection carries no streams
       default:
         // open/data/close/window are reserved for stream forwarding: answer instead of hanging up.
         this.opts.stats.add('tunnel.unsupported_frames')
