@@ -13,6 +13,7 @@ const VALUED = new Set([
   'in', 'out', 'config', 'codec', 'udp-timeout', 'flow-idle', 'max-retries', 'max-retry-delay', 'ca-cert', 'cert', 'key',
   'token', 'token-file', 'metrics', 'log-level', 'log-format', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
   'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
+  'allow', 'max-streams',
 ])
 const COMMANDS = new Set(['run', 'version', 'help', 'daemonize', 'undaemonize'])
 

@@ -73,6 +73,8 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     heartbeat: str('heartbeat'),
     queueMaxPackets: int('queue-packets'),
     queueMaxBytes: int('queue-bytes'),
+    maxStreams: int('max-streams'),
+    allow: str('allow'),
     tls: tlsMaterial(o, where, [kindOf(inSpec), kindOf(outSpec)], note),
     html: str('html'),
     resolver: resolverOption(str('resolver'), where),

@@ -16,7 +16,7 @@ export function versionLine(): string {
   return `edgerelay ${VERSION} (${name} ${version})`
 }
 
-export const HELP = `edgerelay ${VERSION}: UDP request/reply and events through a tunnel, on Node, Bun and Deno
+export const HELP = `edgerelay ${VERSION}: UDP request/reply, events and TCP streams through a tunnel, on Node, Bun and Deno
 
 Usage:
   edgerelay [run] --in <connector> --out <connector> [options]
@@ -45,6 +45,10 @@ Connectors (uhppoted-tunnel syntax):
   xmpp/client:<jid>,to=<jid> | ,from=<jid>  in/out XMPP tunnel through a server (,server=<host>:<port>; direct TLS)
   http/<host>:<port>, https/<host>:<port>  in  uhppoted-tunnel's JSON API (POST /udp/broadcast, /udp/send)
   ip/out:<host>:<port>          out   UHPPOTE requests to controllers by serial ([section.controllers]), the rest broadcast
+  tcp/listen:<host>:<port>[,to=<host>:<port>]  in  TCP forwarding: each connection becomes a stream
+  tcp/connect:<host>:<port>     out   every stream dials this destination
+  tcp/dial                      out   every stream dials the destination its opener names (needs --allow)
+  Tunnel clients: ,connections=N keeps N connections (streams spread over them)
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
   Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>
     ,ipv6only=0  udp/listen: ,wildcard ,rescan=30s  multicast group hosts: ,ttl=1 ,loopback ,source=<addr>
@@ -66,6 +70,8 @@ Options:
   --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
   --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)
+  --allow <entries>       tcp/dial: destinations the other half may reach (10.0.0.0/8:22,db.internal:5432,*.corp.example:443; '*' = all)
+  --max-streams 1024      TCP streams per tunnel connection; more are refused
   --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
   --log-level info        debug, info, warn or error (--quiet = warn)
   --debug                 debug level and a hex dump of every packet, with flow and direction

@@ -40,6 +40,8 @@ export interface StreamTunnelOptions {
   endpoint?: Endpoint
   /** Packets received from the peer are events (the out side is udp/event). */
   eventsIn?: boolean
+  /** Clients: how many connections to keep up (`connections=N`, default 1). */
+  connections?: number
 }
 
 type Owner = { attach(session: Session): void }
@@ -156,12 +158,14 @@ class ServerSide extends StreamTunnelBase {
 
 /** Dials the peer, keeps one session up, reconnects with backoff. */
 class ClientSide extends StreamTunnelBase {
-  private session: Session | undefined
+  private readonly sessions = new Set<Session>()
   private readonly stop = new AbortController()
-  private loop: Promise<void> | undefined
+  private loops: Promise<void>[] = []
 
+  /** `connections=N`: N connections, each dialled and kept up on its own (streams spread over them). */
   start(): void {
-    this.loop = this.run()
+    const n = this.opts.connections ?? 1
+    for (let i = 0; i < n; i++) this.loops.push(this.run())
   }
 
   private async run(): Promise<void> {
@@ -177,18 +181,21 @@ class ClientSide extends StreamTunnelBase {
         if (!this.transport.dial) throw new RelayError('E_CONFIG', `${this.opts.text}: ${this.transport.name} does not dial`)
         const conn = await this.transport.dial(addrs, endpoint.port, signal)
         const session = this.newSession(conn, 'client')
-        this.session = session
-        const closed = new Promise<Error | undefined>((resolve) => session.onClose(resolve))
+        this.sessions.add(session)
+        const closed = new Promise<Error | undefined>((resolve) => session.onClose((err) => {
+          this.sessions.delete(session)
+          resolve(err)
+        }))
         handshaking = true
         await session.ready
         handshaking = false
-        this.up = 1
+        this.up++
         backoff.reset()
         this.ctx.stats.add('tunnel.connected')
         this.log.info(`connected to ${session.label} (codec ${session.wire!.name})`, { peer: session.label })
         this.owner.attach(session)
         failure = await closed
-        this.up = 0
+        this.up--
         if (signal.aborted) break
         this.log.warn(`connection to ${session.label} lost${failure ? `: ${failure.message}` : ''}`, { peer: session.label, code: (failure as RelayError | undefined)?.code })
       } catch (err) {
@@ -220,8 +227,8 @@ class ClientSide extends StreamTunnelBase {
 
   async close(): Promise<void> {
     this.stop.abort()
-    this.session?.close()
-    await this.loop
+    for (const s of this.sessions) s.close()
+    await Promise.all(this.loops)
   }
 }
 
@@ -269,11 +276,31 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
   const upstream = new Upstream(ctx)
   const pool = new StreamPool(ctx, opts.text)
   side.defaultKind = Kind.reply
+  // With connections=N to one server, datagrams use one of them (the carrier), or every datagram
+  // would arrive N times; when it is lost, another live one takes over. Streams use them all.
+  const many = (opts.connections ?? 1) > 1
+  const live = new Set<Session>()
+  let carrier: Session | undefined
+  const carry = (session: Session) => {
+    carrier = session
+    upstream.attach(session)
+  }
   side.owner = {
     attach(session) {
       const mux = attachStreams(ctx, session, role)
       if (mux) pool.add(mux)
-      upstream.attach(session)
+      if (!many) return upstream.attach(session)
+      live.add(session)
+      session.onClose(() => {
+        live.delete(session)
+        if (carrier !== session) return
+        carrier = undefined
+        const next = live.values().next().value
+        if (next) carry(next)
+      })
+      if (carrier === undefined) carry(session)
+      // The others carry streams only: a datagram frame on them is the peer's mistake.
+      else session.onFrame = () => ctx.drops.drop('unexpected_kind', `peer ${session.label} sent a datagram frame on a connection that carries streams only`)
     },
   }
   return {
@@ -324,9 +351,29 @@ const isEventOut = (peer: ConnectorSpec) => peer.kind === 'udp' && peer.role ===
 /** The registry entry of a tunnel kind (tcp, tls, ws, grpc) for one role, given how it makes its transport. */
 export function tunnelConnector(makeTransport: (ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec) => StreamTransport) {
   return (role: 'server' | 'client'): ConnectorFactory => ({
-    in: (s, ctx, peer) => streamTunnelIn(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer) }, role),
-    out: (s, ctx) => streamTunnelOut(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s) }, role),
+    in: (s, ctx, peer) => streamTunnelIn(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer), connections: connectionsOf(s, role, peer) }, role),
+    out: (s, ctx) => streamTunnelOut(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), connections: connectionsOf(s, role, undefined) }, role),
   })
+}
+
+/** Out connectors that carry streams only: behind them a tunnel may keep several connections. */
+const STREAM_ONLY_OUT = new Set(['tcp/connect', 'tcp/dial'])
+
+/**
+ * `connections=N` (1-64) on a tunnel client. As --out, streams spread over the N connections and
+ * datagrams use one. As --in the other half would send every datagram on each of them, so it is
+ * refused unless this half's --out carries streams only.
+ */
+function connectionsOf(spec: ConnectorSpec, role: 'server' | 'client', peerOut: ConnectorSpec | undefined): number | undefined {
+  const value = spec.options.connections
+  if (value === undefined) return undefined
+  if (role !== 'client') throw new RelayError('E_CONFIG', `${spec.text}: connections= is for tunnel clients (the side that dials)`)
+  if (!/^[1-9][0-9]?$/.test(value) || Number(value) > 64) throw new RelayError('E_CONFIG', `${spec.text}: connections must be 1-64, not '${value}'`)
+  const n = Number(value)
+  if (n > 1 && peerOut !== undefined && !STREAM_ONLY_OUT.has(`${peerOut.kind}/${peerOut.role}`)) {
+    throw new RelayError('E_CONFIG', `${spec.text}: connections=${n} on a tunnel used as --in works only with a stream --out (tcp/connect, tcp/dial): the other half would send each datagram on every connection`)
+  }
+  return n
 }
 
 /** How long a tcp/tls server with codec auto waits for a first byte before taking a silent peer for uhppoted-tunnel. */

@@ -13,7 +13,7 @@ import { tunnelConnector } from './stream-tunnel.ts'
  * from the local bind given by `bind=`, `sourceport=` or the `::iface:` prefix, keeping only the
  * remote addresses that bind can reach (M1–M4).
  */
-export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint): StreamTransport & Required<Pick<StreamTransport, 'listen' | 'dial'>> {
+export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint, allowHalfOpen = false): StreamTransport & Required<Pick<StreamTransport, 'listen' | 'dial'>> {
   const rt = ctx.runtime
   const log = ctx.logger.child(`tcp/${role}`)
   let warned = false
@@ -25,7 +25,7 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
   const dualStack = role === 'server' && endpoint !== undefined && dualStackRequested(endpoint, text)
   return {
     name: `tcp/${role}`,
-    listen: (addr, port, onConnection) => rt.listenTcp({ ...listenAt(addr, port, dualStack), onConnection }),
+    listen: (addr, port, onConnection) => rt.listenTcp({ ...listenAt(addr, port, dualStack), allowHalfOpen, onConnection }),
     dial: (addresses, port, signal) => {
       const local = endpoint && localBindOf(rt, endpoint, text)
       const targets = filterForLocal(rt, addresses, local, text, warnOnce)
@@ -35,6 +35,7 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
         race,
         localAddressFor: local && ((c) => local.addressFor(c)),
         localPort: local?.port,
+        allowHalfOpen,
         onEvent: (e) => log.debug(`${e.type} ${e.address.includes(':') ? `[${e.address}]` : e.address}:${port} at ${Math.round(e.atMs)} ms${e.type === 'attempt-fail' ? `: ${e.errno ?? e.message}` : ''}`),
       })
     },

@@ -42,7 +42,7 @@ export interface ConnectorSpec {
 /** Known kinds and their roles; a kind with no roles is written `kind/address`. */
 export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
   udp: ['listen', 'broadcast', 'event', 'client', 'p2p'],
-  tcp: ['server', 'client'],
+  tcp: ['server', 'client', 'listen', 'connect', 'dial'],
   tls: ['server', 'client'],
   ws: ['server', 'client'],
   grpc: ['server', 'client'],
@@ -55,7 +55,9 @@ export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
 
 // Roles that reach out to a remote; the others bind. udp/event binds here because its port 0
 // check depends on whether it is used as in or out, which the caller decides later.
-const CONNECTING_ROLES = new Set(['broadcast', 'client', 'out'])
+const CONNECTING_ROLES = new Set(['broadcast', 'client', 'out', 'connect'])
+/** Roles written without an address (`tcp/dial`, options may follow a comma): they dial what the other side names. */
+const ADDRESSLESS_ROLES = new Set(['dial'])
 const CODE = 'E_CONNECTOR_PARSE'
 const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+;=:@/]/
 
@@ -70,6 +72,7 @@ export function parseConnector(text: string): ConnectorSpec {
   const fail = failer(text)
   const { kind, family, slash } = scanKind(text, fail)
   const { role, addrStart } = scanRole(text, kind, slash, fail)
+  if (ADDRESSLESS_ROLES.has(role)) return addressless(text, kind, role, addrStart, fail)
   const comma = indexIn(text, ',', addrStart, text.length)
   const addrEnd = comma < 0 ? text.length : comma
   const rules: HostPortRules = { role: CONNECTING_ROLES.has(role) ? 'connect' : 'listen' }
@@ -111,6 +114,7 @@ export function formatConnector(spec: Omit<ConnectorSpec, 'text'>): string {
   const e = spec.endpoint
   const kind = `${spec.kind}${e?.family ?? ''}`
   const iface = spec.iface ?? e?.iface
+  if (ADDRESSLESS_ROLES.has(spec.role)) return `${kind}/${spec.role}${formatOptions(spec.iface === undefined ? spec.options : { ...spec.options, iface: spec.iface })}`
   let out = spec.role === '' ? `${kind}/` : `${kind}/${spec.role}:`
   if (iface !== undefined && spec.role !== '') out += `:${iface}:`
   if (spec.url !== undefined && spec.kind === 'ws' && spec.role === 'client') out += spec.url
@@ -118,6 +122,22 @@ export function formatConnector(spec: Omit<ConnectorSpec, 'text'>): string {
   else if (e !== undefined) out += formatHostPort(e) + (spec.path !== undefined && spec.path !== '/' ? spec.path : '')
   const options = iface !== undefined && spec.role === '' ? { ...spec.options, iface } : spec.options
   return out + formatOptions(options)
+}
+
+/** `tcp/dial[,options]`: no endpoint; `iface=` is checked as anywhere else. */
+function addressless(text: string, kind: string, role: string, start: number, fail: Fail): ConnectorSpec {
+  const spec: ConnectorSpec = { kind, role, options: {}, text }
+  if (start === text.length) return spec
+  const parsed = parseOptions(text, start, text.length, fail, CODE)
+  const options = { ...parsed.options }
+  if (Object.hasOwn(options, 'iface')) {
+    const checked = checkInterfaceName(options.iface ?? '')
+    if (!checked.ok) fail(CODE, checked.message, (parsed.at.iface ?? 0) + checked.index)
+    spec.iface = checked.value
+    delete options.iface
+  }
+  spec.options = options
+  return spec
 }
 
 interface Address {
@@ -200,6 +220,10 @@ function scanRole(text: string, kind: string, slash: number, fail: Fail): { role
     const valid = roles.map((r) => `${kind}/${r}`).join(', ')
     if (role === '') fail(CODE, `missing role after '${kind}/': expected one of ${valid}`, slash + 1)
     fail(CODE, `unknown role '${text.slice(slash + 1, j)}' for ${kind}: expected one of ${valid}`, slash + 1)
+  }
+  if (ADDRESSLESS_ROLES.has(role)) {
+    if (j < text.length && text[j] !== ',') fail(CODE, `'${kind}/${role}' takes no address (it dials what the other half names, within --allow); options may follow a comma: ${unexpected(text, j)}`, j)
+    return { role, addrStart: j }
   }
   if (text[j] !== ':') fail(CODE, `'${kind}/${role}' must be followed by ':' and an address: ${unexpected(text, j)}`, j)
   return { role, addrStart: j + 1 }

@@ -218,6 +218,8 @@ export interface TcpDialOptions {
   /** Local address to bind for an attempt (M1/M2 filtering happens before); undefined: none. */
   localAddressFor?(remote: Candidate): string | undefined
   localPort?: number
+  /** Keep the connection writable after the peer's FIN (forwarded TCP streams). */
+  allowHalfOpen?: boolean
   onEvent?(event: RaceEvent): void
 }
 
@@ -227,7 +229,7 @@ export function raceTcp(rt: Runtime, text: string, addresses: ResolvedAddress[],
     text,
     port,
     candidates: addresses,
-    attempt: (c, signal) => rt.connectTcp({ address: c.address, port, signal, localAddress: o.localAddressFor?.(c), localPort: o.localPort }),
+    attempt: (c, signal) => rt.connectTcp({ address: c.address, port, signal, localAddress: o.localAddressFor?.(c), localPort: o.localPort, allowHalfOpen: o.allowHalfOpen }),
     dispose: (conn) => conn.destroy(),
     race: { ...o.race, timeoutMs: o.timeoutMs },
     signal: o.signal,

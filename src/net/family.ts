@@ -114,7 +114,7 @@ export function filterForLocal(rt: Runtime, remotes: ResolvedAddress[], local: L
 }
 
 /** Roles that bind locally and then reach out (have a local bind in the M sense). */
-const DIALLING = new Set(['client', 'broadcast'])
+const DIALLING = new Set(['client', 'broadcast', 'connect'])
 
 /**
  * Checks at start what can be checked without the network, so contradictions fail at once with

@@ -38,6 +38,11 @@ const examples: [string, Expected][] = [
   ['tcp/server:0.0.0.0:12345', { kind: 'tcp', role: 'server', endpoint: ep('0.0.0.0', 'ipv4', 12345), options: {} }],
   ['tcp/client:relay.example.com:12345', { kind: 'tcp', role: 'client', endpoint: ep('relay.example.com', 'name', 12345), options: {} }],
   ['tcp/server:[::]:12345', { kind: 'tcp', role: 'server', endpoint: ep('::', 'ipv6', 12345), options: {} }],
+  ['tcp/listen:127.0.0.1:2222', { kind: 'tcp', role: 'listen', endpoint: ep('127.0.0.1', 'ipv4', 2222), options: {} }],
+  ['tcp/listen:127.0.0.1:5432,to=db.internal:5432', { kind: 'tcp', role: 'listen', endpoint: ep('127.0.0.1', 'ipv4', 5432, { options: { to: 'db.internal:5432' } }), options: { to: 'db.internal:5432' } }],
+  ['tcp/connect:10.0.0.5:22', { kind: 'tcp', role: 'connect', endpoint: ep('10.0.0.5', 'ipv4', 22), options: {} }],
+  ['tcp/dial', { kind: 'tcp', role: 'dial', options: {} }],
+  ['tcp/dial,bind=10.0.0.1', { kind: 'tcp', role: 'dial', options: { bind: '10.0.0.1' } }],
   ['tls/server:0.0.0.0:12345', { kind: 'tls', role: 'server', endpoint: ep('0.0.0.0', 'ipv4', 12345), options: {} }],
   ['tls/client:relay.example.com:12345', { kind: 'tls', role: 'client', endpoint: ep('relay.example.com', 'name', 12345), options: {} }],
   [
@@ -120,7 +125,10 @@ test('malformed strings fail with a code and the index of the offending characte
     ['', 'E_CONNECTOR_PARSE', 0],
     [' udp/listen:*:1', 'E_CONNECTOR_PARSE', 0],
     ['foo/listen:1.2.3.4:5', 'E_CONNECTOR_PARSE', 0, /unknown connector kind 'foo': expected one of udp, tcp, tls, ws, grpc, zmq, xmpp, http, https/],
-    ['tcp/listen:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4, /unknown role 'listen' for tcp: expected one of tcp\/server, tcp\/client/],
+    ['tcp/bind:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4, /unknown role 'bind' for tcp: expected one of tcp\/server, tcp\/client, tcp\/listen, tcp\/connect, tcp\/dial/],
+    ['tcp/dial:1.2.3.4:5', 'E_CONNECTOR_PARSE', 8, /takes no address/],
+    ['tcp/dial,iface=eth/0', 'E_CONNECTOR_PARSE', 18],
+    ['tcp/connect:*:22', 'E_INVALID_REMOTE', 12],
     ['udp/bogus:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4, /udp\/listen, udp\/broadcast, udp\/event/],
     ['udp/:1.2.3.4:5', 'E_CONNECTOR_PARSE', 4],
     ['udp:1.2.3.4:5', 'E_CONNECTOR_PARSE', 3],
@@ -209,6 +217,8 @@ function specArb(): fc.Arbitrary<Omit<ConnectorSpec, 'text'>> {
       tls: fc.boolean(),
     })
     .map(({ pair: [kind = '', role = ''], host, port, family, iface, path, options, tls }) => {
+      // tcp/dial has no address: only options (and an interface).
+      if (role === 'dial') return iface === undefined ? { kind, role, options: { ...options } } : { kind, role, options: { ...options }, iface }
       const endpoint: Endpoint = { ...host, port, options }
       const forced = family === 4 ? 'ipv4' : family === 6 ? 'ipv6' : undefined
       if (forced === host.hostKind || (family !== undefined && host.hostKind === 'name')) endpoint.family = family

@@ -22,6 +22,7 @@ export class StreamPool implements StreamOpener {
   private readonly text: string
   private readonly muxes = new Set<StreamMux>()
   private waiters: Waiter[] = []
+  private turn = 0
 
   constructor(ctx: HalfContext, text: string) {
     this.ctx = ctx
@@ -68,11 +69,16 @@ export class StreamPool implements StreamOpener {
   }
 
   private pick(): Promise<StreamMux> {
+    // The least loaded; among equals, the next after the one picked last time (round robin).
+    const all = [...this.muxes]
     let best: StreamMux | undefined
-    for (const m of this.muxes) if (m.canOpen && (best === undefined || m.size < best.size)) best = m
+    for (let i = 0; i < all.length; i++) {
+      const m = all[(this.turn + i) % all.length]!
+      if (m.canOpen && (best === undefined || m.size < best.size)) best = m
+    }
+    this.turn++
     if (best) return Promise.resolve(best)
     if (this.muxes.size > 0) {
-      const all = [...this.muxes]
       if (all.every((m) => m.peerLacksStreams)) return Promise.reject(new StreamError('unsupported', `${this.text}: the other half does not support TCP streams: upgrade it`))
       return Promise.reject(new StreamError('too_many', `${this.text}: every tunnel connection carries its maximum of streams (--max-streams)`))
     }
