@@ -20,6 +20,7 @@ import { negotiatedWire } from '../../src/protocol/wire.ts'
 import { wireFor } from '../../src/protocol/wire-for.ts'
 import { test } from '../harness.ts'
 import { FakeClock } from '../helpers/fake-clock.ts'
+import { concat } from '../helpers/bytes.mjs'
 
 /** One end of an in-memory connection: written bytes wait in `outbox` until the test moves them. */
 class LinkedConn implements StreamConn {
@@ -114,16 +115,6 @@ function sink(stream: TunnelStream, opts: { pauseAt?: number } = {}) {
   }
   stream.setHandlers(h)
   return got
-}
-
-const concat = (chunks: Uint8Array[]) => {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let off = 0
-  for (const c of chunks) {
-    out.set(c, off)
-    off += c.length
-  }
-  return out
 }
 
 async function openPair(p: ReturnType<typeof pair>, dst = 'db.internal:5432') {
