@@ -15,6 +15,7 @@ import { type ConfigSection, DEFAULT_CONFIG_FILE, loadConfig, splitConfigArg } f
 import { daemonize, undaemonize } from './daemonize.ts'
 import { cliLine, useLogFormat } from './cli-lines.ts'
 import { startMetrics } from './metrics-option.ts'
+import { activatedRuntime } from './socket-activation.ts'
 import { warnTokenOnCommandLine } from './secrets.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
   let setup
   let log: Logger
   let configs: Configured[]
+  let activated: ReturnType<typeof activatedRuntime>
   try {
     setup = setUpProcess(args.options)
     cleanups.push(() => setup!.cleanup())
@@ -163,6 +165,7 @@ async function main(): Promise<void> {
     log.info(`edgerelay ${VERSION} on ${runtime.name}, PID ${pid()}, ${setup.describe}`)
     configs = configurations(args.options, log)
     checkDuplicateListens(configs)
+    activated = activatedRuntime(runtime, log)
     const locks = takeLocks(configs, setup.workdir, log)
     cleanups.push(() => locks.forEach((l) => l.release()))
   } catch (err) {
@@ -180,7 +183,7 @@ async function main(): Promise<void> {
     exit(EXIT.ok)
   })
   const sink = setup.sink
-  const start = (i: number) => startHalf({ ...configs[i]!.options, runtime, logger: sink, signal: stop.signal })
+  const start = (i: number) => startHalf({ ...configs[i]!.options, runtime: activated.runtime, logger: sink, signal: stop.signal })
   const supervisors: Promise<void>[] = []
   for (let i = 0; i < configs.length; i++) {
     try {
@@ -195,7 +198,8 @@ async function main(): Promise<void> {
     }
   }
   try {
-    metrics = await startMetrics(args.options, () => halves.filter((h) => h !== undefined), log)
+    metrics = await startMetrics(args.options, () => halves.filter((h) => h !== undefined), log, activated.runtime)
+    activated.reportUnused()
   } catch (err) {
     await Promise.all(halves.map((h) => h?.close()))
     fail(err)

@@ -1,11 +1,12 @@
-import { runtime } from '#runtime'
+import { runtime as defaultRuntime } from '#runtime'
 import type { Logger } from '../base/logger.ts'
+import type { Runtime } from '../ports/runtime.ts'
 import type { Half } from '../half/start-half.ts'
 import { describeMetrics, serveMetrics, type MetricsServer } from '../half/metrics-server.ts'
 import { runtimeInfo, VERSION } from './help.ts'
 
 /** --metrics host:port: the metrics port for every half of this process (none without the option). */
-export async function startMetrics(options: Record<string, string | boolean>, halves: () => readonly Half[], log: Logger): Promise<MetricsServer | undefined> {
+export async function startMetrics(options: Record<string, string | boolean>, halves: () => readonly Half[], log: Logger, runtime: Runtime = defaultRuntime): Promise<MetricsServer | undefined> {
   const address = options.metrics
   if (address === undefined || address === false) return undefined
   const { name, version } = runtimeInfo()

@@ -51,6 +51,8 @@ export interface HttpServeOptions {
   port: number
   family: Family
   ipv6Only?: boolean
+  /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
+  fd?: number
   /** https / wss when present. */
   tls?: HttpTlsOptions
   handler: HttpHandler
@@ -110,6 +112,8 @@ export interface Http2ServeOptions {
   port: number
   family: Family
   ipv6Only?: boolean
+  /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
+  fd?: number
   tls?: HttpTlsOptions
   /** Every new stream; `remote` is the peer of its connection. */
   onStream(stream: Http2Stream, remote: SocketAddress, local: SocketAddress): void

@@ -13,6 +13,8 @@ export interface RuntimeCapabilities {
   udpIpv6Only: boolean
   /** Whether received link-local addresses keep their `%zone`. */
   keepsZoneOnReceive: boolean
+  /** Whether listeners and UDP sockets can take an inherited descriptor (`fd`: systemd socket activation). */
+  inheritsSockets: boolean
 }
 
 export interface Runtime extends HttpRuntime {

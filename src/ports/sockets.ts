@@ -16,6 +16,8 @@ export interface UdpBindOptions {
   reuseAddr?: boolean
   /** IPV6_V6ONLY for `::` (ignored where the runtime cannot set it; see `capabilities`). */
   ipv6Only?: boolean
+  /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
+  fd?: number
   /**
    * Called for every datagram. `data` may be a view into a buffer the adapter reuses after the
    * callback returns: copy it if you keep it.
@@ -122,6 +124,8 @@ export interface TcpListenOptions {
   ipv6Only?: boolean
   /** Keep accepted connections writable after the peer's FIN (forwarded TCP streams); default false. */
   allowHalfOpen?: boolean
+  /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
+  fd?: number
   onConnection(conn: StreamConn): void
 }
 

@@ -13,7 +13,8 @@ export const bunRuntime: Runtime = {
   ...nodeRuntime,
   name: 'bun',
   // ipv6Only via Bun.udpSocket's numeric flags; Bun appends %ifname to scoped sources itself.
-  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true },
+  // Bun's node:net and Bun.udpSocket take no inherited descriptor.
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false },
   bindUdp,
   bindMulticast,
   // Loaded on first use: a tcp/udp half never parses hono.

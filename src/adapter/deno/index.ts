@@ -19,6 +19,8 @@ export const denoRuntime: Runtime = {
     // Deno drops the zone on both paths; ./udp.ts restores it only for sockets bound to a zoned
     // link-local address, so the core must not count on it.
     keepsZoneOnReceive: false,
+    // Deno.listen, Deno.listenDatagram and Deno's node:net take no inherited descriptor.
+    inheritsSockets: false,
   },
   bindUdp,
   bindMulticast,

@@ -13,7 +13,7 @@ import { connectUdp } from './udp-connected.ts'
 
 export const nodeRuntime: Runtime = {
   name: 'node',
-  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true },
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: true },
   bindUdp,
   connectUdp,
   listenTcp,

@@ -9,6 +9,8 @@ export interface ListenAt {
   port: number
   family: Family
   ipv6Only?: boolean
+  /** An inherited listening socket to serve on instead of binding (systemd socket activation). */
+  fd?: number
 }
 
 /**
@@ -20,7 +22,7 @@ export interface ListenAt {
 export function listenBounded(server: net.Server, at: ListenAt, conns: { closeGently?(): void; cutAll(): void }): Promise<StreamListener> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen({ host: at.address, port: at.port, ipv6Only: at.ipv6Only ?? false, exclusive: true }, () => {
+    server.listen(at.fd !== undefined ? { fd: at.fd } : { host: at.address, port: at.port, ipv6Only: at.ipv6Only ?? false, exclusive: true }, () => {
       server.off('error', reject)
       server.on('error', () => {})
       const addr = server.address() as net.AddressInfo

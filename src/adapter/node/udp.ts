@@ -30,7 +30,7 @@ export function bindUdp(opts: UdpBindOptions, setup?: (socket: dgram.Socket) => 
         opts.onError?.(err as Error)
       }
     })
-    socket.bind({ address: opts.address, port: opts.port, exclusive: true }, () => {
+    socket.bind(opts.fd !== undefined ? { fd: opts.fd } : { address: opts.address, port: opts.port, exclusive: true }, () => {
       socket.off('error', onBindError)
       socket.on('error', (err) => opts.onError?.(err))
       try {
