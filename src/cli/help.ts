@@ -34,6 +34,7 @@ Connectors (uhppoted-tunnel syntax):
   udp/p2p:<local>,peer=<host>:<port>  in/out UDP with one fixed peer (both ends bound), the peer's families only
   tcp/server:<host>:<port>      in/out tunnel, accepting the other half
   tcp/client:<host>:<port>      in/out tunnel, dialling the other half
+  tcp/server|client:...,starttls  in/out the tcp tunnel upgraded to TLS after the hello (TLS options as tls/)
   tls/server:<host>:<port>      in/out TLS tunnel, accepting (needs --cert and --key)
   tls/client:<host>:<port>[,sni=<name>]  in/out TLS tunnel, dialling; checks the server's certificate and name
   ws/server:<host>:<port>[/path]  in/out WebSocket tunnel, accepting (wss with --cert/--key); GET /healthz

@@ -32,6 +32,8 @@ export interface StreamTransport {
   dial?(addresses: ResolvedAddress[], port: number, signal: AbortSignal): Promise<StreamConn>
   /** The transport's own wire (ws, grpc: negotiated, no hello); default: the codec's stream wire. */
   wire?: Wire
+  /** STARTTLS (tcp with `,starttls`): TLS on a connection whose plain hello agreed to it. */
+  starttls?(conn: StreamConn): Promise<StreamConn>
 }
 
 export interface StreamTunnelOptions {
@@ -72,7 +74,9 @@ abstract class StreamTunnelBase {
     this.ctx = ctx
     this.transport = transport
     this.opts = opts
-    this.wire = transport.wire ?? streamWire(ctx, role, opts.text)
+    const wire = transport.wire ?? streamWire(ctx, role, opts.text)
+    // uhppoted-tunnel framing has no hello to agree on STARTTLS in: a STARTTLS server never falls back to it.
+    this.wire = transport.starttls && isAuto(wire) ? { ...wire, uhppoted: undefined } : wire
     this.log = ctx.logger.child(transport.name)
     ctx.stats.gauge('tunnel.connections', () => this.up)
   }
@@ -94,6 +98,7 @@ abstract class StreamTunnelBase {
       logger: this.log,
       stats: this.ctx.stats,
       deadlines: this.ctx.deadlines,
+      ...(this.transport.starttls ? { starttls: (c: StreamConn) => this.transport.starttls!(c) } : {}),
     })
   }
 }
@@ -111,7 +116,7 @@ class ServerSide extends StreamTunnelBase {
     const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family, (m) => this.log.warn(m))
     this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
       listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
-    for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (${describeWire(this.wire)})`)
+    for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (${describeWire(this.wire)}${this.transport.starttls ? ', STARTTLS required' : ''})`)
   }
 
   accept(conn: StreamConn): void {
@@ -205,7 +210,9 @@ class ClientSide extends StreamTunnelBase {
         const code = (err as RelayError).code
         // A local bind that cannot reach the remote's family (or zone) is a configuration
         // mistake, not a network hiccup: stop with its own exit code (docs/addresses.md M2, M4, F3).
-        if (code === 'E_FAMILY_MISMATCH' || code === 'E_ZONE_MISMATCH' || code === 'E_FAMILY_CONFLICT' || code === 'E_NO_SUCH_INTERFACE') {
+        // A STARTTLS the server did not agree to (or that something on the path removed) is
+        // never retried in the hope of a plain connection: the half stops.
+        if (code === 'E_FAMILY_MISMATCH' || code === 'E_ZONE_MISMATCH' || code === 'E_FAMILY_CONFLICT' || code === 'E_NO_SUCH_INTERFACE' || code === 'E_STARTTLS_REFUSED') {
           this.ctx.fatal(failure)
           break
         }
@@ -396,5 +403,5 @@ export function streamWire(ctx: HalfContext, role: 'server' | 'client', text: st
 
 function describeWire(wire: Wire | AutoWire): string {
   if (!isAuto(wire)) return `codec ${wire.name}`
-  return wire.uhppoted ? 'codec auto: an edgerelay hello of any codec, or uhppoted-tunnel framing' : 'codec auto: an edgerelay hello of any codec (no uhppoted-tunnel framing: a token is required)'
+  return wire.uhppoted ? 'codec auto: an edgerelay hello of any codec, or uhppoted-tunnel framing' : 'codec auto: an edgerelay hello of any codec (no uhppoted-tunnel framing)'
 }

@@ -7,6 +7,10 @@ import type { StreamTransport } from './stream-tunnel.ts'
 import { listenAt } from '../net/bind-all.ts'
 import { endpointOf } from '../core/connector.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
+import { tlsClientSettings, tlsServerSettings } from './tls.ts'
+import { RelayError } from '../base/errors.ts'
+import type { ConnectorSpec } from '../net/connector-string.ts'
+import type { StreamConn } from '../ports/runtime.ts'
 
 /**
  * Plain TCP as a tunnel transport. Clients race the resolved addresses (RFC 8305, docs/addresses.md C1–C10)
@@ -42,4 +46,32 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
   }
 }
 
-export const tcpConnector = tunnelConnector((ctx, role, spec) => tcpTransport(ctx, role, spec.text, endpointOf(spec)))
+/**
+ * tcp/client and tcp/server; with `,starttls` the halves meet in plain TCP, agree in the hello to
+ * upgrade and run TLS on the same connection (docs/wire-protocol.md#starttls), with tls/'s
+ * certificates and checks (`sni=` on the client names the certificate to expect).
+ */
+export const tcpConnector = tunnelConnector((ctx, role, spec) => {
+  const transport = tcpTransport(ctx, role, spec.text, endpointOf(spec))
+  if (spec.options.starttls === undefined) {
+    if (spec.options.sni !== undefined) throw new RelayError('E_CONFIG', `${spec.text}: sni= is for TLS: use tls/client, or tcp/client with ,starttls`)
+    return transport
+  }
+  return { ...transport, starttls: startTlsFor(ctx, role, spec) }
+})
+
+function startTlsFor(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): (conn: StreamConn) => Promise<StreamConn> {
+  const rt = ctx.runtime
+  const text = spec.text
+  if (spec.options.starttls !== '') throw new RelayError('E_CONFIG', `${text}: starttls takes no value (write ,starttls)`)
+  if (role === 'server' && spec.options.sni !== undefined) throw new RelayError('E_CONFIG', `${text}: sni= is for the dialling side (tcp/client)`)
+  if (!rt.capabilities.startTls || !rt.startTls) throw new RelayError('E_UNSUPPORTED_ON_RUNTIME', `${text}: the ${rt.name} runtime cannot start TLS on an open connection; use tls/${role}`)
+  if (ctx.options.codec === 'uhppoted') throw new RelayError('E_CONFIG', `${text}: STARTTLS is agreed in the edgerelay hello, which uhppoted-tunnel framing (--codec uhppoted) does not have; use tls/${role}`)
+  const startTls = rt.startTls.bind(rt)
+  if (role === 'server') {
+    const tls = tlsServerSettings(ctx, text, `tcp/server`)
+    return (conn) => startTls(conn, { side: 'server', tls })
+  }
+  const tls = tlsClientSettings(ctx, spec)
+  return (conn) => startTls(conn, { side: 'client', tls })
+}

@@ -1,6 +1,6 @@
 import { listenAt } from '../net/bind-all.ts'
-import type { SocketAddress, TlsClientOptions } from '../ports/runtime.ts'
-import type { HalfContext } from '../core/connector.ts'
+import type { SocketAddress, TlsClientOptions, TlsServerOptions } from '../ports/runtime.ts'
+import type { HalfContext, TlsMaterial } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
@@ -20,7 +20,6 @@ const CLIENT_OPTIONS = new Set(['sni'])
 export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): StreamTransport {
   const rt = ctx.runtime
   const text = spec.text
-  const material = ctx.options.tls
   const name = `tls/${role}`
   if (!rt.listenTls || !rt.connectTls) throw new RelayError('E_CONFIG', `${text}: TLS is not available on the ${rt.name} runtime`)
   for (const key of Object.keys(spec.options)) {
@@ -28,49 +27,12 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
       throw new RelayError('E_CONFIG', `${text}: unknown option '${key}' for ${name}${role === 'client' ? ' (it takes sni=<name>)' : ''}`)
     }
   }
-  checkPem(text, '--ca-cert', material.caCert, 'CERTIFICATE')
-  checkPem(text, '--cert', material.cert, 'CERTIFICATE')
-  checkPem(text, '--key', material.key, 'PRIVATE KEY')
-
   if (role === 'server') {
-    if (!material.cert || !material.key) throw new RelayError('E_CONFIG', `${text}: a TLS server needs --cert and --key (its certificate and private key, PEM files)`)
-    if (material.clientAuth && !material.caCert) throw new RelayError('E_CONFIG', `${text}: --client-auth needs --ca-cert (the CA that signs the client certificates)`)
-    const log = ctx.logger.child(name)
+    const tls = tlsServerSettings(ctx, text, name)
     const listenTls = rt.listenTls.bind(rt)
-    return {
-      name,
-      listen: (addr, port, onConnection) => listenTls({
-        ...listenAt(addr, port),
-        onConnection,
-        tls: {
-          cert: material.cert!,
-          key: material.key!,
-          ca: material.clientAuth ? material.caCert : undefined,
-          requestCert: material.clientAuth ?? false,
-          handshakeTimeoutMs: ctx.options.helloTimeoutMs,
-          onClientError(err, remote) {
-            ctx.stats.add('tunnel.tls_refused')
-            log.warn(`refused TLS client ${formatAddress(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`, { peer: formatAddress(remote) })
-          },
-        },
-      }),
-    }
+    return { name, listen: (addr, port, onConnection) => listenTls({ ...listenAt(addr, port), onConnection, tls }) }
   }
-
-  if (Boolean(material.cert) !== Boolean(material.key)) throw new RelayError('E_CONFIG', `${text}: a client certificate needs both --cert and --key`)
-  const sni = spec.options.sni
-  if (sni === '') throw new RelayError('E_CONFIG', `${text}: sni needs a name (sni=relay.example.com)`)
-  const endpoint = spec.endpoint
-  const host = endpoint && (endpoint.hostKind === 'name' || endpoint.hostKind === 'ipv4' || endpoint.hostKind === 'ipv6') ? endpoint.host : undefined
-  const tls: TlsClientOptions = {
-    ca: material.caCert,
-    cert: material.cert,
-    key: material.key,
-    // The name checked against the certificate: sni=, else the host as written (a name, or the
-    // IP literal when one was given), never the address a name resolved to.
-    servername: sni ?? host,
-    handshakeTimeoutMs: ctx.options.helloTimeoutMs,
-  }
+  const tls = tlsClientSettings(ctx, spec)
   const connectTls = rt.connectTls.bind(rt)
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   // Whatever dialling strategy the core uses, each attempt is a TCP connect plus a handshake,
@@ -80,6 +42,61 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
     name,
     dial: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs + 1000, signal),
   }
+}
+
+/**
+ * A TLS server's settings from the half's options (tls/server, tcp/server with `,starttls`),
+ * checked before anything binds: --cert and --key required, --client-auth needs --ca-cert.
+ * Refused handshakes are counted and logged under `name`.
+ */
+export function tlsServerSettings(ctx: HalfContext, text: string, name: string): TlsServerOptions {
+  const material = checkedMaterial(ctx, text)
+  if (!material.cert || !material.key) throw new RelayError('E_CONFIG', `${text}: a TLS server needs --cert and --key (its certificate and private key, PEM files)`)
+  if (material.clientAuth && !material.caCert) throw new RelayError('E_CONFIG', `${text}: --client-auth needs --ca-cert (the CA that signs the client certificates)`)
+  const log = ctx.logger.child(name)
+  return {
+    cert: material.cert,
+    key: material.key,
+    ca: material.clientAuth ? material.caCert : undefined,
+    requestCert: material.clientAuth ?? false,
+    handshakeTimeoutMs: ctx.options.helloTimeoutMs,
+    onClientError(err, remote) {
+      ctx.stats.add('tunnel.tls_refused')
+      log.warn(`refused TLS client ${formatAddress(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`, { peer: formatAddress(remote) })
+    },
+  }
+}
+
+/**
+ * A TLS client's settings from the half's options (tls/client, tcp/client with `,starttls`): the
+ * server certificate is checked against `sni=`, else the host as written. A client certificate
+ * needs both --cert and --key.
+ */
+export function tlsClientSettings(ctx: HalfContext, spec: ConnectorSpec): TlsClientOptions {
+  const text = spec.text
+  const material = checkedMaterial(ctx, text)
+  if (Boolean(material.cert) !== Boolean(material.key)) throw new RelayError('E_CONFIG', `${text}: a client certificate needs both --cert and --key`)
+  const sni = spec.options.sni
+  if (sni === '') throw new RelayError('E_CONFIG', `${text}: sni needs a name (sni=relay.example.com)`)
+  const endpoint = spec.endpoint
+  const host = endpoint && (endpoint.hostKind === 'name' || endpoint.hostKind === 'ipv4' || endpoint.hostKind === 'ipv6') ? endpoint.host : undefined
+  return {
+    ca: material.caCert,
+    cert: material.cert,
+    key: material.key,
+    // The name checked against the certificate: sni=, else the host as written (a name, or the
+    // IP literal when one was given), never the address a name resolved to.
+    servername: sni ?? host,
+    handshakeTimeoutMs: ctx.options.helloTimeoutMs,
+  }
+}
+
+function checkedMaterial(ctx: HalfContext, text: string): TlsMaterial {
+  const material = ctx.options.tls
+  checkPem(text, '--ca-cert', material.caCert, 'CERTIFICATE')
+  checkPem(text, '--cert', material.cert, 'CERTIFICATE')
+  checkPem(text, '--key', material.key, 'PRIVATE KEY')
+  return material
 }
 
 function checkPem(text: string, option: string, value: string | undefined, kind: string): void {

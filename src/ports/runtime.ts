@@ -4,7 +4,7 @@
  * src/adapter/<runtime>/.
  */
 import type { HttpRuntime } from './http.ts'
-import type { ConnectedUdpSocket, UdpConnectOptions, InterfaceAddress, MulticastBindOptions, MulticastSocket, ResolvedAddress, StreamConn, StreamListener, TcpConnectOptions, TcpListenOptions, TlsConnectOptions, TlsListenOptions, UdpBindOptions, UdpSocket, Family } from './sockets.ts'
+import type { ConnectedUdpSocket, StartTlsOptions, UdpConnectOptions, InterfaceAddress, MulticastBindOptions, MulticastSocket, ResolvedAddress, StreamConn, StreamListener, TcpConnectOptions, TcpListenOptions, TlsConnectOptions, TlsListenOptions, UdpBindOptions, UdpSocket, Family } from './sockets.ts'
 
 export type * from './sockets.ts'
 
@@ -15,6 +15,8 @@ export interface RuntimeCapabilities {
   keepsZoneOnReceive: boolean
   /** Whether listeners and UDP sockets can take an inherited descriptor (`fd`: systemd socket activation). */
   inheritsSockets: boolean
+  /** Whether TLS can start on an open connection (STARTTLS: `startTls`); the edge's WebSockets cannot. */
+  startTls: boolean
 }
 
 export interface Runtime extends HttpRuntime {
@@ -29,6 +31,12 @@ export interface Runtime extends HttpRuntime {
   listenTls?(opts: TlsListenOptions): Promise<StreamListener>
   /** Resolves only after the TLS handshake (and the server certificate check) succeeded. */
   connectTls?(opts: TlsConnectOptions): Promise<StreamConn>
+  /**
+   * STARTTLS: runs TLS on `conn`, a connection from listenTcp or connectTcp whose plain bytes are
+   * done. Resolves with the TLS connection once the handshake and the certificate checks passed;
+   * from the call on, `conn` itself is no longer read. Present where `capabilities.startTls` is.
+   */
+  startTls?(conn: StreamConn, opts: StartTlsOptions): Promise<StreamConn>
   /** Addresses of the host's interfaces, read fresh each call (absent where there are none: edge). */
   networkInterfaces?(): InterfaceAddress[]
   /** The index of a named interface, or undefined when there is no such interface. */

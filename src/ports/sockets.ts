@@ -189,6 +189,12 @@ export interface TlsConnectOptions extends TcpConnectOptions {
   connectTimeoutMs?: number
 }
 
+/**
+ * TLS started on a connection that is already open (STARTTLS): the side that dialled is the TLS
+ * client and checks the server's certificate; the side that accepted is the TLS server.
+ */
+export type StartTlsOptions = { side: 'client'; tls: TlsClientOptions } | { side: 'server'; tls: TlsServerOptions }
+
 /** One address of a network interface, as enumerated now. */
 export interface InterfaceAddress {
   /** Interface name (`eth0`). */

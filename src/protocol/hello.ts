@@ -8,6 +8,8 @@ import { RelayError } from '../base/errors.ts'
  *   client → server  "ERLY" | version u8 | type u8 = 1 | flags u16 | codec len u8 | codec | token len u16 | token
  *   server → client  "ERLY" | version u8 | type u8 = 2 accept, 3 refuse | flags u16 | reason len u16 | reason
  *
+ * One flag is defined: FLAG_STARTTLS.
+ *
  * All integers big-endian; codec is ASCII, token and reason UTF-8.
  */
 export const HELLO_MAGIC = new Uint8Array([0x45, 0x52, 0x4c, 0x59]) // "ERLY"
@@ -16,6 +18,13 @@ const TYPE_HELLO = 1
 const TYPE_ACCEPT = 2
 const TYPE_REFUSE = 3
 const MAX_TOKEN_BYTES = 1024
+
+/**
+ * Hello flag (client hello and server accept): STARTTLS. The client offers it in a plain hello that
+ * carries no token; a server that agrees sets it in its accept, and both run TLS on the same
+ * connection, where the usual hello follows (docs/wire-protocol.md#starttls).
+ */
+export const FLAG_STARTTLS = 0x0001
 
 export interface ClientHello {
   version: number
@@ -27,6 +36,7 @@ export interface ClientHello {
 export interface ServerReply {
   version: number
   accepted: boolean
+  flags: number
   reason: string
 }
 
@@ -51,13 +61,15 @@ export function encodeClientHello(hello: { codec: string; token?: string; flags?
   return out
 }
 
-export function encodeServerReply(accepted: boolean, reason = ''): Uint8Array {
+export function encodeServerReply(accepted: boolean, reason = '', flags = 0): Uint8Array {
   const text = encoder.encode(reason).subarray(0, 4000)
   const out = new Uint8Array(4 + 1 + 1 + 2 + 2 + text.length)
   out.set(HELLO_MAGIC, 0)
   out[4] = PROTOCOL_VERSION
   out[5] = accepted ? TYPE_ACCEPT : TYPE_REFUSE
-  new DataView(out.buffer).setUint16(8, text.length)
+  const view = new DataView(out.buffer)
+  view.setUint16(6, flags)
+  view.setUint16(8, text.length)
   out.set(text, 10)
   return out
 }
@@ -108,7 +120,8 @@ export function parseClientHello(buf: Uint8Array): { hello: ClientHello; length:
 export function parseServerReply(buf: Uint8Array): { reply: ServerReply; length: number } | undefined {
   checkHeader(buf, [TYPE_ACCEPT, TYPE_REFUSE], 'server')
   if (buf.length < 10) return undefined
-  const reasonLen = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint16(8)
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  const reasonLen = view.getUint16(8)
   const length = 10 + reasonLen
   if (buf.length < length) return undefined
   let reason: string
@@ -117,7 +130,7 @@ export function parseServerReply(buf: Uint8Array): { reply: ServerReply; length:
   } catch {
     reason = '(reason not valid UTF-8)'
   }
-  return { reply: { version: buf[4]!, accepted: buf[5] === TYPE_ACCEPT, reason }, length }
+  return { reply: { version: buf[4]!, accepted: buf[5] === TYPE_ACCEPT, flags: view.getUint16(6), reason }, length }
 }
 
 /** Compares secrets in time independent of where they differ. */

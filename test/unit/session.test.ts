@@ -172,3 +172,85 @@ test('a connection that reports itself closed from inside end() (Deno) still giv
   assert.equal((closed() as Error & { code: string }).code, 'E_HELLO_TIMEOUT')
   assert.equal(session.state, 'closed')
 })
+
+// --- STARTTLS: the upgrade step of the hello state ---
+
+/** A STARTTLS upgrade the test completes or fails by hand. */
+function upgrader() {
+  const calls: { conn: StreamConn; resolve: (c: StreamConn) => void; reject: (e: Error) => void }[] = []
+  const starttls = (conn: StreamConn) => new Promise<StreamConn>((resolve, reject) => calls.push({ conn, resolve, reject }))
+  return { calls, starttls }
+}
+const settle = () => new Promise((r) => setTimeout(r, 0))
+
+test('STARTTLS client: a plain hello with the offer and no token; the agreement starts TLS, the hello with the token follows inside it, then open', async () => {
+  const up = upgrader()
+  const { conn, session } = setup({ side: 'client', wire: protobuf, token: 'tok', starttls: up.starttls })
+  const plain = conn.written[0]!
+  assert.equal((plain[6]! << 8) | plain[7]!, 1, 'STARTTLS offered')
+  assert.ok(!Buffer.from(plain).includes(Buffer.from('tok')), 'no token in plain text')
+  conn.push(encodeServerReply(true, '', 1))
+  assert.equal(session.state, 'upgrading')
+  assert.equal(up.calls.length, 1)
+  const secure = new FakeConn()
+  up.calls[0]!.resolve(secure)
+  await settle()
+  assert.equal(session.state, 'hello')
+  assert.equal(session.conn, secure)
+  assert.ok(Buffer.from(secure.written[0]!).includes(Buffer.from('tok')), 'the token goes inside TLS')
+  secure.push(encodeServerReply(true))
+  assert.equal(session.state, 'open')
+})
+
+test('STARTTLS client: an accept without the agreement, or bytes after it, end the session; nothing more is written in plain text', () => {
+  for (const [reply, code] of [[encodeServerReply(true), 'E_STARTTLS_REFUSED'], [Uint8Array.from([...encodeServerReply(true, '', 1), 0x16]), 'E_STARTTLS_PROTOCOL']] as const) {
+    const up = upgrader()
+    const { conn, session, closed } = setup({ side: 'client', wire: protobuf, token: 'tok', starttls: up.starttls })
+    conn.push(reply)
+    assert.equal(session.state, 'closing')
+    assert.equal((closed() as Error & { code: string }).code, code)
+    assert.equal(conn.written.length, 1, 'only the plain hello was written')
+    assert.equal(up.calls.length, 0)
+  }
+})
+
+test('STARTTLS server: a hello without the offer is refused; with it, the agreement, then the usual hello (token checked) inside TLS', async () => {
+  const plainOnly = setup({ side: 'server', wire: protobuf, token: 'tok', starttls: upgrader().starttls })
+  plainOnly.conn.push(encodeClientHello({ codec: 'protobuf', token: 'tok' }))
+  assert.equal((plainOnly.closed() as Error & { code: string }).code, 'E_STARTTLS_REQUIRED')
+  assert.match(parseServerReply(plainOnly.conn.written[0]!)!.reply.reason, /requires STARTTLS/)
+
+  const up = upgrader()
+  const { conn, session, closed } = setup({ side: 'server', wire: protobuf, token: 'tok', starttls: up.starttls })
+  conn.push(encodeClientHello({ codec: 'protobuf', flags: 1 }))
+  const agreed = parseServerReply(conn.written[0]!)!.reply
+  assert.ok(agreed.accepted && agreed.flags === 1)
+  assert.equal(session.state, 'upgrading')
+  const secure = new FakeConn()
+  up.calls[0]!.resolve(secure)
+  await settle()
+  secure.push(encodeClientHello({ codec: 'protobuf', token: 'wrong' }))
+  assert.equal((closed() as Error & { code: string }).code, 'E_AUTH', 'the token is checked inside TLS')
+})
+
+test('STARTTLS: a failed TLS handshake is E_STARTTLS_HANDSHAKE; one still not up at the hello limit ends the session too', async () => {
+  const up = upgrader()
+  const failed = setup({ side: 'client', wire: protobuf, starttls: up.starttls })
+  failed.conn.push(encodeServerReply(true, '', 1))
+  up.calls[0]!.reject(new Error('server certificate rejected'))
+  await settle()
+  assert.equal((failed.closed() as Error & { code: string }).code, 'E_STARTTLS_HANDSHAKE')
+  assert.match((failed.closed() as Error).message, /STARTTLS with 192\.0\.2\.7:4000: server certificate rejected/)
+
+  const slow = upgrader()
+  const { clock, conn, session, closed } = setup({ side: 'server', wire: protobuf, starttls: slow.starttls })
+  conn.push(encodeClientHello({ codec: 'protobuf', flags: 1 }))
+  clock.advance(10_000)
+  assert.equal(session.state, 'closing')
+  assert.equal((closed() as Error & { code: string }).code, 'E_STARTTLS_HANDSHAKE')
+  // The upgrade finishing after the end is closed at once.
+  const late = new FakeConn()
+  slow.calls[0]!.resolve(late)
+  await settle()
+  assert.ok(late.destroyed)
+})

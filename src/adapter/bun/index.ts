@@ -14,7 +14,7 @@ export const bunRuntime: Runtime = {
   name: 'bun',
   // ipv6Only via Bun.udpSocket's numeric flags; Bun appends %ifname to scoped sources itself.
   // Bun's node:net and Bun.udpSocket take no inherited descriptor.
-  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false },
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false, startTls: true },
   bindUdp,
   bindMulticast,
   // Loaded on first use: a tcp/udp half never parses hono.

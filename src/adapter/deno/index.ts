@@ -21,6 +21,8 @@ export const denoRuntime: Runtime = {
     keepsZoneOnReceive: false,
     // Deno.listen, Deno.listenDatagram and Deno's node:net take no inherited descriptor.
     inheritsSockets: false,
+    // node:tls over a node:net socket (both ends) works on Deno as on Node.
+    startTls: true,
   },
   bindUdp,
   bindMulticast,

@@ -8,12 +8,13 @@ import { bindMulticast } from './multicast.ts'
 import { lookup } from './dns.ts'
 import { connectTcp, listenTcp } from './tcp.ts'
 import { connectTls, listenTls } from './tls.ts'
+import { startTls } from './starttls.ts'
 import { bindUdp } from './udp.ts'
 import { connectUdp } from './udp-connected.ts'
 
 export const nodeRuntime: Runtime = {
   name: 'node',
-  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: true },
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: true, startTls: true },
   bindUdp,
   connectUdp,
   listenTcp,
@@ -26,6 +27,8 @@ export const nodeRuntime: Runtime = {
   readStatic: async (root, path) => (await import('./static.ts')).readStatic(root, path),
   listenTls,
   connectTls,
+  // Imported eagerly: the plain socket must change hands in the same turn as the hello that agreed to it.
+  startTls,
   lookup,
   networkInterfaces,
   interfaceIndex,

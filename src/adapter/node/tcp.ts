@@ -9,6 +9,20 @@ const HIGH_WATER = 1 << 20
 // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d: socketAddress() shows them as IPv4 before logging or keying (S7).
 const addressOf = socketAddress
 
+/** How to take a wrapped socket back from its StreamConn (STARTTLS hands it to node:tls). */
+const detachers = new WeakMap<StreamConn, () => net.Socket>()
+
+/**
+ * The socket under `conn`, which stops reading it: its listeners are removed and writes corked
+ * for this turn are flushed first, so they leave before anything the new owner writes. Undefined
+ * for a conn this adapter did not wrap.
+ */
+export function detachSocket(conn: StreamConn): net.Socket | undefined {
+  const detach = detachers.get(conn)
+  detachers.delete(conn)
+  return detach?.()
+}
+
 /** Wraps a node:net (or node:tls) socket as a StreamConn. Exported for the TLS adapter. */
 export function wrapSocket(socket: net.Socket): StreamConn {
   socket.setNoDelay(true)
@@ -18,27 +32,33 @@ export function wrapSocket(socket: net.Socket): StreamConn {
   const pending: Uint8Array[] = []
   let corked = false
   const uncork = () => {
+    if (!corked) return
     corked = false
     socket.uncork()
   }
-  socket.on('data', (chunk: Uint8Array) => {
+  const onData = (chunk: Uint8Array) => {
     if (handlers) handlers.onData(chunk)
     else pending.push(chunk)
-  })
-  socket.on('drain', () => handlers?.onDrain?.())
-  socket.on('end', () => handlers?.onEnd?.())
-  socket.on('error', (err) => {
+  }
+  const onDrain = () => handlers?.onDrain?.()
+  const onEnd = () => handlers?.onEnd?.()
+  const onError = (err: Error) => {
     closeError ??= err
     // A TLS alert after the handshake (a server refusing our certificate under TLS 1.3) errors
     // the socket without closing it; a half-open socket whose writes never flush would then
     // never report 'close'. An error always ends the connection.
     socket.destroy()
-  })
-  socket.on('close', () => {
+  }
+  const onClose = () => {
     closed = true
     handlers?.onClose(closeError)
-  })
-  return {
+  }
+  socket.on('data', onData)
+  socket.on('drain', onDrain)
+  socket.on('end', onEnd)
+  socket.on('error', onError)
+  socket.on('close', onClose)
+  const conn: StreamConn = {
     remote: addressOf(socket.remoteAddress, socket.remotePort),
     local: addressOf(socket.localAddress, socket.localPort),
     write(data) {
@@ -80,6 +100,16 @@ export function wrapSocket(socket: net.Socket): StreamConn {
       socket.resume()
     },
   }
+  detachers.set(conn, () => {
+    uncork()
+    socket.off('data', onData)
+    socket.off('drain', onDrain)
+    socket.off('end', onEnd)
+    socket.off('error', onError)
+    socket.off('close', onClose)
+    return socket
+  })
+  return conn
 }
 
 export function listenTcp(opts: TcpListenOptions): Promise<StreamListener> {

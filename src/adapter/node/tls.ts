@@ -5,7 +5,7 @@
 import { listenBounded } from './listen-bounded.ts'
 import net from 'node:net'
 import tls from 'node:tls'
-import type { Family, SocketAddress, StreamConn, StreamListener, TlsConnectOptions, TlsListenOptions } from '../../ports/runtime.ts'
+import type { Family, SocketAddress, StreamConn, StreamListener, TlsClientOptions, TlsConnectOptions, TlsListenOptions, TlsServerOptions } from '../../ports/runtime.ts'
 import { wrapSocket } from './tcp.ts'
 import { socketAddress } from '../../base/address.ts'
 
@@ -29,53 +29,67 @@ export class TlsDialError extends Error {
   }
 }
 
-export function listenTls(opts: TlsListenOptions): Promise<StreamListener> {
-  const t = opts.tls
-  return new Promise((resolve, reject) => {
-    const sockets = new Set<net.Socket>()
-    let server: tls.Server
-    try {
-      server = tls.createServer({
-        cert: t.cert,
-        key: t.key,
-        ca: t.ca,
-        requestCert: t.requestCert ?? false,
-        // With client auth, a missing or foreign client certificate fails the handshake itself
-        // (the client gets an alert), rather than a connection that is accepted and then cut.
-        rejectUnauthorized: t.requestCert ?? false,
-        handshakeTimeout: t.handshakeTimeoutMs,
-        minVersion: MIN_VERSION,
-      }, (socket) => {
-        socket.on('error', () => {})
-        opts.onConnection(wrapSocket(socket))
-      })
-    } catch (err) {
-      reject(new Error(`the TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err }))
-      return
-    }
-    // Raw TCP connections, tracked from accept so handshakes in progress are cut on close too.
-    const peers = new WeakMap<object, SocketAddress>()
-    server.on('connection', (raw: net.Socket) => {
-      raw.on('error', () => {})
-      // Remember the peer now: once a handshake fails, Node no longer knows it.
-      peers.set(raw, addressOf(raw.remoteAddress, raw.remotePort))
-      sockets.add(raw)
-      raw.on('close', () => sockets.delete(raw))
+/**
+ * A TLS server for the options `t`: accepted sockets (from its own listener, or handed to it with
+ * `emit('connection', socket)` for STARTTLS) come to `onSecure` once the handshake and the client
+ * certificate checks passed; failed handshakes go to `t.onClientError` with the peer's address.
+ * Throws when the certificate or key cannot be used.
+ */
+export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSocket) => void): tls.Server {
+  let server: tls.Server
+  try {
+    server = tls.createServer({
+      cert: t.cert,
+      key: t.key,
+      ca: t.ca,
+      requestCert: t.requestCert ?? false,
+      // With client auth, a missing or foreign client certificate fails the handshake itself
+      // (the client gets an alert), rather than a connection that is accepted and then cut.
+      rejectUnauthorized: t.requestCert ?? false,
+      handshakeTimeout: t.handshakeTimeoutMs,
+      minVersion: MIN_VERSION,
+    }, (socket) => {
+      socket.on('error', () => {})
+      onSecure(socket)
     })
-    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
-      // A foreign client certificate surfaces as a bare hang-up on Node and Deno; the reason is
-      // in authorizationError. After the failure, Node and Deno know the peer only via _parent.
-      const s = socket as tls.TLSSocket & { _parent?: net.Socket; authorizationError?: string }
-      const why = s.authorizationError
-      const reported = why
-        ? Object.assign(new Error(`certificate verification failed: ${why.toLowerCase().replaceAll('_', ' ')}`), { code: why })
-        : Object.assign(new Error(cleanMessage(err.message)), { code: err.code })
-      const known = peers.get(s) ?? (s._parent ? peers.get(s._parent) : undefined)
-      opts.tls.onClientError?.(reported, s.remoteAddress ? addressOf(s.remoteAddress, s.remotePort) : known ?? addressOf(undefined, undefined))
-      socket.destroy()
-    })
-    listenBounded(server, opts, { cutAll: () => { for (const socket of sockets) socket.destroy() } }).then(resolve, reject)
+  } catch (err) {
+    throw new Error(`the TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err })
+  }
+  const peers = new WeakMap<object, SocketAddress>()
+  server.on('connection', (raw: net.Socket) => {
+    raw.on('error', () => {})
+    // Remember the peer now: once a handshake fails, Node no longer knows it.
+    peers.set(raw, addressOf(raw.remoteAddress, raw.remotePort))
   })
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    // A foreign client certificate surfaces as a bare hang-up on Node and Deno; the reason is
+    // in authorizationError. After the failure, Node and Deno know the peer only via _parent.
+    const s = socket as tls.TLSSocket & { _parent?: net.Socket; authorizationError?: string }
+    const why = s.authorizationError
+    const reported = why
+      ? Object.assign(new Error(`certificate verification failed: ${why.toLowerCase().replaceAll('_', ' ')}`), { code: why })
+      : Object.assign(new Error(cleanMessage(err.message)), { code: err.code })
+    const known = peers.get(s) ?? (s._parent ? peers.get(s._parent) : undefined)
+    t.onClientError?.(reported, s.remoteAddress ? addressOf(s.remoteAddress, s.remotePort) : known ?? addressOf(undefined, undefined))
+    socket.destroy()
+  })
+  return server
+}
+
+export function listenTls(opts: TlsListenOptions): Promise<StreamListener> {
+  let server: tls.Server
+  try {
+    server = tlsServerFor(opts.tls, (socket) => opts.onConnection(wrapSocket(socket)))
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  // Raw TCP connections, tracked from accept so handshakes in progress are cut on close too.
+  const sockets = new Set<net.Socket>()
+  server.on('connection', (raw: net.Socket) => {
+    sockets.add(raw)
+    raw.on('close', () => sockets.delete(raw))
+  })
+  return listenBounded(server, opts, { cutAll: () => { for (const socket of sockets) socket.destroy() } })
 }
 
 /** Expands an IPv6 literal to eight numbers, so `::1` and `0:0:0:0:0:0:0:1` compare equal. */
@@ -109,6 +123,21 @@ function checkIdentity(expected: string, cert: tls.PeerCertificate): Error | und
   return tls.checkServerIdentity(expected, cert)
 }
 
+/** node:tls client options for `t`: the server certificate is always verified, against `name`. */
+export function tlsClientOptions(t: TlsClientOptions, name: string): tls.ConnectionOptions {
+  return {
+    // SNI carries names only (RFC 6066); an IP is still checked against the certificate.
+    servername: net.isIP(name) ? undefined : name,
+    ca: t.ca,
+    cert: t.cert,
+    key: t.key,
+    minVersion: MIN_VERSION,
+    rejectUnauthorized: true,
+    checkServerIdentity: (_host, cert) => checkIdentity(name, cert),
+    ...(t.alpn ? { ALPNProtocols: t.alpn } : {}),
+  }
+}
+
 export function connectTls(opts: TlsConnectOptions): Promise<StreamConn> {
   const t = opts.tls
   const name = t.servername ?? opts.address
@@ -122,18 +151,10 @@ export function connectTls(opts: TlsConnectOptions): Promise<StreamConn> {
         host: opts.address,
         port: opts.port,
         localAddress: opts.localAddress,
-        // SNI carries names only (RFC 6066); an IP is still checked against the certificate.
-        servername: net.isIP(name) ? undefined : name,
-        ca: t.ca,
-        cert: t.cert,
-        key: t.key,
-        minVersion: MIN_VERSION,
-        rejectUnauthorized: true,
-        checkServerIdentity: (_host, cert) => checkIdentity(name, cert),
+        ...tlsClientOptions(t, name),
         noDelay: true,
         // Racing happens in the core; the runtime dials exactly the literal we give.
         autoSelectFamily: false,
-        ...(t.alpn ? { ALPNProtocols: t.alpn } : {}),
       }
       socket = tls.connect(options)
     } catch (err) {
@@ -191,7 +212,7 @@ export function connectTls(opts: TlsConnectOptions): Promise<StreamConn> {
  * certificate, so a refusal arrives as an alert (or, from some runtimes, a bare close) on a
  * connection that already counts as up. Say so in words.
  */
-function explainClose(conn: StreamConn, where: string): StreamConn {
+export function explainClose(conn: StreamConn, where: string): StreamConn {
   let received = false
   const setHandlers = conn.setHandlers.bind(conn)
   return Object.assign(Object.create(conn) as StreamConn, {
@@ -227,7 +248,7 @@ export function cleanMessage(message: string): string {
   return /^[A-Z0-9_]+$/.test(reason) ? reason.toLowerCase().replaceAll('_', ' ') : reason
 }
 
-function describeDialError(original: Error & { code?: string }, phase: 'tcp' | 'tls', where: string): Error {
+export function describeDialError(original: Error & { code?: string }, phase: 'tcp' | 'tls', where: string): Error {
   const code = original.code
   const err = { message: cleanMessage(original.message) }
   const tail = code ? ` (${code})` : ''

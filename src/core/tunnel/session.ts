@@ -2,10 +2,17 @@
  * One tunnel connection as a state machine (docs/architecture.md, docs/wire-protocol.md):
  *
  *   hello ──(hello exchanged, or the transport negotiated)──▶ open ──(close, error, dead peer)──▶ closing ──▶ closed
- *     └──────────────────────(timeout, refusal, bad bytes, connection lost)──────────────────────▶ closing / closed
+ *     │  ▲
+ *     │  └─(TLS up: the usual hello, inside TLS)─┐
+ *     └──(plain hello agreed on STARTTLS)──▶ upgrading
+ *     └──────────────────────(timeout, refusal, bad bytes, connection lost, TLS failed)──────────▶ closing / closed
  *
  * - hello: the edgerelay hello (tcp, tls) is exchanged; a server with `auto` first decides from the
- *   peer's first bytes whether it speaks the hello (any codec) or uhppoted-tunnel framing.
+ *   peer's first bytes whether it speaks the hello (any codec) or uhppoted-tunnel framing. With
+ *   STARTTLS the first, plain hello carries the offer and no token, and the server's accept the
+ *   agreement; anything else (no offer, no agreement, bytes after it) ends the connection: never
+ *   plain text instead.
+ * - upgrading: TLS starts on the same connection; nothing else is read or written until it is up.
  * - open: frames flow to the owner (upstream or downstream); ping/pong and error frames are
  *   handled here; a quiet edgerelay peer is pinged and, silent for three heartbeats, dropped.
  * - closing: the owners have been told; the connection gets a short grace to flush, then is cut.
@@ -23,10 +30,10 @@ import type { Stats } from '../../base/stats.ts'
 import { formatAddress } from '../../base/address.ts'
 import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 import { Kind, KIND_NAMES, type Frame, type KindValue } from '../../protocol/frame.ts'
-import { encodeClientHello, encodeServerReply, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from '../../protocol/hello.ts'
+import { encodeClientHello, encodeServerReply, FLAG_STARTTLS, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from '../../protocol/hello.ts'
 import type { FrameReader, Wire } from '../../protocol/wire.ts'
 
-export type SessionState = 'hello' | 'open' | 'closing' | 'closed'
+export type SessionState = 'hello' | 'upgrading' | 'open' | 'closing' | 'closed'
 
 /** A server that serves edgerelay hellos of any codec and uhppoted-tunnel framing on one port. */
 export interface AutoWire {
@@ -56,6 +63,11 @@ export interface SessionOptions {
   stats: Stats
   /** The half's deadline service (one timer for every session). */
   deadlines: Deadlines
+  /**
+   * STARTTLS (tcp with `,starttls`): runs TLS on the connection and resolves with the TLS one. The
+   * client offers it, the server requires it; the usual hello then runs inside TLS.
+   */
+  starttls?: (conn: StreamConn) => Promise<StreamConn>
 }
 
 const ignore = (): void => {}
@@ -104,7 +116,8 @@ export function isAuto(wire: Wire | AutoWire): wire is AutoWire {
 }
 
 export class Session implements Deadline {
-  readonly conn: StreamConn
+  /** The connection; with STARTTLS, the TLS one once it is up. */
+  conn: StreamConn
   readonly label: string
   /** Where the connection is in its life (see the file header). */
   state: SessionState = 'hello'
@@ -126,6 +139,8 @@ export class Session implements Deadline {
   private sniffing = false
   /** auto: nothing decided yet. */
   private detecting = false
+  /** STARTTLS: the plain hello is still to come (offer and agreement), then the one inside TLS. */
+  private plainHello: boolean
   private lastReceived: number
   private closeHandlers: ((err?: Error) => void)[] = []
   private frameHandler: ((frame: Frame) => void) | undefined
@@ -150,8 +165,10 @@ export class Session implements Deadline {
     })
     // Owners attach after `ready`; an early failure must not become an unhandled rejection.
     this.ready.catch(ignore)
+    this.plainHello = opts.starttls !== undefined
     conn.setHandlers(new SessionHandlers(this))
     const wire = opts.wire
+    if (this.plainHello && (!isAuto(wire) && (wire.negotiated || !wire.hello))) throw new RelayError('E_CONFIG', 'STARTTLS is agreed in the edgerelay hello: this wire has none')
     if (isAuto(wire)) {
       if (opts.side !== 'server') throw new RelayError('E_CONFIG', 'codec auto is for listening tunnels: a dialling half must name its codec')
       this.detecting = true
@@ -168,7 +185,8 @@ export class Session implements Deadline {
     } else {
       this.wire = wire
       this.pending = new ByteQueue()
-      if (opts.side === 'client') conn.write(encodeClientHello({ codec: wire.name, token: opts.token }))
+      // With STARTTLS the token waits for the hello inside TLS.
+      if (opts.side === 'client') conn.write(this.plainHello ? encodeClientHello({ codec: wire.name, flags: FLAG_STARTTLS }) : encodeClientHello({ codec: wire.name, token: opts.token }))
       this.schedule(this.started + opts.helloTimeoutMs)
     }
   }
@@ -212,6 +230,9 @@ export class Session implements Deadline {
   /** @internal Deadline: the one timer of this session fired. */
   onDeadline(now: number): void {
     switch (this.state) {
+      case 'upgrading':
+        this.fail(new RelayError('E_STARTTLS_HANDSHAKE', `STARTTLS with ${this.label}: TLS was not up within the hello limit of ${this.opts.helloTimeoutMs} ms`))
+        return
       case 'hello':
         const uhppoted = (this.opts.wire as AutoWire).uhppoted
         if (this.detecting && this.pending!.length === 0 && uhppoted) {
@@ -241,7 +262,7 @@ export class Session implements Deadline {
 
   /** @internal The conn's data (through SessionHandlers). */
   received(chunk: Uint8Array): void {
-    if (this.state === 'closing' || this.state === 'closed') return
+    if (this.state === 'closing' || this.state === 'closed' || this.state === 'upgrading') return
     this.lastReceived = this.clock.now()
     try {
       if (this.state === 'hello') return this.hello(chunk)
@@ -300,11 +321,23 @@ export class Session implements Deadline {
     const parsed = parseClientHello(data)
     if (!parsed) return
     const { hello, length } = parsed
+    const offered = (hello.flags & FLAG_STARTTLS) !== 0
+    if (this.plainHello && !offered) {
+      this.opts.stats.add('tunnel.starttls_missing')
+      return this.refuse('this server requires STARTTLS (tcp/server with ,starttls) and the client did not offer it: run the client with ,starttls, or something on the path removed the offer', 'E_STARTTLS_REQUIRED')
+    }
+    if (offered && !this.plainHello) return this.refuse('STARTTLS offered but not done here: this server has no ,starttls (or the offer came again inside TLS)', 'E_STARTTLS_REFUSED')
     const auto = isAuto(this.opts.wire) ? this.opts.wire : undefined
     const wire = auto ? auto.wireFor(hello.codec) : this.wire!
     if (!wire || wire.name !== hello.codec) {
       const speaks = auto ? 'every edgerelay codec this half has and uhppoted-tunnel framing' : `'${this.wire!.name}'`
       return this.refuse(`codec mismatch: this half speaks ${speaks}, the client asked for '${hello.codec}'`, 'E_CODEC_MISMATCH')
+    }
+    if (this.plainHello) {
+      // The agreement: TLS starts with the next byte, so nothing may follow the hello.
+      if (data.length > length) throw new RelayError('E_STARTTLS_PROTOCOL', 'bytes after the STARTTLS offer, before TLS started')
+      this.conn.write(encodeServerReply(true, '', FLAG_STARTTLS))
+      return this.upgrade()
     }
     if (this.opts.token !== undefined && !sameSecret(hello.token, this.opts.token)) {
       return this.refuse(hello.token === undefined ? 'a token is required' : 'wrong token', 'E_AUTH')
@@ -319,9 +352,41 @@ export class Session implements Deadline {
     const parsed = parseServerReply(data)
     if (!parsed) return
     if (!parsed.reply.accepted) return this.fail(new RelayError(refusalCode(parsed.reply.reason), `server refused the tunnel: ${parsed.reply.reason}`))
+    const agreed = (parsed.reply.flags & FLAG_STARTTLS) !== 0
+    if (this.plainHello) {
+      if (!agreed) {
+        return this.fail(new RelayError('E_STARTTLS_REFUSED', `${this.label} accepted the tunnel without agreeing to STARTTLS (a server without ,starttls, or something on the path removed the offer): not sending anything in plain text`))
+      }
+      if (data.length > parsed.length) throw new RelayError('E_STARTTLS_PROTOCOL', 'bytes after the STARTTLS agreement, before TLS started')
+      return this.upgrade()
+    }
+    if (agreed) throw new RelayError('E_STARTTLS_PROTOCOL', 'the server agreed to a STARTTLS that was not offered')
     this.pending = undefined
     this.open(this.wire!)
     if (data.length > parsed.length) this.reader!.push(data.slice(parsed.length))
+  }
+
+  // --- upgrading (STARTTLS) ------------------------------------------------------------------
+
+  /** Starts TLS on the connection; once it is up, the usual hello runs inside it. */
+  private upgrade(): void {
+    this.state = 'upgrading'
+    this.pending = undefined
+    this.plainHello = false
+    const plain = this.conn
+    this.opts.starttls!(plain).then((secure) => {
+      if (this.state !== 'upgrading') return secure.destroy()
+      this.conn = secure
+      this.state = 'hello'
+      this.pending = new ByteQueue()
+      this.opts.stats.add('tunnel.starttls')
+      secure.setHandlers(new SessionHandlers(this))
+      if (this.opts.side === 'client') secure.write(encodeClientHello({ codec: this.wire!.name, token: this.opts.token }))
+    }, (err: Error) => {
+      if (this.state !== 'upgrading') return
+      this.opts.stats.add('tunnel.starttls_failed')
+      this.fail(new RelayError('E_STARTTLS_HANDSHAKE', `STARTTLS with ${this.label}: ${err.message}`, { cause: err }))
+    })
   }
 
   private helloTimeout(): RelayError {
@@ -479,6 +544,7 @@ function safeParseClientHello(data: Uint8Array) {
 
 function refusalCode(reason: string): string {
   if (reason.startsWith('codec mismatch')) return 'E_CODEC_MISMATCH'
+  if (reason.includes('STARTTLS')) return 'E_STARTTLS_REFUSED'
   if (reason.includes('token')) return 'E_AUTH'
   return 'E_HELLO_REFUSED'
 }
