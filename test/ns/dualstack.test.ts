@@ -257,6 +257,7 @@ ns('MC4: IPv6 multicast out (ff15::4321 via v0, ttl=2)', async (t) => {
 ns('MC6: a source-specific join hears only its source', async (t) => {
   const v = await value(t, 'mc4-ssm')
   assert.deepEqual(v.device, ['good'])
+  assert.equal(v.otherHeard, 0, 'the half joined for another source got nothing')
   if (t.runtime === 'deno') assert.match(v.joined[0], /node:dgram \(Deno\.listenDatagram has no source-specific joins\)/)
 })
 

@@ -21,7 +21,8 @@ const SETUP = [
   'ip link set a0 up', 'ip link set a2 up', 'ip link set a3 up',
   // Namespace B: the client's, holding b0 (it ends by itself; the test also kills it).
   `unshare -n sh -c '${NO_DAD}; exec sleep 120' & B=$!; echo "B=$B"`,
-  'sleep 0.2',
+  // B is ready once its shell has become the holder (a bounded wait, 5 s at most).
+  'for i in $(seq 500); do [ "$(cat /proc/$B/comm)" = sleep ] && break; sleep 0.01; done',
   'ip link set b0 netns $B',
   'nsenter -t $B -n sh -c "ip link set lo up && ip link set b0 up"',
   // Link-local destinations without a zone go out a2, the wrong link.

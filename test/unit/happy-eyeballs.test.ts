@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { Family } from '../../src/ports/runtime.ts'
 import { type Candidate, HappyEyeballs, interleave, type Query, type RaceCommand, type RaceEvent, type RaceFailure, type RaceOptions } from '../../src/net/happy-eyeballs.ts'
 import { ConnectRaceError, raceDial } from '../../src/net/dial.ts'
-import { test } from '../harness.ts'
+import { test, waitFor } from '../harness.ts'
 
 type Fate = { connectAfter: number } | { failAfter: number; errno: string } | 'never'
 
@@ -334,7 +334,8 @@ test('driver: carries out the commands with real timers; a loser that connects l
     dispose: (r) => disposed.push(r),
   })
   assert.equal(result, '192.0.2.1')
-  await new Promise((r) => setTimeout(r, 80))
+  // The loser connects later anyway (its attempt ignores the abort): it is disposed of then.
+  await waitFor(() => disposed.length > 0, 'the late connection to be disposed of', 1000, 5)
   assert.deepEqual(disposed, ['2001:db8::1'])
 })
 
@@ -360,19 +361,25 @@ test('driver: all attempts failing rejects with a ConnectRaceError (AggregateErr
 test('driver: an AbortSignal cancels the race and every pending attempt sees its own abort', async () => {
   const controller = new AbortController()
   const aborted: string[] = []
+  const started: string[] = []
   const p = raceDial({
     text: 'tcp/client:x:1',
     port: 1,
     candidates: [cand('2001:db8::1'), cand('192.0.2.1')],
     race: { attemptDelayMs: 20 },
     signal: controller.signal,
-    attempt: (c, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => {
-      aborted.push(c.address)
-      reject(signal.reason)
-    })),
+    attempt: (c, signal) => {
+      started.push(c.address)
+      return new Promise((_, reject) => signal.addEventListener('abort', () => {
+        aborted.push(c.address)
+        reject(signal.reason)
+      }))
+    },
     dispose: () => {},
   })
-  setTimeout(() => controller.abort(), 50)
+  // Cancelled once both attempts are under way.
+  await waitFor(() => started.length === 2, 'both attempts to start', 1000, 1)
+  controller.abort()
   const err = await p.then(() => assert.fail('should be cancelled'), (e) => e)
   assert.equal(err.code, 'E_CANCELLED')
   assert.deepEqual(aborted.sort(), ['192.0.2.1', '2001:db8::1'])

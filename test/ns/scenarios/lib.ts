@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process'
 import { runtime as defaultRuntime } from '#runtime'
 import type { Runtime, UdpSocket } from '../../../src/ports/runtime.ts'
 import { type Half, type HalfOptions, startHalf } from '../../../mod.ts'
+import { waitFor } from '../../helpers/timing.mjs'
 
 export type CheckResult = { ok: true; value: unknown } | { ok: false; error: string }
 
@@ -48,7 +49,7 @@ export function finish(): never {
   process.exit(0)
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+export { waitFor, waitForLine } from '../../helpers/timing.mjs'
 
 /** A half whose log lines are kept, closed when the check ends. */
 export async function half(opts: HalfOptions): Promise<Half & { lines: string[] }> {
@@ -56,17 +57,6 @@ export async function half(opts: HalfOptions): Promise<Half & { lines: string[] 
   const h = await startHalf({ logLevel: 'debug', ...opts, runtime: rt, logger: (_l, line) => lines.push(line) })
   defer(() => h.close())
   return Object.assign(h, { lines })
-}
-
-/** Waits until a log line matches; returns the time it took. */
-export async function waitLine(lines: string[], re: RegExp, timeoutMs = 5000): Promise<string> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const l = lines.find((x) => re.test(x))
-    if (l) return l
-    if (Date.now() > end) throw new Error(`no log line ${re} within ${timeoutMs} ms:\n${lines.join('\n')}`)
-    await sleep(5)
-  }
 }
 
 /** A UDP echo device (on 127.0.0.1 unless told) answering `reply:` + data; counts what it got. */
@@ -87,29 +77,64 @@ export async function echoDevice(address = '127.0.0.1', port = 0): Promise<{ por
   return { port: s.local.port, got }
 }
 
-/**
- * Sends `text` from a UDP socket `connect()`ed to address:port (so the kernel drops replies from
- * any other source) and resolves with the reply, or undefined after `waitMs`.
- */
-export function connectedRequest(address: string, port: number, text: string, waitMs = 1500, bindAddress?: string): Promise<{ reply: string; from: string } | undefined> {
+export interface ConnectedSocket {
+  /** What came back so far (the kernel drops datagrams from any other source than address:port). */
+  got: { reply: string; from: string }[]
+  /** Set when the socket failed (a connect() that could not be made, for one). */
+  failed(): boolean
+  close(): void
+}
+
+/** A UDP socket `connect()`ed to address:port that has sent `text`; it keeps what comes back. */
+export function connectedSocket(address: string, port: number, text: string, bindAddress?: string): Promise<ConnectedSocket> {
   return new Promise((resolve) => {
     const s = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4')
-    const done = (v: { reply: string; from: string } | undefined) => {
-      clearTimeout(timer)
-      try {
-        s.close()
-      } catch {
-        // closed already
-      }
-      resolve(v)
+    const got: ConnectedSocket['got'] = []
+    let failed = false
+    let closed = false
+    const handle: ConnectedSocket = {
+      got,
+      failed: () => failed,
+      close() {
+        if (!closed) s.close()
+        closed = true
+      },
     }
-    const timer = setTimeout(() => done(undefined), waitMs)
-    s.on('error', () => done(undefined))
-    s.on('message', (msg, rinfo) => done({ reply: msg.toString(), from: rinfo.address }))
+    s.on('error', () => {
+      failed = true
+      handle.close()
+      resolve(handle)
+    })
+    s.on('message', (msg, rinfo) => got.push({ reply: msg.toString(), from: rinfo.address }))
     s.bind({ port: 0, address: bindAddress }, () => {
       // A failed connect is reported through 'error' (handled above).
-      s.connect(port, address, () => s.send(text))
+      s.connect(port, address, () => s.send(text, () => resolve(handle)))
     })
+  })
+}
+
+/**
+ * Sends `text` from a UDP socket `connect()`ed to address:port (so the kernel drops replies from
+ * any other source) and resolves with the reply, or undefined when none came within `waitMs`.
+ */
+export async function connectedRequest(address: string, port: number, text: string, waitMs = 1500, bindAddress?: string): Promise<{ reply: string; from: string } | undefined> {
+  const s = await connectedSocket(address, port, text, bindAddress)
+  try {
+    await waitFor(() => s.got.length > 0 || s.failed(), 'a reply', waitMs, 5).catch(() => {})
+    return s.got[0]
+  } finally {
+    s.close()
+  }
+}
+
+/** Sends `text` to address:port from a socket of its own, expecting nothing back. */
+export function send(address: string, port: number, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4')
+    s.bind(0, () => s.send(text, port, address, () => {
+      s.close()
+      resolve()
+    }))
   })
 }
 

@@ -3,7 +3,7 @@
  * `v4` or `v6`): wildcards start without the missing family and say so (S5, F5), an address of
  * the missing family is a ListenError, and a client to a dual-stack name still connects.
  */
-import { check, echoDevice, finish, half, request, tcpConnects, waitLine } from './lib.ts'
+import { check, echoDevice, finish, half, request, tcpConnects, waitForLine } from './lib.ts'
 
 const only = process.argv[2] === 'v6' ? 6 : 4
 const loopback = only === 4 ? '127.0.0.1' : '::1'
@@ -30,7 +30,7 @@ await check('client-dual-name', async () => {
   const far = await half({ in: `tcp/server:${only === 4 ? '127.0.0.1' : '[::1]'}:0`, out: `udp/event:${only === 4 ? '127.0.0.1' : '[::1]'}:9` })
   const port = far.inAddresses()[0]!.port
   const near = await half({ in: `udp/listen:${only === 4 ? '127.0.0.1' : '[::1]'}:0`, out: `tcp/client:dual.test:${port}` })
-  const line = await waitLine(near.lines, /connected to /, 5000)
+  const line = await waitForLine(near.lines, /connected to /, { timeoutMs: 5000 })
   return { line: line.replace(/^.*connected/, 'connected'), events: near.lines.filter((l) => /attempt-|winner/.test(l)).map((l) => l.replace(/^.*tcp\/client /, '')) }
 })
 
