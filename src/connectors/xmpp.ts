@@ -16,8 +16,8 @@
  * and counted (`dropped.xmpp_forged`); the XMPP server authenticates accounts, so --token is not
  * used (refused). The connection to the server is direct TLS (XEP-0368, port 5223 or `server=`),
  * its certificate verified for the JID's domain (--ca-cert or the system's CAs); login is SASL
- * PLAIN inside that TLS. STARTTLS (port 5222) is not offered: the runtime port has no way yet to
- * start TLS on an open connection.
+ * PLAIN inside that TLS. XMPP's STARTTLS (port 5222, RFC 6120 §5) is not done: the runtime's
+ * startTls port could carry it, but direct TLS needs no extra round trip of negotiation.
  */
 import { fixedCodec, type ConnectorFactory, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
