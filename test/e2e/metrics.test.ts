@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, waitFor, type TestContext } from '../harness.ts'
-import { freePort } from '../helpers/free-ports.mjs'
+import { withFreePorts } from '../helpers/with-free-ports.ts'
 import { needPeers } from '../helpers/peers.ts'
-import { CLI, ownLockfile, run, startProcess } from '../helpers/processes.ts'
+import { CLI, ownLockfile, run, startOnFreePort, startOnFreePorts, startProcess } from '../helpers/processes.ts'
 import { rawConnect } from '../helpers/raw-tcp.ts'
 import { echoDevice, roundTrip, udpPeer } from '../helpers/udp.ts'
 
@@ -32,6 +32,9 @@ function sample(text: string, metric: string, labels: Record<string, string> = {
   return undefined
 }
 
+/** A half's output once both its tunnel server and its metrics port listen, in either order. */
+const bothListening = /^(?=[\s\S]*listening on)(?=[\s\S]*metrics on http:\/\/127\.0\.0\.1:\d+\/metrics)/
+
 const get = async (port: number, path: string) => {
   const r = await fetch(`http://127.0.0.1:${port}${path}`)
   return { status: r.status, type: r.headers.get('content-type'), body: await r.text() }
@@ -40,11 +43,8 @@ const get = async (port: number, path: string) => {
 test('--metrics: Prometheus text that promtool accepts, with frames, bytes, flows, connections and round-trip times after real traffic', async (t) => {
   const cli = CLI[t.runtime]
   const device = await echoDevice(t)
-  const [tunnel, near, farMetrics, nearMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()]
-  const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--metrics', `127.0.0.1:${farMetrics}`])
-  await far.waitFor(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/)
-  const nearHalf = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${near}`, '--out', `tcp/client:127.0.0.1:${tunnel}`, '--metrics', `127.0.0.1:${nearMetrics}`])
-  await nearHalf.waitFor(/connected to/)
+  const { ports: [tunnel, farMetrics] } = await startOnFreePorts(t, 2, ([tunnel, farMetrics]) => [...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--metrics', `127.0.0.1:${farMetrics}`], bothListening)
+  const { proc: nearHalf, ports: [near, nearMetrics] } = await startOnFreePorts(t, 2, ([near, nearMetrics]) => [...cli, '--in', `udp/listen:127.0.0.1:${near}`, '--out', `tcp/client:127.0.0.1:${tunnel}`, '--metrics', `127.0.0.1:${nearMetrics}`], /connected to/)
   await nearHalf.waitFor(/metrics on/)
   for (let i = 0; i < 5; i++) assert.equal(await roundTrip(t, near, `ping${i}`), `reply0:ping${i}`)
 
@@ -81,12 +81,11 @@ test('--metrics: Prometheus text that promtool accepts, with frames, bytes, flow
 
 test('/healthz is ready while the tunnel is up, 503 naming the half while it is down, ready again after a reconnect', async (t) => {
   const cli = CLI[t.runtime]
-  const [tunnel, metrics] = [await freePort(), await freePort()]
-  const farArgs = [...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', 'udp/broadcast:127.0.0.1:9']
-  let far = startProcess(t, farArgs)
-  await far.waitFor(/listening on/)
-  const near = startProcess(t, [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', `tcp/client:127.0.0.1:${tunnel}`, '--max-retry-delay', '300ms', '--metrics', `127.0.0.1:${metrics}`])
-  await near.waitFor(/metrics on/)
+  const farArgs = (tunnel: number) => [...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', 'udp/broadcast:127.0.0.1:9']
+  const first = await startOnFreePort(t, farArgs, /listening on/)
+  const tunnel = first.port
+  let far = first.proc
+  const { proc: near, port: metrics } = await startOnFreePort(t, (metrics) => [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', `tcp/client:127.0.0.1:${tunnel}`, '--max-retry-delay', '300ms', '--metrics', `127.0.0.1:${metrics}`], /metrics on/)
   await waitFor(async () => (await get(metrics, '/healthz')).status === 200, 'ready')
   assert.equal((await get(metrics, '/healthz')).body, 'ready\n')
   await far.stop('SIGKILL')
@@ -98,7 +97,7 @@ test('/healthz is ready while the tunnel is up, 503 naming the half while it is 
   const m = (await get(metrics, '/metrics')).body
   assert.equal(sample(m, 'edgerelay_half_ready'), 0)
   assert.equal(sample(m, 'edgerelay_tunnel_connections', { side: 'out' }), 0)
-  far = startProcess(t, [...farArgs, ...ownLockfile(t)])
+  far = startProcess(t, [...farArgs(tunnel), ...ownLockfile(t)])
   await waitFor(async () => (await get(metrics, '/healthz')).status === 200, 'ready again after the far half is back', 10_000).catch((err) => {
     throw new Error(`${err.message}\nfar: ${far.output()}\nnear: ${near.output()}`)
   })
@@ -107,37 +106,38 @@ test('/healthz is ready while the tunnel is up, 503 naming the half while it is 
 
 test('drops by reason, queue depth and handshake failures by reason show in the metrics', async (t) => {
   const cli = CLI[t.runtime]
-  const [tunnel, near, metrics, farMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()]
-  // No far half yet: one packet waits in the queue, the next two are dropped as queue_full.
-  const half = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${near}`, '--out', `tcp/client:127.0.0.1:${tunnel}`, '--queue-packets', '1', '--metrics', `127.0.0.1:${metrics}`])
-  await half.waitFor(/metrics on/)
-  const client = await udpPeer(t)
-  for (const p of ['a', 'b', 'c']) client.send(p, near)
-  const m = await waitFor(async () => {
-    const body = (await get(metrics, '/metrics')).body
-    return sample(body, 'edgerelay_dropped_total', { reason: 'queue_full' }) === 2 ? body : undefined
-  }, 'two queue_full drops')
-  assert.equal(sample(m, 'edgerelay_tunnel_queue_packets', { side: 'out', connector: 'tcp/client' }), 1)
-  assert.equal(sample(m, 'edgerelay_tunnel_queue_bytes', { side: 'out', connector: 'tcp/client' }), 1)
-  assert.equal(sample(m, 'edgerelay_half_ready'), 0)
-  // A client that is not edgerelay fails the far half's hello: counted under its code.
-  const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', 'udp/broadcast:127.0.0.1:9', '--metrics', `127.0.0.1:${farMetrics}`])
-  await far.waitFor(/metrics on/)
-  const raw = await rawConnect(t, tunnel)
-  raw.write(new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n'))
-  await raw.closed
-  const f = await waitFor(async () => {
-    const body = (await get(farMetrics, '/metrics')).body
-    return sample(body, 'edgerelay_tunnel_handshake_failures_total', { reason: 'E_HELLO_MAGIC' }) === 1 ? body : undefined
-  }, 'a handshake failure counted as E_HELLO_MAGIC')
-  assert.equal((await promtool(t, f)).code, 0)
+  // The far half binds `tunnel` last, which the near half dials from the start: taken by then,
+  // the whole run starts again on other ports.
+  await withFreePorts(t, 4, async ([tunnel, near, metrics, farMetrics], t) => {
+    // No far half yet: one packet waits in the queue, the next two are dropped as queue_full.
+    const half = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${near}`, '--out', `tcp/client:127.0.0.1:${tunnel}`, '--queue-packets', '1', '--metrics', `127.0.0.1:${metrics}`])
+    await half.waitFor(/metrics on/)
+    const client = await udpPeer(t)
+    for (const p of ['a', 'b', 'c']) client.send(p, near)
+    const m = await waitFor(async () => {
+      const body = (await get(metrics, '/metrics')).body
+      return sample(body, 'edgerelay_dropped_total', { reason: 'queue_full' }) === 2 ? body : undefined
+    }, 'two queue_full drops')
+    assert.equal(sample(m, 'edgerelay_tunnel_queue_packets', { side: 'out', connector: 'tcp/client' }), 1)
+    assert.equal(sample(m, 'edgerelay_tunnel_queue_bytes', { side: 'out', connector: 'tcp/client' }), 1)
+    assert.equal(sample(m, 'edgerelay_half_ready'), 0)
+    // A client that is not edgerelay fails the far half's hello: counted under its code.
+    const far = startProcess(t, [...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', 'udp/broadcast:127.0.0.1:9', '--metrics', `127.0.0.1:${farMetrics}`])
+    await far.waitFor(bothListening)
+    const raw = await rawConnect(t, tunnel)
+    raw.write(new TextEncoder().encode('GET / HTTP/1.0\r\n\r\n'))
+    await raw.closed
+    const f = await waitFor(async () => {
+      const body = (await get(farMetrics, '/metrics')).body
+      return sample(body, 'edgerelay_tunnel_handshake_failures_total', { reason: 'E_HELLO_MAGIC' }) === 1 ? body : undefined
+    }, 'a handshake failure counted as E_HELLO_MAGIC')
+    assert.equal((await promtool(t, f)).code, 0)
+  })
 }, { timeout: 40_000 })
 
 test('the metrics port answers 404 and 405 elsewhere; a bad --metrics address exits 2, a taken port exits 5', async (t) => {
   const cli = CLI[t.runtime]
-  const metrics = await freePort()
-  const half = startProcess(t, [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', 'udp/broadcast:127.0.0.1:9', '--metrics', `127.0.0.1:${metrics}`])
-  await half.waitFor(/metrics on/)
+  const { port: metrics } = await startOnFreePort(t, (metrics) => [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', 'udp/broadcast:127.0.0.1:9', '--metrics', `127.0.0.1:${metrics}`], /metrics on/)
   assert.equal((await get(metrics, '/healthz')).status, 200)
   assert.equal((await get(metrics, '/nope')).status, 404)
   assert.equal((await fetch(`http://127.0.0.1:${metrics}/metrics`, { method: 'POST' }).then(async (r) => (await r.text(), r.status))), 405)

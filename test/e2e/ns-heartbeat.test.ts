@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { test, waitFor } from '../harness.ts'
-import { CLI, ROOT, run, startProcess, type Proc } from '../helpers/processes.ts'
+import { CLI, ROOT, ownLockfile, run, startProcess, type Proc } from '../helpers/processes.ts'
 
 // A peer that vanishes without closing (its packets silently dropped, as when a link goes down
 // or a NAT forgets the connection) is found by the heartbeat and the connection replaced. Runs
@@ -42,10 +42,11 @@ test('a far half whose packets vanish is declared dead by the heartbeat within 3
   }
   const device = startProcess(t, inNs(['node', `${ROOT}test/helpers/ns-udp.mjs`, 'echo', '7000']))
   await device.waitFor(/ready/)
+  // Lockfiles of their own (ownLockfile): with fixed ports every runtime's run names the same default one.
   const hb = ['--heartbeat', `${HEARTBEAT_MS}ms`]
-  const far = startProcess(t, inNs([...cli, '--in', 'tcp/server:10.9.0.2:7100', '--out', 'udp/broadcast:127.0.0.1:7000', ...hb]))
+  const far = startProcess(t, inNs([...cli, '--in', 'tcp/server:10.9.0.2:7100', '--out', 'udp/broadcast:127.0.0.1:7000', ...hb, ...ownLockfile(t)]))
   await far.waitFor(/listening on/)
-  const near = startProcess(t, inNs([...cli, '--in', 'udp/listen:127.0.0.1:7200', '--out', 'tcp/client:10.9.0.2:7100', ...hb, '--max-retry-delay', '300ms', '--connect-timeout', '1s']))
+  const near = startProcess(t, inNs([...cli, '--in', 'udp/listen:127.0.0.1:7200', '--out', 'tcp/client:10.9.0.2:7100', ...hb, '--max-retry-delay', '300ms', '--connect-timeout', '1s', ...ownLockfile(t)]))
   await near.waitFor(/connected to 10\.9\.0\.2:7100/)
   const pinger = startProcess(t, inNs(['node', `${ROOT}test/helpers/ns-udp.mjs`, 'pinger', '7200', '100']))
   await pinger.waitFor(/got \d+/)

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
-import { freePort } from '../helpers/free-ports.mjs'
 import { needPeers } from '../helpers/peers.ts'
-import { CLI, startProcess } from '../helpers/processes.ts'
+import { CLI, startOnFreePort, startOnFreePorts, startProcess } from '../helpers/processes.ts'
 import { rawConnect } from '../helpers/raw-tcp.ts'
 import { echoDevice, roundTrip, udpPeer, text } from '../helpers/udp.ts'
 
@@ -16,9 +15,7 @@ test('socket activation, TCP: the far half and its metrics port serve on the soc
   needPeers('systemd-socket-activate')
   const cli = CLI[t.runtime]
   const device = await echoDevice(t)
-  const [tunnel, metrics, spare] = [await freePort(), await freePort(), await freePort()]
-  const far = startProcess(t, [...activate([`127.0.0.1:${tunnel}`, `127.0.0.1:${metrics}`, `127.0.0.1:${spare}`]), ...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--metrics', `127.0.0.1:${metrics}`])
-  await far.waitFor(new RegExp(`Listening on 127\\.0\\.0\\.1:${spare}`))
+  const { proc: far, ports: [tunnel, metrics, spare] } = await startOnFreePorts(t, 3, ([tunnel, metrics, spare]) => [...activate([`127.0.0.1:${tunnel}`, `127.0.0.1:${metrics}`, `127.0.0.1:${spare}`]), ...cli, '--in', `tcp/server:127.0.0.1:${tunnel}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`, '--metrics', `127.0.0.1:${metrics}`], ([, , spare]) => new RegExp(`Listening on 127\\.0\\.0\\.1:${spare}`))
   if (t.runtime !== 'node') {
     // The first connection makes systemd-socket-activate start the half, which must not bind on its own.
     const poke = await rawConnect(t, tunnel)
@@ -41,9 +38,7 @@ test('socket activation, TCP: the far half and its metrics port serve on the soc
 test('socket activation, UDP: udp/listen takes the datagram socket, and the datagram that started it is relayed', async (t) => {
   needPeers('systemd-socket-activate')
   const device = await echoDevice(t)
-  const port = await freePort()
-  const half = startProcess(t, [...activate([`127.0.0.1:${port}`], true), ...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`])
-  await half.waitFor(/Listening on/)
+  const { proc: half, port } = await startOnFreePort(t, (port) => [...activate([`127.0.0.1:${port}`], true), ...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${port}`, '--out', `udp/broadcast:127.0.0.1:${device.port}`], /Listening on/)
   const client = await udpPeer(t)
   client.send('first', port)
   if (t.runtime !== 'node') {

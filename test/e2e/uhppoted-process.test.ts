@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { currentRuntime, test, waitFor } from '../harness.ts'
 import { freePort } from '../helpers/free-ports.mjs'
-import { CLI, cleanExit, run, startProcess } from '../helpers/processes.ts'
+import { CLI, cleanExit, run, startOnFreePort, startProcess } from '../helpers/processes.ts'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'edgerelay-proc-'))
 
@@ -25,11 +25,9 @@ function hasSystemdAnalyze(): boolean {
 
 /** A half with a default lockfile (fixed ports), started; returns its command and the lockfile's path. */
 async function lockedHalf(t: Parameters<typeof startProcess>[0]) {
-  const port = await freePort()
-  const command = [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9']
-  const proc = startProcess(t, command)
-  await proc.waitFor(/udp\/listen listening on/)
-  return { command, proc, lockfile: /lockfile (\S+)/.exec(proc.output())![1]! }
+  const command = (port: number) => [...CLI[t.runtime], '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9']
+  const { proc, port } = await startOnFreePort(t, command, /udp\/listen listening on/)
+  return { command: command(port), proc, lockfile: /lockfile (\S+)/.exec(proc.output())![1]! }
 }
 
 test('a second identical half refuses to start, naming the lockfile and the PID; a killed holder\'s lock is taken over', async (t) => {
@@ -55,9 +53,7 @@ test('a lockfile left by a killed half (kill -9) is taken over, as a released fl
 test('--pid writes the PID and removes it at exit; --workdir is created and holds the default lockfile; --lockfile names it', async (t) => {
   const cli = CLI[t.runtime]
   const dir = tmp()
-  const port = await freePort()
-  const proc = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--pid', join(dir, 'relay.pid'), '--workdir', join(dir, 'work')])
-  await proc.waitFor(/listening on/)
+  const { proc, port } = await startOnFreePort(t, (port) => [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--pid', join(dir, 'relay.pid'), '--workdir', join(dir, 'work')], /listening on/)
   assert.equal(readFileSync(join(dir, 'relay.pid'), 'utf8'), `${proc.child.pid}\n`)
   assert.match(proc.output(), new RegExp(`lockfile ${join(dir, 'work').replace(/[.]/g, '\\.')}/uhppoted-tunnel-[0-9a-f]{40}\\.pid`))
   assert.ok(cleanExit(await proc.stop(), proc.output(), t.runtime), proc.output())

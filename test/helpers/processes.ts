@@ -31,23 +31,33 @@ export function startProcess(t: TestContext, cmd: string[], opts: { cwd?: string
   return proc
 }
 
+type StartOptions = { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number }
+
 /**
- * Starts `cmd(port)` for the test on a free port and waits until its output matches `ready`;
- * starts it again on another port when that one was taken before the program bound it.
+ * Starts `cmd(ports)` for the test on `count` free ports and waits until its output matches
+ * `ready` (or `ready(ports)`); starts it again on other ports when one was taken before the
+ * program bound it.
  */
-export function startOnFreePort(t: TestContext, cmd: (port: number) => string[], ready: RegExp, opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<{ proc: Proc; port: number }> {
-  return withFreePorts(t, 1, async ([port], t) => {
-    const proc = startProcess(t, cmd(port!), opts)
-    await proc.waitFor(ready, opts.timeoutMs)
-    return { proc, port: port! }
+export function startOnFreePorts(t: TestContext, count: number, cmd: (ports: number[]) => string[], ready: RegExp | ((ports: number[]) => RegExp), opts: StartOptions = {}): Promise<{ proc: Proc; ports: number[] }> {
+  return withFreePorts(t, count, async (ports, t) => {
+    const proc = startProcess(t, cmd(ports), opts)
+    await proc.waitFor(typeof ready === 'function' ? ready(ports) : ready, opts.timeoutMs)
+    return { proc, ports }
   })
 }
 
+/** startOnFreePorts with one port. */
+export async function startOnFreePort(t: TestContext, cmd: (port: number) => string[], ready: RegExp, opts: StartOptions = {}): Promise<{ proc: Proc; port: number }> {
+  const { proc, ports } = await startOnFreePorts(t, 1, ([port]) => cmd(port!), ready, opts)
+  return { proc, port: ports[0]! }
+}
+
 /**
- * `--lockfile <a file of its own>` for a CLI half started again with the same arguments after a
- * SIGKILL: on a Deno test runner the killed half stays a zombie (unreaped, so its PID still
- * answers) and the default lockfile, named after the arguments, would call the new one a second
- * copy. The folder is removed when the test ends.
+ * `--lockfile <a file of its own>` for a CLI half whose default lockfile (named after its
+ * arguments) a killed half may have left: one started again with the same arguments after a
+ * SIGKILL, or one on fixed ports that every runtime's run starts alike. A Deno half cannot check
+ * the holder's PID and keeps such a lockfile, and on a Deno test runner a killed half stays a
+ * zombie whose PID still answers. The folder is removed when the test ends.
  */
 export function ownLockfile(t: TestContext): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'edgerelay-lock-'))

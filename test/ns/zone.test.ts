@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict'
 import { test } from '../harness.ts'
 import { NO_DAD, netns, skipWithoutNamespaces } from '../helpers/netns.ts'
-import { CLI, ROOT } from '../helpers/processes.ts'
+import { CLI, ROOT, ownLockfile } from '../helpers/processes.ts'
 
 const SETUP = [
   NO_DAD,
@@ -50,8 +50,10 @@ test('U1, U2 and Deno\'s lost zone: a link-local client on one of two links gets
 
   const echo = ns.start(['node', `${ROOT}test/ns/scenarios/peer.mjs`, 'echo', '127.0.0.1', '47200'])
   await echo.waitFor(/ready/)
-  const perAddress = ns.start([...CLI[t.runtime], '--in', 'udp/listen:*:47201', '--out', 'udp/broadcast:127.0.0.1:47200', '--debug'])
-  const wildcard = ns.start([...CLI[t.runtime], '--in', 'udp/listen:[::]:47202', '--out', 'udp/broadcast:127.0.0.1:47200', '--debug'])
+  // Lockfiles of their own: the ports are fixed, so the default lockfile (named after the
+  // arguments) is the same on every runtime's run, and a Deno half keeps one a killed half left.
+  const perAddress = ns.start([...CLI[t.runtime], '--in', 'udp/listen:*:47201', '--out', 'udp/broadcast:127.0.0.1:47200', '--debug', ...ownLockfile(t)])
+  const wildcard = ns.start([...CLI[t.runtime], '--in', 'udp/listen:[::]:47202', '--out', 'udp/broadcast:127.0.0.1:47200', '--debug', ...ownLockfile(t)])
   await perAddress.waitFor(/listening on port 47201/)
   await wildcard.waitFor(/listening on/)
 
