@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto'
 import http from 'node:http'
 import net from 'node:net'
 import type { TestContext } from '../harness.ts'
-import { testCerts } from './certs.ts'
 import { half, type LoggedHalf } from './halves.ts'
+import { CONFORMANCE, clientSide, serverSide } from './transports.ts'
 import type { HalfOptions } from '../../mod.ts'
 import { waitFor } from '../harness.ts'
 
@@ -107,15 +107,13 @@ export interface Transport {
   near?: Partial<HalfOptions>
 }
 
-/** Every tunnel transport streams must work over, with the options each needs. */
+/** Every tunnel transport streams must work over (the conformance table's rows), with the options each needs. */
 export function transports(): Transport[] {
-  const { pem } = testCerts()
-  return [
-    { name: 'tcp', server: 'tcp/server:127.0.0.1:0', client: (p) => `tcp/client:127.0.0.1:${p}` },
-    { name: 'tls', server: 'tls/server:127.0.0.1:0', client: (p) => `tls/client:localhost:${p}`, far: { tls: { cert: pem.serverCert, key: pem.serverKey } }, near: { tls: { caCert: pem.ca } } },
-    { name: 'ws', server: 'ws/server:127.0.0.1:0/t', client: (p) => `ws/client:ws://127.0.0.1:${p}/t` },
-    { name: 'grpc', server: 'grpc/server:127.0.0.1:0', client: (p) => `grpc/client:127.0.0.1:${p}` },
-  ]
+  return CONFORMANCE.map((tr) => {
+    const server = serverSide(tr, '127.0.0.1', 0)
+    const client = (port: number) => clientSide(tr, '127.0.0.1', port)
+    return { name: tr.name, server: server.connector, client: (p) => client(p).connector, far: { tls: server.tls }, near: { tls: client(0).tls } }
+  })
 }
 
 /** A far half (transport server → `farOut`) and a near half (`nearIn` → transport client), connected. */
