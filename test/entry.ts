@@ -14,6 +14,8 @@ const filter = process.env.TEST_FILTER ?? ''
 let passed = 0
 let failed = 0
 let skipped = 0
+/** Skipped for something this machine lacks (a failure under CI=true). */
+let unavailable = 0
 const failures: string[] = []
 
 for (const file of files) {
@@ -31,9 +33,10 @@ for (const file of files) {
 for (const t of registered) {
   const label = `${t.file.replace(/^.*test\//, '')} › ${t.name}`
   if (filter && !label.includes(filter)) continue
-  if (t.options.skip) {
+  if (t.options.skip || t.options.unavailable) {
     skipped++
-    console.log(`skip - ${label} (${t.options.skip})`)
+    if (!t.options.skip) unavailable++
+    console.log(`skip - ${label} (${t.options.skip || t.options.unavailable})`)
     continue
   }
   const controller = new AbortController()
@@ -75,6 +78,7 @@ for (const t of registered) {
   const ms = Date.now() - started
   if (error instanceof SkipTest) {
     skipped++
+    unavailable++
     console.log(`skip - ${label} (${error.message})`)
   } else if (error === undefined) {
     passed++
@@ -87,6 +91,6 @@ for (const t of registered) {
   }
 }
 
-console.log(`##SUMMARY ${JSON.stringify({ runtime, passed, failed, skipped, failures })}`)
+console.log(`##SUMMARY ${JSON.stringify({ runtime, passed, failed, skipped, unavailable, failures })}`)
 // Lingering handles from a failed test must not keep the runner alive.
 process.exit(failed > 0 ? 1 : 0)

@@ -16,8 +16,16 @@ export interface TestContext {
 export interface TestOptions {
   /** Milliseconds before the test fails as timed out (default 20 s). */
   timeout?: number
-  /** A written reason to skip; the runner prints it. */
+  /**
+   * A written reason why the test does not apply here by design (a runtime lacks the API); the
+   * runner prints it. For something this machine lacks, use `unavailable`.
+   */
   skip?: string | false
+  /**
+   * Why this machine cannot run the test (network namespaces, a missing program): skipped with the
+   * reason, and under CI=true a failure, since CI must have everything.
+   */
+  unavailable?: string | false
 }
 
 export interface RegisteredTest {
@@ -29,7 +37,7 @@ export interface RegisteredTest {
 
 /**
  * Thrown inside a test to end it as skipped with a reason (test/helpers/peers.ts does, for a test
- * that needs a program test/run.mjs found missing). Under CI=true a skip counts as a failure.
+ * that needs a program test/run.mjs found missing): like `unavailable`, a failure under CI=true.
  */
 export class SkipTest extends Error {
   override name = 'SkipTest'

@@ -70,4 +70,4 @@ test('a far half whose packets vanish is declared dead by the heartbeat within 3
   await ip('rule', 'del', 'pref', '10')
   await waitFor(() => near.output().split('\n').filter((l) => /connected to 10\.9\.0\.2:7100/.test(l)).length === 2, 'the near half to reconnect', 8000)
   await waitFor(() => lastGot(pinger) > stalled + 3, 'replies to new requests', 5000)
-}, { timeout: 30_000, skip: namespacesWork() ? false : 'cannot create network namespaces here (unshare -rn / nsenter failed)' })
+}, { timeout: 30_000, unavailable: namespacesWork() ? false : 'cannot create network namespaces here (unshare -rn / nsenter failed)' })

@@ -73,7 +73,7 @@ async function value(t: TestContext, name: string): Promise<any> {
   return r.value
 }
 
-const ns = (name: string, fn: (t: TestContext) => Promise<void>, timeout = 70_000) => test(name, fn, { timeout, skip: skipWithoutNamespaces() })
+const ns = (name: string, fn: (t: TestContext) => Promise<void>, timeout = 70_000) => test(name, fn, { timeout, unavailable: skipWithoutNamespaces() })
 
 ns('C1-C3, C5: IPv6 silently dropped, IPv4 working: a tcp/client to a dual-stack name connects over IPv4 in ~250 ms, leaving one connection', async (t) => {
   const v = await value(t, 'he-v6-dropped')

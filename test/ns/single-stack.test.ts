@@ -42,7 +42,7 @@ async function value(t: TestContext, only: 'v4' | 'v6', name: string): Promise<a
   return r.value
 }
 
-const ns = (name: string, fn: (t: TestContext) => Promise<void>) => test(name, fn, { timeout: 40_000, skip: skipWithoutNamespaces() })
+const ns = (name: string, fn: (t: TestContext) => Promise<void>) => test(name, fn, { timeout: 40_000, unavailable: skipWithoutNamespaces() })
 
 for (const only of ['v4', 'v6'] as const) {
   const missing = only === 'v4' ? 6 : 4

@@ -25,7 +25,7 @@ test('npm test names a missing peer and the command that installs it, and skips 
 test('under CI=true a test skipped for a missing peer fails the run', async (t) => {
   const r = await runner(t, { PATH: pathWithout('dnsmasq'), CI: 'true' })
   assert.equal(r.code, 1, r.stdout + r.stderr)
-  assert.match(r.stdout, /CI=true: 1 skipped test counted as failed/)
+  assert.match(r.stdout, /CI=true: 1 test skipped for something this machine lacks, counted as failed/)
   assert.match(r.stdout, /^0 passed, 1 failed$/m)
 }, { timeout: 90_000 })
 
@@ -36,3 +36,10 @@ test('with the peer present the same test runs and passes', async (t) => {
   assert.doesNotMatch(r.stdout, /dnsmasq +Debian package/)
   assert.match(r.stdout, /^1 passed, 0 failed$/m)
 }, { timeout: 90_000 })
+
+test('under CI=true a test that declares it does not apply (its skip reason) stays a skip, not a failure', async (t) => {
+  const r = await run(['node', `${ROOT}test/run.mjs`, 'test/fixtures/peers/not-here.ts'], 60_000, { env: { ...process.env, RUNTIMES: t.runtime, CI: 'true' } })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.match(r.stdout, /skip - fixtures\/peers\/not-here\.ts › does not apply \(this fixture declares it does not apply\)/)
+  assert.match(r.stdout, /^0 passed, 0 failed, 1 skipped$/m)
+})
