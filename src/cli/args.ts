@@ -2,7 +2,7 @@ import { RelayError } from '../base/errors.ts'
 
 /** The command line, before config files are merged in. Option names follow uhppoted-tunnel. */
 export interface CliArgs {
-  command: 'run' | 'version' | 'help' | 'daemonize' | 'undaemonize'
+  command: 'run' | 'version' | 'help' | 'daemonize' | 'undaemonize' | 'reload'
   options: Record<string, string | boolean>
 }
 
@@ -15,7 +15,7 @@ const VALUED = new Set([
   'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
   'allow', 'max-streams',
 ])
-const COMMANDS = new Set(['run', 'version', 'help', 'daemonize', 'undaemonize'])
+const COMMANDS = new Set(['run', 'version', 'help', 'daemonize', 'undaemonize', 'reload'])
 
 export const KNOWN_OPTIONS = [...VALUED, ...FLAGS].sort()
 

@@ -25,6 +25,7 @@ Usage:
   edgerelay undaemonize --label <name> [--dry-run] [--unit-dir dir]
   edgerelay version | -v | -V | --version      the version and the runtime running it
   edgerelay help | -h | --help
+  edgerelay reload --metrics <host:port>      make a running process re-read its --config file (or send it SIGHUP)
 
 Connectors (uhppoted-tunnel syntax):
   udp/listen:<host>:<port>      in    UDP requests from local clients

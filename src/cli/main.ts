@@ -4,9 +4,7 @@
  * a systemd unit.
  */
 import { runtime } from '#runtime'
-import { startHalf, type Half, type HalfSettings } from '../half/start-half.ts'
-import { Backoff, sleepUnlessAborted } from '../base/backoff.ts'
-import { parseDuration } from '../base/duration.ts'
+import { startHalf, type HalfSettings } from '../half/start-half.ts'
 import { RelayError } from '../base/errors.ts'
 import { createLogger, type Logger } from '../base/logger.ts'
 import { parseConnector } from '../net/connector-string.ts'
@@ -16,6 +14,8 @@ import { daemonize, undaemonize } from './daemonize.ts'
 import { cliLine, useLogFormat } from './cli-lines.ts'
 import { startMetrics } from './metrics-option.ts'
 import { activatedRuntime } from './socket-activation.ts'
+import { reloader, reloadRoute, requestReload } from './reload.ts'
+import { RunningHalves, type HalfConfig } from './running-halves.ts'
 import { warnTokenOnCommandLine } from './secrets.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
@@ -25,7 +25,7 @@ import { argv, cwd, exit, fileExists, onReloadSignal, onShutdownSignal, pid, pri
 import { acquireLock, defaultLockfile, type HeldLock } from './lockfile.ts'
 import { setUpProcess } from './process-options.ts'
 
-interface Configured {
+interface Configured extends HalfConfig {
   where: string
   options: HalfSettings
   /** The connector strings as written (the default lockfile's name hashes them, as uhppoted-tunnel does). */
@@ -82,7 +82,9 @@ function configurations(options: Record<string, string | boolean>, log: Logger):
     }
     const settings = toHalfOptions(merged, where, { controllers: s.controllers, interfaces: s.interfaces, note: (line) => log.info(line) })
     const lockfile = typeof merged.lockfile === 'string' && merged.lockfile !== '' ? merged.lockfile : undefined
-    return { where, options: settings, inText: merged.in as string, outText: merged.out as string, lockfile, removeLockfile: merged['remove-lockfile'] === true || merged['remove-lockfile'] === 'true' }
+    // What a reload compares: the options as written and as read (file contents: keys, certificates, tokens).
+    const fingerprint = JSON.stringify({ merged, settings, controllers: s.controllers, interfaces: s.interfaces })
+    return { where, options: settings, fingerprint, inText: merged.in as string, outText: merged.out as string, lockfile, removeLockfile: merged['remove-lockfile'] === true || merged['remove-lockfile'] === 'true' }
   })
 }
 
@@ -150,6 +152,15 @@ async function main(): Promise<void> {
     return
   }
   if (args.command === 'daemonize' || args.command === 'undaemonize') return runCommand(args.command, args.options)
+  if (args.command === 'reload') {
+    try {
+      const { exitCode, text } = await requestReload(args.options.metrics)
+      ;(exitCode === 0 ? print : printError)(text)
+      return exit(exitCode)
+    } catch (err) {
+      fail(err)
+    }
+  }
   for (const k of ['user', 'dry-run', 'unit-dir']) {
     if (args.options[k] !== undefined) fail(new RelayError('E_USAGE', `--${k} belongs to 'edgerelay daemonize' (and undaemonize), not to a running half`))
   }
@@ -166,91 +177,66 @@ async function main(): Promise<void> {
     configs = configurations(args.options, log)
     checkDuplicateListens(configs)
     activated = activatedRuntime(runtime, log)
-    const locks = takeLocks(configs, setup.workdir, log)
-    cleanups.push(() => locks.forEach((l) => l.release()))
   } catch (err) {
     fail(err)
   }
-  const halves: (Half | undefined)[] = []
   const stop = new AbortController()
+  const sink = setup.sink
+  const workdir = setup.workdir
+  const running = new RunningHalves<Configured>({
+    start: (config, signal) => startHalf({ ...config.options, runtime: activated.runtime, logger: sink, signal }),
+    acquire: (config) => {
+      const locks = takeLocks([config], workdir, log)
+      return () => locks.forEach((l) => l.release())
+    },
+    log,
+  }, stop.signal)
   let metrics: Awaited<ReturnType<typeof startMetrics>>
   onShutdownSignal(async (signal) => {
     stop.abort()
     printError(cliLine('info', `${signal} received, shutting down`))
-    await Promise.all([...halves.map((h) => h?.close()), metrics?.close()])
+    await Promise.all([running.closeAll(), metrics?.close()])
     for (const fn of cleanups) fn()
     cleanups = []
     exit(EXIT.ok)
   })
-  const sink = setup.sink
-  const start = (i: number) => startHalf({ ...configs[i]!.options, runtime: activated.runtime, logger: sink, signal: stop.signal })
-  const supervisors: Promise<void>[] = []
-  for (let i = 0; i < configs.length; i++) {
+  // Registered before any half starts: a SIGHUP during start-up must not end the process.
+  let reload: ReturnType<typeof reloader> | undefined
+  onReloadSignal(() => {
+    // Local addresses looked at again (udp/listen:*), and the config file read again.
+    running.rescan()
+    if (reload) void reload()
+    else log.warn('SIGHUP while starting: nothing reloaded (send it again once the halves run)')
+  })
+  for (const config of configs) {
     try {
-      halves[i] = await start(i)
-      supervisors.push(supervise(i, halves[i]!))
+      await running.add(config)
     } catch (err) {
-      if ((err as RelayError).code !== 'E_NO_SUCH_INTERFACE') {
-        await Promise.all(halves.map((h) => h?.close()))
-        fail(err)
-      }
-      supervisors.push(supervise(i, undefined, err as Error))
+      await running.closeAll()
+      fail(err)
     }
   }
+  const hasFile = typeof args.options.config === 'string' || fileExists(DEFAULT_CONFIG_FILE)
+  const reloadFile = reloader(() => {
+    const next = configurations(args.options, log)
+    checkDuplicateListens(next)
+    return next
+  }, hasFile, running, log)
   try {
-    metrics = await startMetrics(args.options, () => halves.filter((h) => h !== undefined), log, activated.runtime)
+    metrics = await startMetrics(args.options, () => running.halves(), log, activated.runtime, { 'POST /reload': reloadRoute(reloadFile) })
     activated.reportUnused()
   } catch (err) {
-    await Promise.all(halves.map((h) => h?.close()))
+    await running.closeAll()
     fail(err)
   }
-  onReloadSignal(() => {
-    for (const h of halves) void h?.rescan()
-  })
-
-  /**
-   * Keeps half `i` running: a network interface that is missing (at start, or when a client
-   * dials) is waited for with backoff, as uhppoted-tunnel does, instead of ending the process.
-   */
-  async function supervise(i: number, first: Half | undefined, firstError?: Error): Promise<void> {
-    const { options, where } = configs[i]!
-    const backoff = new Backoff({ initialMs: 1000, maxMs: parseDuration(options.maxRetryDelay ?? '5m', 'max-retry-delay'), maxRetries: options.maxRetries ?? -1 })
-    let half = first
-    let error = firstError
-    for (;;) {
-      if (half) {
-        try {
-          await half.done
-          return
-        } catch (err) {
-          if (stop.signal.aborted) return
-          if ((err as RelayError).code !== 'E_NO_SUCH_INTERFACE') throw err
-          error = err as Error
-        }
-      }
-      const delay = backoff.next()
-      if (delay === undefined) throw error
-      log.warn(`${where}: ${error!.message}: retrying in ${delay} ms`)
-      if (!(await sleepUnlessAborted(delay, stop.signal))) return
-      try {
-        half = halves[i] = await start(i)
-        backoff.reset()
-      } catch (err) {
-        if (stop.signal.aborted) return
-        if ((err as RelayError).code !== 'E_NO_SUCH_INTERFACE') throw err
-        half = undefined
-        error = err as Error
-      }
-    }
-  }
-
+  reload = reloadFile
   // A half that stops on its own (retries used up) takes the process down with its exit code.
-  await Promise.all(supervisors.map((s) => s.catch(async (err) => {
+  await running.fatal.catch(async (err) => {
     if (stop.signal.aborted) return
     stop.abort()
-    await Promise.all(halves.map((x) => x?.close()))
+    await running.closeAll()
     fail(err)
-  })))
+  })
 }
 
 await main()

@@ -2,11 +2,11 @@ import { runtime as defaultRuntime } from '#runtime'
 import type { Logger } from '../base/logger.ts'
 import type { Runtime } from '../ports/runtime.ts'
 import type { Half } from '../half/start-half.ts'
-import { describeMetrics, serveMetrics, type MetricsServer } from '../half/metrics-server.ts'
+import { describeMetrics, serveMetrics, type MetricsServer, type MetricsServerOptions } from '../half/metrics-server.ts'
 import { runtimeInfo, VERSION } from './help.ts'
 
 /** --metrics host:port: the metrics port for every half of this process (none without the option). */
-export async function startMetrics(options: Record<string, string | boolean>, halves: () => readonly Half[], log: Logger, runtime: Runtime = defaultRuntime): Promise<MetricsServer | undefined> {
+export async function startMetrics(options: Record<string, string | boolean>, halves: () => readonly Half[], log: Logger, runtime: Runtime = defaultRuntime, routes?: MetricsServerOptions['routes']): Promise<MetricsServer | undefined> {
   const address = options.metrics
   if (address === undefined || address === false) return undefined
   const { name, version } = runtimeInfo()
@@ -16,6 +16,7 @@ export async function startMetrics(options: Record<string, string | boolean>, ha
     halves,
     info: { version: VERSION, runtime: name, runtime_version: version },
     warn: (m) => log.warn(m),
+    routes,
   })
   log.info(`metrics on ${describeMetrics(server)}, readiness on /healthz`)
   return server
