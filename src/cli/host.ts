@@ -49,22 +49,45 @@ export function createExclusive(path: string, text: string): boolean {
   return true
 }
 
-/** Whether a process with this id exists (signal 0 checks without sending anything). */
+/**
+ * Whether a process with this id runs. On Linux /proc says, and a zombie (exited, not yet reaped
+ * by its parent) counts as gone: its lock is as released as an flock of a dead process. That works
+ * wherever /proc may be read (Deno needs --allow-all for it). Elsewhere, signal 0 checks without
+ * sending anything (Deno needs --allow-run, and a zombie still counts as running there).
+ */
 export function processExists(id: number): boolean {
+  const state = procState(id)
+  if (state !== undefined) return state !== 'Z' && state !== 'X'
+  if (hasProc()) return false
   try {
     process.kill(id, 0)
     return true
   } catch (err) {
     const code = (err as { code?: string }).code
-    if (code === 'ESRCH') return false
     // EPERM: it exists but belongs to another user. Anything else (Deno without --allow-run
     // may not signal at all): cannot tell, so it counts as running.
-    return code === 'EPERM' || code !== 'ESRCH'
+    return code !== 'ESRCH'
   }
+}
+
+/** The state letter of /proc/<id>/stat (R, S, Z, ...), or undefined without such a file. */
+function procState(id: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${id}/stat`, 'utf8')
+    // "pid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
+    return stat.charAt(stat.lastIndexOf(')') + 2) || undefined
+  } catch {
+    return undefined
+  }
+}
+
+function hasProc(): boolean {
+  return procState(process.pid) !== undefined
 }
 
 /** Whether processExists can tell (false on Deno without --allow-run). */
 export function canCheckProcesses(): boolean {
+  if (hasProc()) return true
   try {
     process.kill(process.pid, 0)
     return true

@@ -48,7 +48,7 @@ test('a lockfile left by a killed half (kill -9) is taken over, as a released fl
   assert.match(third.output(), /named PID \d+, which no longer runs: taking it over/)
   assert.ok(cleanExit(await third.stop(), third.output(), t.runtime), third.output())
   assert.equal(readFileSync(lockfile, 'utf8'), '', 'released at exit')
-}, { timeout: 30_000, skip: currentRuntime() === 'deno' ? 'Deno without --allow-run cannot signal a PID to see whether it runs, so edgerelay keeps such a lockfile and says to remove it (README)' : false })
+}, { timeout: 30_000, skip: currentRuntime() === 'deno' ? 'Deno without --allow-run cannot signal a PID, and reading /proc needs --allow-all, so it cannot tell whether the holder runs: edgerelay keeps such a lockfile and says to remove it (README)' : false })
 
 test('--pid writes the PID and removes it at exit; --workdir is created and holds the default lockfile; --lockfile names it', async (t) => {
   const cli = CLI[t.runtime]
