@@ -1,9 +1,22 @@
 import { RelayError } from '../base/errors.ts'
 
+/** An option's value: a flag, a value, or every value of an option given more than once (--in). */
+export type CliOptions = Record<string, string | boolean | string[]>
+
+/** Every value of an option (none, one, or each of a repeated one), as text. */
+export function valuesOf(value: string | boolean | string[] | undefined): string[] {
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
+}
+
+/** An option that is not repeatable, as the parsers below store it (never a list). */
+export function scalarOf(value: string | boolean | string[] | undefined): string | boolean | undefined {
+  return Array.isArray(value) ? value.at(-1) : value
+}
+
 /** The command line, before config files are merged in. Option names follow uhppoted-tunnel. */
 export interface CliArgs {
   command: 'run' | 'version' | 'help' | 'daemonize' | 'undaemonize' | 'reload'
-  options: Record<string, string | boolean>
+  options: CliOptions
 }
 
 /** Options that take no value. */
@@ -13,8 +26,13 @@ const VALUED = new Set([
   'in', 'out', 'config', 'codec', 'udp-timeout', 'flow-idle', 'max-retries', 'max-retry-delay', 'ca-cert', 'cert', 'key',
   'token', 'token-file', 'metrics', 'log-level', 'log-format', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
   'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
-  'allow', 'max-streams',
+  'allow', 'max-streams', 'route',
 ])
+/** Options that may be given more than once: each value is kept (one half with several listeners, routes). */
+const REPEATABLE = new Set(['in', 'out', 'route'])
+
+/** Whether an option keeps every value given (on the command line, or as a TOML list). */
+export const isRepeatable = (name: string): boolean => REPEATABLE.has(name)
 const COMMANDS = new Set(['run', 'version', 'help', 'daemonize', 'undaemonize', 'reload'])
 
 export const KNOWN_OPTIONS = [...VALUED, ...FLAGS].sort()
@@ -28,7 +46,7 @@ const SHORT: Record<string, string> = { '-h': '--help', '-v': '--version', '-V':
  */
 export function parseArgs(argv: string[]): CliArgs {
   let command: CliArgs['command'] = 'run'
-  const options: Record<string, string | boolean> = {}
+  const options: CliOptions = {}
   let i = 0
   if (argv[0] !== undefined && COMMANDS.has(argv[0])) {
     command = argv[0] as CliArgs['command']
@@ -47,7 +65,9 @@ export function parseArgs(argv: string[]): CliArgs {
     } else if (VALUED.has(name)) {
       const value = m[2] ?? argv[++i]
       if (value === undefined) throw new RelayError('E_USAGE', `--${name} needs a value`)
-      options[name] = value
+      const before = options[name]
+      if (before === undefined || !REPEATABLE.has(name)) options[name] = value
+      else options[name] = [...(Array.isArray(before) ? before : [before as string]), value]
     } else {
       const close = KNOWN_OPTIONS.filter((k) => k.startsWith(name.slice(0, 3)))
       throw new RelayError('E_USAGE', `unknown option --${name}${close.length ? ` (did you mean ${close.map((c) => `--${c}`).join(', ')}?)` : ''}`)

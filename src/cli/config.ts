@@ -1,6 +1,6 @@
 import { parse as parseToml } from 'smol-toml'
 import { RelayError } from '../base/errors.ts'
-import { KNOWN_OPTIONS } from './args.ts'
+import { isRepeatable, KNOWN_OPTIONS, type CliOptions } from './args.ts'
 
 /** uhppoted-tunnel's default config file (its `--config '#section'` reads this one). */
 export const DEFAULT_CONFIG_FILE = '/etc/uhppoted/uhppoted-tunnel.toml'
@@ -14,7 +14,7 @@ export interface ConfigSection {
   /** The table's name (`client`), or `defaults` when [defaults] alone is the half. */
   name: string
   /** Flat options with command-line names; numbers as text (durations then need their unit). */
-  options: Record<string, string | boolean>
+  options: CliOptions
   /** `[section.controllers]`: controller serial number → `udp::host:port` or `tcp::host:port` (ip/out). */
   controllers?: Record<string, string>
   /** `interfaces = { in = "eth0", out = "" }`: the interface each connector binds to. */
@@ -92,7 +92,7 @@ function isTable(v: unknown): v is Record<string, unknown> {
 
 /** A table's scalar options, its `interfaces` and its `controllers` sub-table. */
 function split(table: Record<string, unknown>, where: string): Pick<ConfigSection, 'options' | 'interfaces' | 'controllers'> {
-  const options: Record<string, string | boolean> = {}
+  const options: CliOptions = {}
   let interfaces: ConfigSection['interfaces']
   let controllers: ConfigSection['controllers']
   for (const [k, value] of Object.entries(table)) {
@@ -101,7 +101,8 @@ function split(table: Record<string, unknown>, where: string): Pick<ConfigSectio
     else if (k === 'controllers') controllers = controllersOf(value, where)
     else if (typeof value === 'string' || typeof value === 'boolean') options[k] = value
     else if (typeof value === 'number' || typeof value === 'bigint') options[k] = String(value)
-    else throw new RelayError('E_CONFIG', `${where}: '${k}' must be a string, number or boolean`)
+    else if (isRepeatable(k) && Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) options[k] = value as string[]
+    else throw new RelayError('E_CONFIG', `${where}: '${k}' must be a string, number or boolean${isRepeatable(k) ? ', or a list of strings' : ''}`)
   }
   return { options, ...(interfaces ? { interfaces } : {}), ...(controllers ? { controllers } : {}) }
 }

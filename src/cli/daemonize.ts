@@ -6,6 +6,7 @@
  * uhppoted:uhppoted), the unit waits for network-online.target, restarts on failure, and the
  * text is shown before anything is written (`--dry-run` stops there).
  */
+import { type CliOptions, valuesOf } from './args.ts'
 import { RelayError } from '../base/errors.ts'
 import { DEFAULT_CONFIG_FILE, splitConfigArg } from './config.ts'
 import { fileExists, readText, removeFile, selfCommand, writeText } from './host.ts'
@@ -40,7 +41,7 @@ function absolute(path: string, cwd: string): string {
 }
 
 /** The unit for `daemonize` with these options (as given on its command line). */
-export function planUnit(o: Record<string, string | boolean>, cwd: string, command: string[] = selfCommand()): UnitPlan {
+export function planUnit(o: CliOptions, cwd: string, command: string[] = selfCommand()): UnitPlan {
   const label = typeof o.label === 'string' ? o.label : undefined
   if (label === undefined) {
     throw new RelayError('E_CONFIG', 'daemonize needs --label <name>: without it uhppoted-tunnel asks before overwriting uhppoted-tunnel.service; edgerelay refuses instead (the label names the unit, uhppoted-tunnel-<label>.service)')
@@ -62,7 +63,7 @@ export function planUnit(o: Record<string, string | boolean>, cwd: string, comma
   for (const [k, v] of Object.entries(o)) {
     if (OWN.has(k) || v === false) continue
     if (v === true) args.push(`--${k}`)
-    else args.push(`--${k}`, FILE_OPTIONS.has(k) ? absolute(v, cwd) : v)
+    else for (const one of valuesOf(v)) args.push(`--${k}`, FILE_OPTIONS.has(k) ? absolute(one, cwd) : one)
   }
   args.push('--label', label)
   const text = [
@@ -101,7 +102,7 @@ export interface CommandOutput {
   print(line: string): void
 }
 
-export function daemonize(o: Record<string, string | boolean>, cwd: string, out: CommandOutput): void {
+export function daemonize(o: CliOptions, cwd: string, out: CommandOutput): void {
   if (typeof o.config !== 'string' && (typeof o.in !== 'string' || typeof o.out !== 'string')) {
     throw new RelayError('E_CONFIG', `daemonize needs --config <file>[#section] (default file ${DEFAULT_CONFIG_FILE}) or --in and --out`)
   }
@@ -124,7 +125,7 @@ export function daemonize(o: Record<string, string | boolean>, cwd: string, out:
   out.print(`  sudo systemctl daemon-reload && sudo systemctl enable --now ${plan.name}`)
 }
 
-export function undaemonize(o: Record<string, string | boolean>, out: CommandOutput): void {
+export function undaemonize(o: CliOptions, out: CommandOutput): void {
   const label = typeof o.label === 'string' ? o.label : undefined
   if (label === undefined) throw new RelayError('E_CONFIG', 'undaemonize needs --label <name>: the label given to daemonize')
   const name = serviceName(label)

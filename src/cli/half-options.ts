@@ -1,3 +1,4 @@
+import { type CliOptions, scalarOf, valuesOf } from './args.ts'
 import type { HalfSettings } from '../half/start-half.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
@@ -19,12 +20,13 @@ export interface SectionExtras {
 const DURATIONS = ['udp-timeout', 'flow-idle', 'max-retry-delay', 'hello-timeout', 'connect-timeout', 'heartbeat'] as const
 
 /** Turns merged command-line/config options (uhppoted-tunnel names) into HalfSettings. */
-export function toHalfOptions(o: Record<string, string | boolean>, where: string, extras: SectionExtras = {}): HalfSettings {
+export function toHalfOptions(o: CliOptions, where: string, extras: SectionExtras = {}): HalfSettings {
   const note = extras.note ?? (() => {})
   const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined)
-  const inText = str('in')
-  const outText = str('out')
-  if (!inText || !outText) throw new RelayError('E_CONFIG', `${where}: both --in and --out are required (e.g. --in udp/listen:127.0.0.1:60000 --out tcp/client:relay.example.com:12345)`)
+  // --in and --out may each be given more than once (a TOML list too); --route picks among several --out.
+  const inTexts = valuesOf(o.in)
+  const outTexts = valuesOf(o.out)
+  if (inTexts.length === 0 || outTexts.length === 0) throw new RelayError('E_CONFIG', `${where}: both --in and --out are required (e.g. --in udp/listen:127.0.0.1:60000 --out tcp/client:relay.example.com:12345)`)
   if (o.ipv4 === true && o.ipv6 === true) throw new RelayError('E_CONFIG', `${where}: --ipv4 and --ipv6 exclude each other`)
   const level = str('log-level') ?? (o.quiet === true ? 'warn' : 'info')
   if (!isLogLevel(level)) throw new RelayError('E_CONFIG', `${where}: --log-level must be debug, info, warn or error, not '${level}'`)
@@ -53,14 +55,16 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
       throw new RelayError('E_CONFIG', `${where}: ${(err as Error).message}`, { cause: err })
     }
   }
-  const inSpec = withInterface(inText, extras.interfaces?.in, where, 'in')
-  const outSpec = withInterface(outText, extras.interfaces?.out, where, 'out')
+  const inSpecs = withInterface(inTexts, extras.interfaces?.in, where, 'in')
+  const outSpecs = withInterface(outTexts, extras.interfaces?.out, where, 'out')
+  const routes = valuesOf(o.route)
   const rateLimit = positive('rate-limit')
   const rateLimitBurst = positive('rate-limit-burst')
   if (rateLimitBurst !== undefined && rateLimit === undefined) throw new RelayError('E_CONFIG', `${where}: rate-limit-burst needs rate-limit (requests per second)`)
   const settings: HalfSettings = {
-    in: inSpec,
-    out: outSpec,
+    in: inSpecs.length === 1 ? inSpecs[0]! : inSpecs,
+    out: outSpecs.length === 1 ? outSpecs[0]! : outSpecs,
+    ...(routes.length ? { routes } : {}),
     codec: str('codec'),
     udpTimeout: str('udp-timeout'),
     flowIdle: str('flow-idle'),
@@ -75,7 +79,7 @@ export function toHalfOptions(o: Record<string, string | boolean>, where: string
     queueMaxBytes: int('queue-bytes'),
     maxStreams: int('max-streams'),
     allow: str('allow'),
-    tls: tlsMaterial(o, where, [kindOf(inSpec), kindOf(outSpec)], note),
+    tls: tlsMaterial(o, where, [...inSpecs, ...outSpecs].map(kindOf), note),
     html: str('html'),
     resolver: resolverOption(str('resolver'), where),
     xmppPassword: xmppPassword(str('xmpp-password-file'), where),
@@ -104,16 +108,18 @@ function kindOf(spec: string | ConnectorSpec): string {
   return s.role ? `${s.kind}/${s.role}` : s.kind
 }
 
-/** `interfaces = { in = "eth0" }` is uhppoted-tunnel's `::eth0:` prefix written apart. */
-function withInterface(text: string, iface: string | undefined, where: string, position: 'in' | 'out'): string | ConnectorSpec {
-  if (iface === undefined) return text
+/** `interfaces = { in = "eth0" }` is uhppoted-tunnel's `::eth0:` prefix written apart (for one --in or --out). */
+function withInterface(texts: string[], iface: string | undefined, where: string, position: 'in' | 'out'): (string | ConnectorSpec)[] {
+  if (iface === undefined) return texts
+  if (texts.length > 1) throw new RelayError('E_CONFIG', `${where}: interfaces.${position} = "${iface}" with ${texts.length} --${position}: write the ::${iface}: prefix on the ones it is for`)
+  const text = texts[0]!
   const spec = parseConnector(text)
   if (!spec.endpoint) throw new RelayError('E_CONFIG', `${where}: interfaces.${position} = "${iface}" but ${text} has no address to bind`)
   if (spec.iface !== undefined && spec.iface !== iface) throw new RelayError('E_CONFIG', `${where}: interfaces.${position} = "${iface}" contradicts the interface '${spec.iface}' in ${text}`)
   spec.iface = iface
   spec.endpoint.iface = iface
   spec.text = formatConnector(spec)
-  return spec
+  return [spec]
 }
 
 /** `client-auth`: a flag, or uhppoted-tunnel's TOML string (`"required"`), read as meant. */
@@ -134,7 +140,7 @@ function clientAuthOf(value: string | boolean | undefined, where: string, note: 
  * uhppoted-tunnel, a TLS connector without them uses ./ca.cert and ./server.cert + ./server.key
  * (servers, https) or ./client.cert + ./client.key (clients) when those files exist, and says so.
  */
-function tlsMaterial(o: Record<string, string | boolean>, where: string, kinds: string[], note: (line: string) => void): TlsMaterial {
+function tlsMaterial(o: CliOptions, where: string, kinds: string[], note: (line: string) => void): TlsMaterial {
   const server = kinds.some((k) => k === 'tls/server' || k === 'https')
   const client = kinds.includes('tls/client')
   const fallback: Record<string, string | undefined> = {
@@ -159,7 +165,7 @@ function tlsMaterial(o: Record<string, string | boolean>, where: string, kinds: 
       throw new RelayError('E_CONFIG', `${where}: cannot read the --${k} file '${path}': ${(cause as Error).message}`, { cause })
     }
   }
-  const material = { caCert: file('ca-cert'), cert: file('cert'), key: file('key'), clientAuth: clientAuthOf(o['client-auth'], where, note) }
+  const material = { caCert: file('ca-cert'), cert: file('cert'), key: file('key'), clientAuth: clientAuthOf(scalarOf(o['client-auth']), where, note) }
   if (used.length) note(`${where}: using ${used.join(', ')} (uhppoted-tunnel's default TLS files, found in the working directory)`)
   return material
 }

@@ -56,6 +56,8 @@ Connectors (uhppoted-tunnel syntax):
     ,ipv6only=0  udp/listen: ,wildcard ,rescan=30s  multicast group hosts: ,ttl=1 ,loopback ,source=<addr>
 
 Options:
+  --in, --out             each may be given more than once: one half on several listeners; several --out need --route
+  --route <rule>          which --out takes what: in=<n|kind>,out=<n|kind>  serial=<controller>,out=..  out=.. (the rest)
   --codec protobuf|avro|msgpack|uhppoted   wire encoding (default protobuf, or uhppoted from a TOML file naming none; uhppoted = uhppoted-tunnel framing)
   --udp-timeout 5s        how long a request waits for replies (durations need a unit: 5s, 500ms)
   --flow-idle 60s         idle time that ends a UDP flow

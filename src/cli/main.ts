@@ -8,7 +8,7 @@ import { startHalf, type HalfSettings } from '../half/start-half.ts'
 import { RelayError } from '../base/errors.ts'
 import { createLogger, type Logger } from '../base/logger.ts'
 import { parseConnector } from '../net/connector-string.ts'
-import { parseArgs } from './args.ts'
+import { parseArgs, scalarOf, valuesOf, type CliOptions } from './args.ts'
 import { type ConfigSection, DEFAULT_CONFIG_FILE, loadConfig, splitConfigArg } from './config.ts'
 import { daemonize, undaemonize } from './daemonize.ts'
 import { cliLine, useLogFormat } from './cli-lines.ts'
@@ -17,7 +17,7 @@ import { activatedRuntime } from './socket-activation.ts'
 import { reloader, reloadRoute, requestReload } from './reload.ts'
 import { RunningHalves, type HalfConfig } from './running-halves.ts'
 import { warnTokenOnCommandLine } from './secrets.ts'
-import { checkDuplicateListens } from './duplicate-listen.ts'
+import { checkDuplicateListens } from '../half/duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
 import { HELP, VERSION, versionLine } from './help.ts'
@@ -29,8 +29,9 @@ interface Configured extends HalfConfig {
   where: string
   options: HalfSettings
   /** The connector strings as written (the default lockfile's name hashes them, as uhppoted-tunnel does). */
-  inText: string
-  outText: string
+  /** Every --in and --out (a half may have several), for the default lockfile's name. */
+  inTexts: string[]
+  outTexts: string[]
   lockfile?: string
   removeLockfile: boolean
 }
@@ -44,7 +45,7 @@ function fail(err: unknown): never {
 }
 
 /** The sections to run: from --config, or the default file's [defaults] (as uhppoted-tunnel), or the command line alone. */
-function sectionsFor(options: Record<string, string | boolean>, log: Logger): { file?: string; sections: ConfigSection[] } {
+function sectionsFor(options: CliOptions, log: Logger): { file?: string; sections: ConfigSection[] } {
   let file: string | undefined
   let section: string | undefined
   if (typeof options.config === 'string') {
@@ -68,15 +69,15 @@ function sectionsFor(options: Record<string, string | boolean>, log: Logger): { 
   return { file, sections }
 }
 
-function configurations(options: Record<string, string | boolean>, log: Logger): Configured[] {
+function configurations(options: CliOptions, log: Logger): Configured[] {
   const { config: _, ...overrides } = options
   const { file, sections } = sectionsFor(options, log)
   return sections.map((s) => {
     const where = file === undefined ? 'command line' : `${file} [${s.name}]`
-    const merged: Record<string, string | boolean> = { ...s.options, ...overrides }
+    const merged: CliOptions = { ...s.options, ...overrides }
     // uhppoted-tunnel's files name no codec, and its servers speak only its own framing: a half
     // that dials one (tcp/client, tls/client) uses it. Servers keep `auto`, which serves both.
-    if (file !== undefined && !s.namesCodec && overrides.codec === undefined && [merged.in, merged.out].some(dialsTunnel)) {
+    if (file !== undefined && !s.namesCodec && overrides.codec === undefined && [...valuesOf(merged.in), ...valuesOf(merged.out)].some(dialsTunnel)) {
       merged.codec = 'uhppoted'
       log.info(`${where}: no codec named: using --codec uhppoted (uhppoted-tunnel's framing, what its servers speak); set codec = "protobuf" there for edgerelay peers`)
     }
@@ -84,7 +85,7 @@ function configurations(options: Record<string, string | boolean>, log: Logger):
     const lockfile = typeof merged.lockfile === 'string' && merged.lockfile !== '' ? merged.lockfile : undefined
     // What a reload compares: the options as written and as read (file contents: keys, certificates, tokens).
     const fingerprint = JSON.stringify({ merged, settings, controllers: s.controllers, interfaces: s.interfaces })
-    return { where, options: settings, fingerprint, inText: merged.in as string, outText: merged.out as string, lockfile, removeLockfile: merged['remove-lockfile'] === true || merged['remove-lockfile'] === 'true' }
+    return { where, options: settings, fingerprint, inTexts: valuesOf(merged.in), outTexts: valuesOf(merged.out), lockfile, removeLockfile: merged['remove-lockfile'] === true || merged['remove-lockfile'] === 'true' }
   })
 }
 
@@ -109,7 +110,8 @@ function isPermissionDenied(err: unknown): boolean {
 function takeLocks(configs: Configured[], workdir: string | undefined, log: Logger): HeldLock[] {
   const locks = new Map<string, HeldLock>()
   for (const c of configs) {
-    const path = c.lockfile ?? (picksAnyPort(c.inText) || picksAnyPort(c.outText) ? undefined : defaultLockfile(c.inText, c.outText, workdir))
+    // One --in and one --out name the lockfile as uhppoted-tunnel does; more are joined by spaces.
+    const path = c.lockfile ?? ([...c.inTexts, ...c.outTexts].some(picksAnyPort) ? undefined : defaultLockfile(c.inTexts.join(' '), c.outTexts.join(' '), workdir))
     if (path === undefined || locks.has(path)) continue
     try {
       locks.set(path, acquireLock(path, c.removeLockfile, (line) => log.warn(line)))
@@ -124,7 +126,7 @@ function takeLocks(configs: Configured[], workdir: string | undefined, log: Logg
   return [...locks.values()]
 }
 
-function runCommand(command: 'daemonize' | 'undaemonize', options: Record<string, string | boolean>): void {
+function runCommand(command: 'daemonize' | 'undaemonize', options: CliOptions): void {
   const out = { print }
   try {
     if (command === 'daemonize') daemonize(options, cwd(), out)
@@ -138,7 +140,7 @@ async function main(): Promise<void> {
   let args
   try {
     args = parseArgs(argv())
-    useLogFormat(args.options['log-format'])
+    useLogFormat(scalarOf(args.options['log-format']))
     warnTokenOnCommandLine(args.options)
   } catch (err) {
     fail(err)
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
   if (args.command === 'daemonize' || args.command === 'undaemonize') return runCommand(args.command, args.options)
   if (args.command === 'reload') {
     try {
-      const { exitCode, text } = await requestReload(args.options.metrics)
+      const { exitCode, text } = await requestReload(scalarOf(args.options.metrics))
       ;(exitCode === 0 ? print : printError)(text)
       return exit(exitCode)
     } catch (err) {

@@ -1,3 +1,4 @@
+import type { CliOptions } from './args.ts'
 import { runtime as defaultRuntime } from '#runtime'
 import type { Logger } from '../base/logger.ts'
 import type { Runtime } from '../ports/runtime.ts'
@@ -6,7 +7,7 @@ import { describeMetrics, serveMetrics, type MetricsServer, type MetricsServerOp
 import { runtimeInfo, VERSION } from './help.ts'
 
 /** --metrics host:port: the metrics port for every half of this process (none without the option). */
-export async function startMetrics(options: Record<string, string | boolean>, halves: () => readonly Half[], log: Logger, runtime: Runtime = defaultRuntime, routes?: MetricsServerOptions['routes']): Promise<MetricsServer | undefined> {
+export async function startMetrics(options: CliOptions, halves: () => readonly Half[], log: Logger, runtime: Runtime = defaultRuntime, routes?: MetricsServerOptions['routes']): Promise<MetricsServer | undefined> {
   const address = options.metrics
   if (address === undefined || address === false) return undefined
   const { name, version } = runtimeInfo()

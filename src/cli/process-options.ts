@@ -2,6 +2,7 @@
  * uhppoted-tunnel's process options, each either doing what it does there or refused with what
  * to use instead: --console, --service, --logfile, --logfilesize, --pid, --workdir, --quiet.
  */
+import type { CliOptions } from './args.ts'
 import type { LogSink } from '../base/logger.ts'
 import { RelayError } from '../base/errors.ts'
 import { appendText, makeDir, pid, printError, removeFile, writeText } from './host.ts'
@@ -22,7 +23,7 @@ export interface ProcessSetup {
  * run as a service (--service); edgerelay logs to stderr (the journal under systemd) unless given
  * --logfile, and then follows the same two rules.
  */
-export function setUpProcess(o: Record<string, string | boolean>): ProcessSetup {
+export function setUpProcess(o: CliOptions): ProcessSetup {
   if (o.logfilesize !== undefined) {
     throw new RelayError('E_CONFIG', '--logfilesize: edgerelay does not rotate its --logfile itself: rotate it with logrotate (each line is appended to the file by name, so a rotated file is replaced at the next line; no signal needed)')
   }

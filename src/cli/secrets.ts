@@ -1,3 +1,4 @@
+import type { CliOptions } from './args.ts'
 import { RelayError } from '../base/errors.ts'
 import { cliLine } from './cli-lines.ts'
 import { env, fileMode, printError, readText } from './host.ts'
@@ -28,7 +29,7 @@ export function readSecretFile(path: string, option: string, where: string): str
 export const firstLine = (text: string): string => text.split(/\r?\n/)[0]!
 
 /** The tunnel token: --token (or `token` in TOML), else --token-file's first line, else $EDGERELAY_TOKEN. */
-export function tokenOption(o: Record<string, string | boolean>, where: string): string | undefined {
+export function tokenOption(o: CliOptions, where: string): string | undefined {
   const token = o.token
   const file = o['token-file']
   if (typeof token === 'string' && typeof file === 'string') throw new RelayError('E_CONFIG', `${where}: give the token once, with --token or --token-file`)
@@ -42,6 +43,6 @@ export function tokenOption(o: Record<string, string | boolean>, where: string):
 }
 
 /** A token given as --token on the command line is in every user's `ps`: says so, once. */
-export function warnTokenOnCommandLine(commandLine: Record<string, string | boolean>): void {
+export function warnTokenOnCommandLine(commandLine: CliOptions): void {
   if (typeof commandLine.token === 'string') printError(cliLine('warn', '--token on the command line can be read by every user of this machine (ps, /proc): use --token-file or EDGERELAY_TOKEN', 'W_TOKEN_ON_COMMAND_LINE'))
 }

@@ -17,10 +17,8 @@ import { raceTcp } from '../net/dial.ts'
 import { type Endpoint, parseHostPort } from '../net/endpoint.ts'
 import { resolveConnect } from '../net/resolve.ts'
 import { udpBroadcastOut } from './udp-broadcast.ts'
+import { controllerOf, UHPPOTE_SIZE } from '../protocol/uhppote-packet.ts'
 
-/** A UHPPOTE request or reply: 64 bytes, starting with 0x17. */
-const UHPPOTE_SIZE = 64
-const UHPPOTE_SOM = 0x17
 
 interface Route {
   transport: 'udp' | 'tcp'
@@ -30,11 +28,7 @@ interface Route {
   address?: ResolvedAddress
 }
 
-/** The controller a request is for, or undefined for anything that is not a UHPPOTE request. */
-export function controllerOf(payload: Uint8Array): number | undefined {
-  if (payload.length !== UHPPOTE_SIZE || payload[0] !== UHPPOTE_SOM) return undefined
-  return (payload[4]! | (payload[5]! << 8) | (payload[6]! << 16) | (payload[7]! << 24)) >>> 0
-}
+export { controllerOf }
 
 /** `udp::host:port`, `tcp::host:port` or `host:port` (UDP), as uhppoted-tunnel writes routes. */
 export function parseRoute(text: string, where: string): Route {

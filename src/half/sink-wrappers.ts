@@ -9,13 +9,12 @@ import { TokenBucket } from '../core/rate-limit.ts'
 import { hexDump } from '../base/hex-dump.ts'
 import type { Logger } from '../base/logger.ts'
 
-/** Drops (counted, logged at most once a second) what exceeds the bucket. */
-export function rateLimited(out: PacketSink, ctx: HalfContext, perSecond: number, burst: number): PacketSink {
-  const bucket = new TokenBucket(perSecond, burst)
+/** Drops (counted, logged at most once a second) what exceeds the bucket (one per half, shared by its --in connectors). */
+export function rateLimited(out: PacketSink, ctx: HalfContext, bucket: TokenBucket, limit: string): PacketSink {
   return {
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (bucket.take()) out.send(flow, kind, id, payload)
-      else ctx.drops.drop('rate_limit', `${flow.label}: ${kind} over rate-limit ${perSecond}/s (burst ${burst})`)
+      else ctx.drops.drop('rate_limit', `${flow.label}: ${kind} over rate-limit ${limit}`)
     },
   }
 }

@@ -11,17 +11,26 @@ import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
 import { resolverFor, withResolver, type Resolver } from '../net/resolver.ts'
 import { dumping, rateLimited } from './sink-wrappers.ts'
+import { parseRoutes, routedSink } from './routes.ts'
+import { checkDuplicateListens } from './duplicate-listen.ts'
+import { TokenBucket } from '../core/rate-limit.ts'
 import { Allowlist } from '../net/allowlist.ts'
 
 /** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
 export interface HalfSettings {
   /**
-   * Where requests come in: a connector string (`udp/listen:127.0.0.1:5300`), a parsed spec, or a
-   * connector the caller made (the edge entries' accepted WebSocket).
+   * Where requests come in: a connector string (`udp/listen:127.0.0.1:5300`), a parsed spec, a
+   * list of them (one half listening on several, all feeding the same --out), or a connector the
+   * caller made (the edge entries' accepted WebSocket).
    */
-  in: string | ConnectorSpec | ProvidedIn
-  /** Where they go out. */
-  out: string | ConnectorSpec
+  in: Connectors | ProvidedIn
+  /** Where they go out: one connector, or several picked by `routes`. */
+  out: Connectors
+  /**
+   * With several `out`: which packets go where (`in=1,out=2`, `serial=405419896,out=2`,
+   * `out=1`; src/half/routes.ts). Ambiguous or incomplete sets are refused at start.
+   */
+  routes?: readonly string[]
   /**
    * `protobuf`, `avro`, `msgpack`, `uhppoted`, or for tcp/tls servers `auto` (their default: an
    * edgerelay hello of any codec, or uhppoted-tunnel framing without --token). Default elsewhere: protobuf.
@@ -77,6 +86,9 @@ export interface HalfSettings {
   /** Stops the half when aborted. */
   signal?: AbortSignal
 }
+
+/** One connector, or several (`--in` given more than once). */
+export type Connectors = string | ConnectorSpec | readonly (string | ConnectorSpec)[]
 
 export interface HalfOptions extends HalfSettings {
   /**
@@ -148,12 +160,25 @@ export interface ProvidedIn {
   create(ctx: HalfContext): InConnector
 }
 
-function isProvided(value: string | ConnectorSpec | ProvidedIn): value is ProvidedIn {
-  return typeof value === 'object' && 'create' in value
+function isProvided(value: Connectors | ProvidedIn): value is ProvidedIn {
+  return typeof value === 'object' && !Array.isArray(value) && 'create' in value
 }
 
 function toSpec(value: string | ConnectorSpec): ConnectorSpec {
   return typeof value === 'string' ? parseConnector(value) : value
+}
+
+function toSpecs(value: Connectors, side: 'in' | 'out'): ConnectorSpec[] {
+  const list = Array.isArray(value) ? (value as readonly (string | ConnectorSpec)[]).map(toSpec) : [toSpec(value as string | ConnectorSpec)]
+  if (list.length === 0) throw new RelayError('E_CONFIG', `--${side} is required`)
+  return list
+}
+
+const kindOf = (spec: ConnectorSpec) => (spec.role ? `${spec.kind}/${spec.role}` : spec.kind)
+
+/** The connector an --in tunnel sees on the other side: a udp/event out only when every --out is one. */
+function peerOf(outs: ConnectorSpec[]): ConnectorSpec {
+  return outs.find((o) => kindOf(o) !== 'udp/event') ?? outs[0]!
 }
 
 /**
@@ -162,8 +187,12 @@ function toSpec(value: string | ConnectorSpec): ConnectorSpec {
  * start; nothing stays bound after a failed start.
  */
 export async function startHalf(o: HalfOptions): Promise<Half> {
-  const inSpec = isProvided(o.in) ? undefined : toSpec(o.in)
-  const outSpec = toSpec(o.out)
+  const provided = isProvided(o.in) ? o.in : undefined
+  const inSpecs = provided ? [] : toSpecs(o.in as Connectors, 'in')
+  const outSpecs = toSpecs(o.out, 'out')
+  const routes = parseRoutes(o.routes ?? [], inSpecs, outSpecs)
+  // Two --in (or --out) of this half on the same protocol, address and port (docs/addresses.md S6).
+  checkDuplicateListens([{ where: 'this half', options: o }])
   const options = resolveOptions(o)
   const runtime = withResolver(o.runtime, resolverFor(o.runtime, o.resolver))
   const logger = typeof o.logger === 'function' ? createLogger(o.logLevel ?? 'info', o.logger, '', o.logFormat) : (o.logger ?? createLogger(o.logLevel ?? 'info', undefined, '', o.logFormat))
@@ -176,14 +205,14 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   })
   done.catch(() => {})
   let closing: Promise<void> | undefined
-  let inConn: InConnector | undefined
-  let outConn: OutConnector | undefined
+  const inConns: InConnector[] = []
+  const outConns: OutConnector[] = []
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       controller.abort()
-      await inConn?.close().catch((e) => logger.warn(`closing --in: ${(e as Error).message}`))
-      await outConn?.close().catch((e) => logger.warn(`closing --out: ${(e as Error).message}`))
+      for (const c of inConns) await c.close().catch((e) => logger.warn(`closing --in: ${(e as Error).message}`))
+      for (const c of outConns) await c.close().catch((e) => logger.warn(`closing --out: ${(e as Error).message}`))
       settle()
     })()
     return closing
@@ -213,39 +242,47 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
   if (o.signal?.aborted) throw new RelayError('E_CANCELLED', 'aborted before start')
   // Contradictions (--ipv4 with an IPv6 literal, a local bind of the other family) fail here, at
   // start, with their own exit code, rather than in a dialling retry loop (docs/addresses.md F3, M2).
-  if (inSpec) preflight(runtime, inSpec, options.family, 'in')
-  preflight(runtime, outSpec, options.family, 'out')
+  for (const spec of inSpecs) preflight(runtime, spec, options.family, 'in')
+  for (const spec of outSpecs) preflight(runtime, spec, options.family, 'out')
   try {
-    outConn = await createOut(outSpec, scoped('out'), inSpec)
-    inConn = isProvided(o.in) ? o.in.create(scoped('in')) : await createIn(inSpec!, scoped('in'), outSpec)
-    await outConn.start()
-    let sink: PacketSink = outConn
+    for (const spec of outSpecs) outConns.push(await createOut(spec, scoped('out'), inSpecs[0]))
+    if (provided) inConns.push(provided.create(scoped('in')))
+    else for (const spec of inSpecs) inConns.push(await createIn(spec, scoped('in'), peerOf(outSpecs)))
+    for (const c of outConns) await c.start()
+    let bucket: TokenBucket | undefined
+    let limit = ''
     if (o.rateLimit) {
       const { perSecond, burst } = o.rateLimit
       if (!(perSecond > 0) || !(burst >= 1)) throw new RelayError('E_CONFIG', `rate-limit must be above 0 and its burst at least 1 (got ${perSecond}/s, burst ${burst})`)
-      sink = rateLimited(sink, ctx, perSecond, burst)
+      // One bucket for the half, whichever --in a packet came from.
+      bucket = new TokenBucket(perSecond, burst)
+      limit = `${perSecond}/s (burst ${burst})`
       logger.info(`rate limit: ${perSecond} packets/s, burst ${burst}`)
     }
-    if (o.dumpPackets) sink = dumping(sink, logger.child('packets'))
-    await inConn.start(sink)
+    for (let i = 0; i < inConns.length; i++) {
+      let sink: PacketSink = routes.length ? routedSink(routes, i, outConns) : outConns[0]!
+      if (bucket) sink = rateLimited(sink, ctx, bucket, limit)
+      if (o.dumpPackets) sink = dumping(sink, logger.child('packets'))
+      await inConns[i]!.start(sink)
+    }
   } catch (err) {
     await close()
     throw err
   }
   o.signal?.addEventListener('abort', () => void close(), { once: true })
 
-  const kindOf = (spec: ConnectorSpec | undefined, fallback: string) => (spec ? (spec.role ? `${spec.kind}/${spec.role}` : spec.kind) : fallback)
-  const inText = inSpec?.text ?? (o.in as ProvidedIn).text
+  const joined = (list: string[]) => list.join(' + ')
+  const inText = provided ? provided.text : joined(inSpecs.map((s) => s.text))
+  const all = [...inConns, ...outConns]
   return {
     stats,
-    name: `${inText} -> ${outSpec.text}`,
-    connectors: { in: kindOf(inSpec, inText), out: kindOf(outSpec, outSpec.text) },
-    ready: () => !closing && (inConn?.ready?.() ?? true) && (outConn?.ready?.() ?? true),
-    inAddresses: () => inConn?.addresses?.() ?? [],
-    outAddresses: () => outConn?.addresses?.() ?? [],
+    name: `${inText} -> ${joined(outSpecs.map((s) => s.text))}`,
+    connectors: { in: provided ? provided.text : joined(inSpecs.map(kindOf)), out: joined(outSpecs.map(kindOf)) },
+    ready: () => !closing && all.every((c) => c.ready?.() ?? true),
+    inAddresses: () => inConns.flatMap((c) => c.addresses?.() ?? []),
+    outAddresses: () => outConns.flatMap((c) => c.addresses?.() ?? []),
     rescan: async () => {
-      await inConn?.rescan?.()
-      await outConn?.rescan?.()
+      for (const c of all) await c.rescan?.()
     },
     done,
     close,

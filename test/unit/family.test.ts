@@ -244,7 +244,7 @@ test('S5, F5: a wildcard leaves out a family the host has no address of, with W_
 })
 
 test('S6: several halves may share a port across tcp and udp; an exact duplicate listener is E_DUPLICATE_LISTEN (exit code 2)', async () => {
-  const { checkDuplicateListens } = await import('../../src/cli/duplicate-listen.ts')
+  const { checkDuplicateListens } = await import('../../src/half/duplicate-listen.ts')
   const half = (input: string, out: string) => ({ where: input, options: { in: input, out } })
   checkDuplicateListens([half('tcp/server:*:12345', 'udp/broadcast:127.0.0.1:9'), half('udp/listen:*:12345', 'tcp/client:127.0.0.1:1')])
   checkDuplicateListens([half('udp/listen:127.0.0.1:0', 'tcp/client:x:1'), half('udp/listen:127.0.0.1:0', 'tcp/client:x:1')])
