@@ -10,7 +10,7 @@ import { FakeClock } from '../helpers/fake-clock.ts'
 
 test('credit comes back once a quarter of the window is consumed, never before', () => {
   const clock = new FakeClock()
-  const w = new ReceiveWindow(new WindowBudget(), clock, () => 0)
+  const w = new ReceiveWindow({ budget: new WindowBudget(), clock, rtt: 0 })
   assert.equal(w.window, INITIAL_WINDOW)
   assert.equal(w.outstanding, INITIAL_WINDOW)
   assert.ok(w.received(INITIAL_WINDOW / 4 - 1))
@@ -21,7 +21,7 @@ test('credit comes back once a quarter of the window is consumed, never before',
 })
 
 test('a peer that sends more than its credit is refused; what it may send is exactly the window', () => {
-  const w = new ReceiveWindow(new WindowBudget(), new FakeClock(), () => 0)
+  const w = new ReceiveWindow({ budget: new WindowBudget(), clock: new FakeClock(), rtt: 0 })
   assert.ok(w.received(INITIAL_WINDOW))
   assert.equal(w.outstanding, 0)
   assert.equal(w.received(1), false)
@@ -32,7 +32,7 @@ test('a peer that sends more than its credit is refused; what it may send is exa
 
 test('the window doubles when a quarter was consumed in less than one round trip, up to the cap', () => {
   const clock = new FakeClock()
-  const w = new ReceiveWindow(new WindowBudget(1 << 30), clock, () => 10)
+  const w = new ReceiveWindow({ budget: new WindowBudget(1 << 30), clock, rtt: 10 })
   let grants = 0
   while (w.window < MAX_STREAM_WINDOW && grants < 100) {
     const before = w.window
@@ -51,7 +51,7 @@ test('the window doubles when a quarter was consumed in less than one round trip
 
 test('the window stays when the reader is the bottleneck (slower than the round trip allows)', () => {
   const clock = new FakeClock()
-  const w = new ReceiveWindow(new WindowBudget(), clock, () => 10)
+  const w = new ReceiveWindow({ budget: new WindowBudget(), clock, rtt: 10 })
   for (let i = 0; i < 10; i++) {
     clock.advance(20) // a quarter of the window per 20 ms: 4·¼·10 ms = 10 ms < 20 ms
     assert.ok(w.received(INITIAL_WINDOW / 4))
@@ -62,7 +62,7 @@ test('the window stays when the reader is the bottleneck (slower than the round 
 
 test('no growth while the round trip is unknown', () => {
   const clock = new FakeClock()
-  const w = new ReceiveWindow(new WindowBudget(), clock, () => 0)
+  const w = new ReceiveWindow({ budget: new WindowBudget(), clock, rtt: 0 })
   assert.ok(w.received(INITIAL_WINDOW / 2))
   assert.equal(w.consumed(INITIAL_WINDOW / 2), INITIAL_WINDOW / 2)
   assert.equal(w.window, INITIAL_WINDOW)
@@ -71,9 +71,9 @@ test('no growth while the round trip is unknown', () => {
 test("a connection's budget caps the sum of windows; a stream still gets MIN_WINDOW, and a closed one gives its share back", () => {
   const clock = new FakeClock()
   const budget = new WindowBudget(INITIAL_WINDOW * 2 + 1000)
-  const a = new ReceiveWindow(budget, clock, () => 10)
-  const b = new ReceiveWindow(budget, clock, () => 10)
-  const c = new ReceiveWindow(budget, clock, () => 10)
+  const a = new ReceiveWindow({ budget: budget, clock, rtt: 10 })
+  const b = new ReceiveWindow({ budget: budget, clock, rtt: 10 })
+  const c = new ReceiveWindow({ budget: budget, clock, rtt: 10 })
   assert.equal(a.window, INITIAL_WINDOW)
   assert.equal(b.window, INITIAL_WINDOW)
   assert.equal(c.window, MIN_WINDOW, 'the budget is spent: the floor')

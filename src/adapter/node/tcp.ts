@@ -26,99 +26,154 @@ export function detachSocket(conn: StreamConn): net.Socket | undefined {
 /** Wraps a node:net (or node:tls) socket as a StreamConn. Exported for the TLS adapter. */
 export function wrapSocket(socket: net.Socket): StreamConn {
   socket.setNoDelay(true)
-  let handlers: StreamHandlers | undefined
-  let closed = false
-  let closeError: Error | undefined
-  const pending: Uint8Array[] = []
-  let corked = false
-  const uncork = () => {
-    if (!corked) return
-    corked = false
-    socket.uncork()
-  }
-  const onData = (chunk: Uint8Array) => {
-    if (handlers) handlers.onData(chunk)
-    else pending.push(chunk)
-  }
-  const onDrain = () => handlers?.onDrain?.()
-  const onEnd = () => handlers?.onEnd?.()
-  const onError = (err: Error) => {
-    closeError ??= err
-    // A TLS alert after the handshake (a server refusing our certificate under TLS 1.3) errors
-    // the socket without closing it; a half-open socket whose writes never flush would then
-    // never report 'close'. An error always ends the connection.
-    socket.destroy()
-  }
-  const onClose = () => {
-    closed = true
-    handlers?.onClose(closeError)
-  }
-  socket.on('data', onData)
-  socket.on('drain', onDrain)
-  socket.on('end', onEnd)
-  socket.on('error', onError)
-  socket.on('close', onClose)
-  const conn: StreamConn = {
-    remote: addressOf(socket.remoteAddress, socket.remotePort),
-    local: addressOf(socket.localAddress, socket.localPort),
-    write(data) {
-      if (closed || socket.destroyed) return false
-      // Frames written in one event-loop turn leave in one writev: cork now, uncork once the
-      // turn's I/O callbacks have run (setImmediate runs right after the poll phase).
-      if (!corked) {
-        corked = true
-        socket.cork()
-        setImmediate(uncork)
-      }
-      socket.write(data)
-      return socket.writableLength < HIGH_WATER
-    },
-    get bufferedAmount() {
-      return socket.writableLength
-    },
-    setHandlers(h) {
-      handlers = h
-      for (const chunk of pending.splice(0)) h.onData(chunk)
-      if (closed) h.onClose(closeError)
-    },
-    end() {
-      socket.end()
-    },
-    destroy(err) {
-      socket.destroy(err)
-    },
-    reset() {
-      // resetAndDestroy (Node 16.17+) sends a RST; a runtime without it closes normally.
-      const s = socket as net.Socket & { resetAndDestroy?: () => void }
-      if (typeof s.resetAndDestroy === 'function' && !socket.destroyed && !socket.connecting) s.resetAndDestroy()
-      else socket.destroy()
-    },
-    pause() {
-      socket.pause()
-    },
-    resume() {
-      socket.resume()
-    },
-  }
+  const conn = new SocketConn(socket)
+  ;(socket as Owned)[OWNER] = conn.st
+  socket.on('data', onSocketData)
+  socket.on('drain', onSocketDrain)
+  socket.on('end', onSocketEnd)
+  socket.on('error', onSocketError)
+  socket.on('close', onSocketClose)
   detachers.set(conn, () => {
-    uncork()
-    socket.off('data', onData)
-    socket.off('drain', onDrain)
-    socket.off('end', onEnd)
-    socket.off('error', onError)
-    socket.off('close', onClose)
+    conn.uncork()
+    socket.off('data', onSocketData)
+    socket.off('drain', onSocketDrain)
+    socket.off('end', onSocketEnd)
+    socket.off('error', onSocketError)
+    socket.off('close', onSocketClose)
+    delete (socket as Owned)[OWNER]
     return socket
   })
   return conn
 }
 
+/**
+ * What a wrapped socket's conn knows, in one object the conn points to: the TLS adapters derive
+ * objects from a conn (Object.create), and their method calls must change this state, not their own
+ * copy of it.
+ */
+interface ConnState {
+  handlers: StreamHandlers | undefined
+  closed: boolean
+  closeError: Error | undefined
+  /** Data that arrived before setHandlers. */
+  pending: Uint8Array[] | undefined
+  corked: boolean
+}
+
+// The socket's listeners are shared functions that find the state on the socket (`this`): a
+// forwarded TCP stream holds one wrapped socket per end, so no closures per connection.
+const OWNER = Symbol('edgerelay.conn')
+type Owned = net.Socket & { [OWNER]?: ConnState }
+function onSocketData(this: Owned, chunk: Uint8Array): void {
+  const st = this[OWNER]
+  if (!st) return
+  if (st.handlers) st.handlers.onData(chunk)
+  else (st.pending ??= []).push(chunk)
+}
+function onSocketDrain(this: Owned): void {
+  this[OWNER]?.handlers?.onDrain?.()
+}
+function onSocketEnd(this: Owned): void {
+  this[OWNER]?.handlers?.onEnd?.()
+}
+function onSocketError(this: Owned, err: Error): void {
+  const st = this[OWNER]
+  if (st) st.closeError ??= err
+  // A TLS alert after the handshake (a server refusing our certificate under TLS 1.3) errors
+  // the socket without closing it; a half-open socket whose writes never flush would then
+  // never report 'close'. An error always ends the connection.
+  this.destroy()
+}
+function onSocketClose(this: Owned): void {
+  const st = this[OWNER]
+  if (!st) return
+  st.closed = true
+  st.handlers?.onClose(st.closeError)
+}
+const uncorkLater = (conn: SocketConn): void => conn.uncork()
+
+class SocketConn implements StreamConn {
+  readonly remote: SocketAddress
+  readonly local: SocketAddress
+  readonly st: ConnState = { handlers: undefined, closed: false, closeError: undefined, pending: undefined, corked: false }
+  private readonly socket: net.Socket
+
+  constructor(socket: net.Socket) {
+    this.socket = socket
+    this.remote = addressOf(socket.remoteAddress, socket.remotePort)
+    this.local = addressOf(socket.localAddress, socket.localPort)
+  }
+
+  uncork(): void {
+    if (!this.st.corked) return
+    this.st.corked = false
+    this.socket.uncork()
+  }
+
+  write(data: Uint8Array): boolean {
+    const socket = this.socket
+    const st = this.st
+    if (st.closed || socket.destroyed) return false
+    // Frames written in one event-loop turn leave in one writev: cork now, uncork once the
+    // turn's I/O callbacks have run (setImmediate runs right after the poll phase).
+    if (!st.corked) {
+      st.corked = true
+      socket.cork()
+      setImmediate(uncorkLater, this)
+    }
+    socket.write(data)
+    return socket.writableLength < HIGH_WATER
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength
+  }
+
+  setHandlers(h: StreamHandlers): void {
+    const st = this.st
+    st.handlers = h
+    const pending = st.pending
+    st.pending = undefined
+    if (pending) for (const chunk of pending) h.onData(chunk)
+    if (st.closed) h.onClose(st.closeError)
+  }
+
+  end(): void {
+    this.socket.end()
+  }
+
+  destroy(err?: Error): void {
+    this.socket.destroy(err)
+  }
+
+  reset(): void {
+    // resetAndDestroy (Node 16.17+) sends a RST; a runtime without it closes normally.
+    const s = this.socket as net.Socket & { resetAndDestroy?: () => void }
+    if (typeof s.resetAndDestroy === 'function' && !s.destroyed && !s.connecting) s.resetAndDestroy()
+    else s.destroy()
+  }
+
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+}
+
+const ignore = (): void => {}
+
 export function listenTcp(opts: TcpListenOptions): Promise<StreamListener> {
   const sockets = new Set<net.Socket>()
+  const forget = function (this: net.Socket) {
+    sockets.delete(this)
+  }
   const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: opts.allowHalfOpen ?? false }, (socket) => {
     // A reset before we look at it must not surface as an unhandled error.
-    socket.on('error', () => {})
+    socket.on('error', ignore)
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+    socket.on('close', forget)
     opts.onConnection(wrapSocket(socket))
   })
   return listenBounded(server, opts, { cutAll: () => sockets.forEach((s) => s.destroy()) })

@@ -1,6 +1,6 @@
 import { formatAddress } from '../../base/address.ts'
 import { errnoOf } from '../../base/errors.ts'
-import type { StreamConn } from '../../ports/runtime.ts'
+import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 import type { ByteStream, ByteStreamHandlers } from './byte-stream.ts'
 import { isStreamError, StreamError } from './codes.ts'
 
@@ -18,11 +18,13 @@ export function connStream(conn: StreamConn, label = formatAddress(conn.remote),
   return new ConnStream(conn, label, onGone)
 }
 
-class ConnStream implements ByteStream {
+/** The stream and the conn's handlers in one object: one per forwarded connection, no closures. */
+class ConnStream implements ByteStream, StreamHandlers {
   readonly label: string
   private readonly conn: StreamConn
   private closed = false
   private onGone: (() => void) | undefined
+  private h: ByteStreamHandlers | undefined = undefined
 
   constructor(conn: StreamConn, label: string, onGone: (() => void) | undefined) {
     this.conn = conn
@@ -63,15 +65,27 @@ class ConnStream implements ByteStream {
   }
 
   setHandlers(h: ByteStreamHandlers): void {
-    this.conn.setHandlers({
-      onData: (chunk) => h.onData(chunk),
-      onEnd: () => h.onEnd(),
-      onDrain: () => h.onDrain(),
-      onClose: (err) => {
-        this.gone()
-        h.onClose(err === undefined ? undefined : asStreamError(err, this.label))
-      },
-    })
+    this.h = h
+    this.conn.setHandlers(this)
+  }
+
+  // --- the conn's handlers ---
+
+  onData(chunk: Uint8Array): void {
+    this.h!.onData(chunk)
+  }
+
+  onEnd(): void {
+    this.h!.onEnd()
+  }
+
+  onDrain(): void {
+    this.h!.onDrain()
+  }
+
+  onClose(err?: Error): void {
+    this.gone()
+    this.h!.onClose(err === undefined ? undefined : asStreamError(err, this.label))
   }
 }
 

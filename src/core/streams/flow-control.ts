@@ -45,6 +45,14 @@ export class WindowBudget {
   }
 }
 
+/** What the streams of one connection share: the window budget, the clock, the measured round trip. */
+export interface WindowEnv {
+  readonly budget: WindowBudget
+  readonly clock: Clock
+  /** The connection's smoothed round trip in ms (0 while unknown: no growth). */
+  readonly rtt: number
+}
+
 /** The receiving end of one stream: the credit the peer holds and when to grant more. */
 export class ReceiveWindow {
   /** Current window size. */
@@ -55,20 +63,13 @@ export class ReceiveWindow {
   private consumedSinceGrant = 0
   /** When the current measurement epoch began (the last grant). */
   private epochStart: number
-  private readonly budget: WindowBudget
-  private readonly clock: Clock
-  private readonly rtt: () => number
-  private readonly maxWindow: number
+  private readonly env: WindowEnv
 
-  /** `rtt()` is the connection's smoothed round trip in ms (0 while unknown: no growth). */
-  constructor(budget: WindowBudget, clock: Clock, rtt: () => number, initial = INITIAL_WINDOW, maxWindow = MAX_STREAM_WINDOW) {
-    this.budget = budget
-    this.clock = clock
-    this.rtt = rtt
-    this.maxWindow = maxWindow
-    this.window = budget.take(initial, Math.min(initial, MIN_WINDOW))
+  constructor(env: WindowEnv, initial = INITIAL_WINDOW) {
+    this.env = env
+    this.window = env.budget.take(initial, Math.min(initial, MIN_WINDOW))
     this.credit = this.window
-    this.epochStart = clock.now()
+    this.epochStart = env.clock.now()
   }
 
   /** Credit the peer holds now. */
@@ -99,7 +100,7 @@ export class ReceiveWindow {
 
   /** Gives the window back to the connection's budget (the stream ended). */
   release(): void {
-    this.budget.give(this.window)
+    this.env.budget.give(this.window)
     this.window = 0
   }
 
@@ -109,14 +110,15 @@ export class ReceiveWindow {
    * quic-go uses) means the peer was waiting for credit.
    */
   private grow(): number {
-    const now = this.clock.now()
+    const env = this.env
+    const now = env.clock.now()
     const elapsed = now - this.epochStart
     this.epochStart = now
-    const rtt = this.rtt()
-    if (rtt <= 0 || this.window >= this.maxWindow) return 0
+    const rtt = env.rtt
+    if (rtt <= 0 || this.window >= MAX_STREAM_WINDOW) return 0
     const fraction = this.consumedSinceGrant / this.window
     if (elapsed >= 4 * fraction * rtt) return 0
-    const extra = this.budget.take(Math.min(this.window, this.maxWindow - this.window))
+    const extra = env.budget.take(Math.min(this.window, MAX_STREAM_WINDOW - this.window))
     this.window += extra
     return extra
   }

@@ -16,7 +16,7 @@ import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session, SessionStreams } from '../tunnel/session.ts'
 import { MAX_BUFFERED } from '../tunnel/bounded-conn.ts'
 import { StreamCode, StreamError } from './codes.ts'
-import { ReceiveWindow, WindowBudget } from './flow-control.ts'
+import { ReceiveWindow, WindowBudget, type WindowEnv } from './flow-control.ts'
 import { TunnelStream, type MuxLink } from './tunnel-stream.ts'
 
 /** Stream data waits while the connection's send buffer holds this much. */
@@ -48,14 +48,15 @@ export interface MuxOptions {
   budget?: WindowBudget
 }
 
-export class StreamMux implements SessionStreams, MuxLink {
+export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
   readonly session: Session
   readonly label: string
   /** The peer answered an open with "not supported": it predates streams. */
   peerLacksStreams = false
   private readonly opts: MuxOptions
   private readonly maxStreams: number
-  private readonly budget: WindowBudget
+  readonly budget: WindowBudget
+  readonly clock: Clock
   private readonly streams = new Map<number, TunnelStream>()
   private nextId: number
   private readonly room = new Set<TunnelStream>()
@@ -74,6 +75,7 @@ export class StreamMux implements SessionStreams, MuxLink {
     this.opts = opts
     this.maxStreams = opts.maxStreams ?? MAX_STREAMS
     this.budget = opts.budget ?? new WindowBudget()
+    this.clock = opts.clock
     this.nextId = opts.side === 'client' ? 1 : 2
     session.streams = this
     session.onClose(() => this.shutdown(new StreamError('shutdown', `tunnel connection to ${this.label} lost`)))
@@ -246,8 +248,13 @@ export class StreamMux implements SessionStreams, MuxLink {
     this.opts.drops.drop('stream_unknown', `peer ${this.label} sent ${what} for stream ${frame.flow}, which is not open`)
   }
 
+  /** WindowEnv: the smoothed round trip, for the streams' window growth. */
+  get rtt(): number {
+    return this.srtt
+  }
+
   private window(): ReceiveWindow {
-    return new ReceiveWindow(this.budget, this.opts.clock, () => this.srtt)
+    return new ReceiveWindow(this)
   }
 
   private allocateId(): number {

@@ -39,7 +39,6 @@ export type StreamState = 'opening' | 'pending' | 'open' | 'closed'
 
 export class TunnelStream implements ByteStream {
   readonly id: number
-  readonly label: string
   state: StreamState
   /** open frames: what the opener asked for, and where it came from. */
   readonly dst: string | undefined
@@ -78,7 +77,6 @@ export class TunnelStream implements ByteStream {
     this.recv = recv
     this.dst = open.dst
     this.src = open.src
-    this.label = `stream ${id} on ${link.label}`
     if (open.credit !== undefined) this.send = new SendCredit(Math.min(open.credit, MAX_CREDIT))
     if (state === 'opening') {
       this.opened = new Promise((resolve, reject) => {
@@ -87,6 +85,11 @@ export class TunnelStream implements ByteStream {
       // A caller that stops waiting must not leave an unhandled rejection behind.
       this.opened.catch(() => {})
     }
+  }
+
+  /** For logs (made when asked: an idle stream keeps no string of its own). */
+  get label(): string {
+    return `stream ${this.id} on ${this.link.label}`
   }
 
   /** The open frame this side sends (opener: the request; acceptor: the acceptance). */
@@ -116,6 +119,8 @@ export class TunnelStream implements ByteStream {
     if (this.state !== 'pending') return false
     this.bound = bound
     this.state = 'open'
+    // Only a stream still opening can be given up; an open one is reset instead.
+    this.abort = undefined
     this.link.sendControl(this.openFrame())
     this.pushOut()
     return true
