@@ -49,6 +49,7 @@ const USAGE = `usage: node bench/run.mjs [options]   (npm run bench -- [options]
   --warmup N        dnsperf warm-up before measuring a tunnel, seconds (default 1; 0 = none)
   --only a,b        restrict to these runtimes and/or codecs, e.g. node,protobuf or bun,deno
   --skip-codecs     skip the codec micro-benchmark
+  --skip-streams    skip the TCP stream benchmarks (bench/streams.mjs, run when BENCHMARKS.md is written)
   --codec-ms N      round length of the codec micro-benchmark (default 60)
   --cpu-prof        run the Node halves under --cpu-prof and print where their CPU time goes
   --docs, --no-docs write BENCHMARKS.md or not (default: only on a full run)`
@@ -75,6 +76,7 @@ function parseOptions(argv) {
       case '--warmup': o.warmup = number(0); break
       case '--codec-ms': o.codecMs = number(10); break
       case '--skip-codecs': o.skipCodecs = true; break
+      case '--skip-streams': o.skipStreams = true; break
       case '--cpu-prof': o.cpuProf = true; break
       case '--docs': o.docs = true; break
       case '--no-docs': o.docs = false; break
@@ -1104,10 +1106,15 @@ async function main() {
   fs.writeFileSync(path.join(RESULTS, 'latest.md'), markdown(run, a))
   fs.writeFileSync(path.join(RESULTS, 'qps.svg'), svgChart(a, meta))
   const written = ['bench/results/latest.json', 'bench/results/latest.md', 'bench/results/qps.svg']
+  if (opts.writeDocs && !opts.skipStreams) {
+    // TCP streams (iperf3, fairness, 1,000 streams, time to first byte): bench/results/streams.md.
+    const streams = spawn(process.execPath, [path.join(ROOT, 'bench', 'streams.mjs')], { cwd: ROOT, stdio: 'inherit' })
+    await new Promise((resolve) => streams.on('exit', resolve))
+  }
   if (opts.writeDocs) {
     // bench/scale.mjs (it needs 10,000 sockets) and bench/latency-floor.mjs (rounds of its own)
     // run separately; keep their last tables.
-    const separate = ['scale.md', 'latency-floor.md', 'startup.md'].map((f) => path.join(RESULTS, f)).filter((f) => fs.existsSync(f))
+    const separate = ['scale.md', 'latency-floor.md', 'startup.md', 'streams.md'].map((f) => path.join(RESULTS, f)).filter((f) => fs.existsSync(f))
     fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), benchmarksMd(run, a) + separate.map((f) => `\n${fs.readFileSync(f, 'utf8')}`).join(''))
     written.push('BENCHMARKS.md')
   }

@@ -26,7 +26,7 @@ export function pythonStubs(): string {
 }
 
 /** The Debian python modules each of test/interop/*.py imports (besides the generated stubs). */
-export const INTEROP_MODULES: Record<string, string[]> = { 'grpc_client.py': ['py:grpc'], 'ws_client.py': ['py:websockets'], 'zmq_peer.py': ['py:zmq'] }
+export const INTEROP_MODULES: Record<string, string[]> = { 'grpc_client.py': ['py:grpc'], 'grpc_stream.py': ['py:grpc'], 'ws_client.py': ['py:websockets'], 'zmq_peer.py': ['py:zmq'] }
 
 /** Runs one of test/interop/*.py and returns its last stdout line parsed as JSON. */
 export async function runInterop(script: string, args: string[], timeoutMs = 20_000): Promise<Record<string, unknown>> {

@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+/**
+ * TCP streams through edgerelay, side by side in one run with the direct path, socat's one hop and
+ * a plain one-hop pipe() relay on the same runtime (issue 12's stream benchmarks):
+ *
+ *   throughput  iperf3, 1 and 8 parallel streams, through tcp/listen → tcp or ws tunnel → tcp/connect
+ *   fairness    7 readers from a source with and without an 8th stream whose reader stopped
+ *   many        1,000 concurrent streams × 100 echo round trips on one tunnel connection; memory
+ *               per open idle stream on each half
+ *   ttfb        time to the first byte of a server that greets on accept, direct and through the halves
+ *
+ *   node bench/streams.mjs [--seconds 4] [--only node,bun] [--skip throughput,fairness,many,ttfb]
+ *
+ * Writes bench/results/streams.json and streams.md (bench/run.mjs puts the latter in BENCHMARKS.md).
+ * Every process it starts is killed on exit; traffic stays on 127.0.0.1.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { freePort } from '../test/helpers/free-ports.mjs'
+import { sleep } from '../test/helpers/timing.mjs'
+import { arg, BUN, buildPackage, DENO, DENO_FLAGS, ROOT, scriptCommand } from './script-tools.mjs'
+
+const RESULTS = path.join(ROOT, 'bench', 'results')
+const SECONDS = Number(arg('seconds', '4'))
+const RUNTIMES = (arg('only', 'node,bun,deno')).split(',')
+const SKIP = new Set((arg('skip', '')).split(',').filter(Boolean))
+const children = new Set()
+
+/** A process in its own group, its output kept; `ready` resolves when `pattern` shows up. */
+function start(cmd, args, pattern) {
+  const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  children.add(child)
+  child.output = ''
+  child.lines = []
+  const onText = (d) => {
+    child.output += d.toString()
+    if (child.output.length > 1e6) child.output = child.output.slice(-1e5)
+    let nl
+    while ((nl = child.output.indexOf('\n')) >= 0) {
+      child.lines.push(child.output.slice(0, nl))
+      child.output = child.output.slice(nl + 1)
+    }
+  }
+  child.stdout.on('data', onText)
+  child.stderr.on('data', onText)
+  child.on('exit', () => children.delete(child))
+  child.waitFor = (re, ms = 15_000) => waitLine(child, re, ms)
+  if (pattern) child.ready = child.waitFor(pattern)
+  return child
+}
+
+async function waitLine(child, re, ms) {
+  const t0 = Date.now()
+  for (;;) {
+    const line = child.lines.find((l) => re.test(l))
+    if (line !== undefined) {
+      child.lines.splice(child.lines.indexOf(line), 1)
+      return line
+    }
+    if (child.exitCode !== null) throw new Error(`${child.spawnargs.join(' ')} exited (${child.exitCode}): ${child.lines.slice(-5).join(' | ')}`)
+    if (Date.now() - t0 > ms) throw new Error(`no ${re} from ${child.spawnargs.slice(0, 4).join(' ')} within ${ms} ms: ${child.lines.slice(-5).join(' | ')}`)
+    await sleep(20)
+  }
+}
+
+function kill(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL')
+  } catch {}
+  children.delete(child)
+}
+
+process.on('exit', () => children.forEach(kill))
+process.on('SIGINT', () => process.exit(130))
+
+function rssKiB(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+  } catch {
+    return NaN
+  }
+}
+
+function halfCommand(runtime, args) {
+  switch (runtime) {
+    case 'node': return [process.execPath, ['bin/edgerelay.mjs', ...args]]
+    case 'bun': return [BUN, ['--conditions=edgerelay-source', 'src/cli/main.ts', ...args]]
+    case 'deno': return [DENO, ['run', ...DENO_FLAGS, 'src/cli/main.ts', ...args]]
+  }
+}
+
+const TUNNELS = {
+  tcp: { server: (p) => `tcp/server:127.0.0.1:${p}`, client: (p) => `tcp/client:127.0.0.1:${p}` },
+  ws: { server: (p) => `ws/server:127.0.0.1:${p}/b`, client: (p) => `ws/client:ws://127.0.0.1:${p}/b` },
+}
+
+/** Far half (tunnel server → tcp/connect to `dst`) and near half (tcp/listen → tunnel client); resolves with the port to use. */
+async function halves(runtime, tunnel, dst) {
+  const [t, n] = [await freePort(), await freePort()]
+  const common = ['--log-level', 'warn', '--max-streams', '4096']
+  const [fc, fa] = halfCommand(runtime, [...common, '--in', TUNNELS[tunnel].server(t), '--out', `tcp/connect:127.0.0.1:${dst}`])
+  const far = start(fc, fa)
+  await sleep(runtime === 'node' ? 300 : 600)
+  const [nc, na] = halfCommand(runtime, [...common, '--log-level', 'info', '--in', `tcp/listen:127.0.0.1:${n}`, '--out', TUNNELS[tunnel].client(t)])
+  const near = start(nc, na, /connected to/)
+  await near.ready
+  return { port: n, far, near, stop: () => (kill(near), kill(far)) }
+}
+
+function peer(mode, args, pattern = /listening|open/) {
+  const [cmd, full] = [process.execPath, ['bench/stream-peers.mjs', mode, ...args]]
+  return start(cmd, full, pattern)
+}
+
+async function iperf(port, parallel) {
+  for (let attempt = 0; ; attempt++) {
+    const child = start('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(SECONDS), '-O', '1', '-P', String(parallel), '-J'])
+    await new Promise((resolve) => child.on('exit', resolve))
+    const report = JSON.parse(child.lines.join('\n') + child.output)
+    // The server takes a moment after a test before it takes the next.
+    if (/busy/.test(report.error ?? '') && attempt < 10) {
+      await sleep(300)
+      continue
+    }
+    if (report.error) throw new Error(`iperf3: ${report.error}`)
+    return report.end.sum_received.bits_per_second / 1e9
+  }
+}
+
+async function json(child, re) {
+  return JSON.parse(await child.waitFor(re, 120_000))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function throughput(results) {
+  const iperfPort = await freePort()
+  const server = start('iperf3', ['-s', '-B', '127.0.0.1', '-p', String(iperfPort), '--forceflush'], /Server listening/)
+  await server.ready
+  const rows = []
+  const measure = async (path, runtime, port) => {
+    const one = await iperf(port, 1)
+    const eight = await iperf(port, 8)
+    rows.push({ path, runtime, one, eight })
+    console.log(`throughput ${path.padEnd(14)} ${runtime.padEnd(5)} 1 stream ${one.toFixed(2)} Gbit/s, 8 streams ${eight.toFixed(2)} Gbit/s`)
+  }
+  await measure('direct', '-', iperfPort)
+  const socatPort = await freePort()
+  const socat = start('socat', [`TCP-LISTEN:${socatPort},bind=127.0.0.1,reuseaddr,fork`, `TCP:127.0.0.1:${iperfPort}`])
+  await sleep(300)
+  await measure('socat', '-', socatPort)
+  kill(socat)
+  for (const runtime of RUNTIMES) {
+    const hopPort = await freePort()
+    const [hc, ha] = scriptCommand(runtime, 'bench/tcp-hop.ts', ['--listen', String(hopPort), '--to', String(iperfPort)])
+    const hop = start(hc, ha, /listening/)
+    await hop.ready
+    await measure('pipe hop', runtime, hopPort)
+    kill(hop)
+    for (const tunnel of ['tcp', 'ws']) {
+      const h = await halves(runtime, tunnel, iperfPort)
+      await measure(`${tunnel} tunnel`, runtime, h.port)
+      h.stop()
+    }
+  }
+  kill(server)
+  results.throughput = rows
+}
+
+async function fairness(results) {
+  const rows = []
+  for (const runtime of RUNTIMES) {
+    const source = peer('source', ['--port', String(await freePort())])
+    const srcPort = JSON.parse(await source.ready).listening
+    const h = await halves(runtime, 'tcp', srcPort)
+    const idle = { near: rssKiB(h.near.pid), far: rssKiB(h.far.pid) }
+    const readers = async (stalled) => {
+      const peak = { near: 0, far: 0 }
+      const r = peer('readers', ['--port', String(h.port), '--streams', '7', '--stalled', String(stalled), '--seconds', String(SECONDS)], /mbps/)
+      const poll = setInterval(() => {
+        peak.near = Math.max(peak.near, rssKiB(h.near.pid))
+        peak.far = Math.max(peak.far, rssKiB(h.far.pid))
+      }, 100)
+      const out = JSON.parse(await r.ready)
+      clearInterval(poll)
+      return { ...out, peak }
+    }
+    const alone = await readers(0)
+    const withStall = await readers(1)
+    const row = { runtime, aloneMbps: alone.mbps, stalledMbps: withStall.mbps, ratio: withStall.mbps / alone.mbps, idleRssKiB: idle, peakRssKiB: withStall.peak, stalledBytesRead: withStall.stalledBytesRead }
+    rows.push(row)
+    console.log(`fairness ${runtime}: 7 readers ${alone.mbps.toFixed(0)} Mbit/s alone, ${withStall.mbps.toFixed(0)} Mbit/s beside a stalled one (×${row.ratio.toFixed(2)}); peak RSS near ${(withStall.peak.near / 1024).toFixed(0)} MiB, far ${(withStall.peak.far / 1024).toFixed(0)} MiB (idle ${(idle.near / 1024).toFixed(0)}, ${(idle.far / 1024).toFixed(0)})`)
+    h.stop()
+    kill(source)
+  }
+  results.fairness = rows
+}
+
+async function many(results) {
+  const rows = []
+  for (const runtime of RUNTIMES) {
+    const echo = peer('echo', ['--port', String(await freePort())])
+    const echoPort = JSON.parse(await echo.ready).listening
+    const h = await halves(runtime, 'tcp', echoPort)
+    await sleep(500)
+    const before = { near: rssKiB(h.near.pid), far: rssKiB(h.far.pid) }
+    const client = peer('rtt', ['--port', String(h.port), '--streams', '1000', '--rounds', '100'], /"open"/)
+    await client.ready
+    await sleep(1000)
+    const open = { near: rssKiB(h.near.pid), far: rssKiB(h.far.pid) }
+    client.stdin.write('go\n')
+    const out = await json(client, /p50/)
+    // The round trip of one stream alone, for the TTFB target: direct and through the halves.
+    const pingDirect = JSON.parse(await peer('ping', ['--port', String(echoPort), '--count', '500'], /p50/).ready)
+    const pingTunnel = JSON.parse(await peer('ping', ['--port', String(h.port), '--count', '500'], /p50/).ready)
+    const row = { runtime, ...out, perStreamKiB: { near: (open.near - before.near) / 1000, far: (open.far - before.far) / 1000 }, pingDirect, pingTunnel }
+    rows.push(row)
+    console.log(`many ${runtime}: ${out.completed}/${out.streams * out.rounds} round trips, p50 ${out.p50.toFixed(2)} ms, p99 ${out.p99.toFixed(2)} ms; per idle stream near ${row.perStreamKiB.near.toFixed(1)} KiB, far ${row.perStreamKiB.far.toFixed(1)} KiB; 1 stream ping p50 ${pingTunnel.p50.toFixed(3)} ms (direct ${pingDirect.p50.toFixed(3)})`)
+    h.stop()
+    kill(echo)
+  }
+  results.many = rows
+}
+
+async function ttfb(results) {
+  const rows = []
+  const greet = peer('greet', ['--port', String(await freePort())])
+  const greetPort = JSON.parse(await greet.ready).listening
+  const direct = JSON.parse(await peer('ttfb', ['--port', String(greetPort), '--count', '300'], /p50/).ready)
+  for (const runtime of RUNTIMES) {
+    const h = await halves(runtime, 'tcp', greetPort)
+    await JSON.parse(await peer('ttfb', ['--port', String(h.port), '--count', '50'], /p50/).ready) // warm-up
+    const through = JSON.parse(await peer('ttfb', ['--port', String(h.port), '--count', '300'], /p50/).ready)
+    const rtt = results.many?.find((m) => m.runtime === runtime)?.pingTunnel.p50
+    rows.push({ runtime, direct, through, added: through.p50 - direct.p50, tunnelRtt: rtt })
+    console.log(`ttfb ${runtime}: direct p50 ${direct.p50.toFixed(3)} ms, through the halves ${through.p50.toFixed(3)} ms (added ${(through.p50 - direct.p50).toFixed(3)} ms; one round trip through them ${rtt?.toFixed(3) ?? '?'} ms)`)
+    h.stop()
+  }
+  kill(greet)
+  results.ttfb = rows
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '–')
+const hold = (ok) => (ok ? 'holds' : '**misses**')
+
+function markdown(r) {
+  const out = ['## TCP streams', '', `Generated by \`node bench/streams.mjs\` (also run by \`npm run bench\`) on ${r.startedAt}; load average ${r.load.before.map((x) => x.toFixed(2)).join(' ')} before, ${r.load.after.map((x) => x.toFixed(2)).join(' ')} after. Raw numbers: [bench/results/streams.json](bench/results/streams.json).`, '']
+  out.push('Each half is its own process (node runs the compiled `bin/edgerelay.mjs`, bun and deno the sources), `--in tcp/listen:… --out tcp/client:…` and `--in tcp/server:… --out tcp/connect:…` (ws: `ws/client`/`ws/server`), on 127.0.0.1; the client and the servers are separate processes too. The machine has 2 cores shared by the two halves, iperf3\'s client and server: a one-hop relay has one process in the path, the tunnel two.', '')
+  if (r.throughput) {
+    const direct = r.throughput.find((x) => x.path === 'direct')
+    const socat = r.throughput.find((x) => x.path === 'socat')
+    out.push(`### Throughput (iperf3, ${SECONDS} s after 1 s omitted)`, '', '| path | runtime | 1 stream, Gbit/s | 8 streams, Gbit/s | 1 stream ÷ socat | 1 stream ÷ direct | target |', '|---|---|---|---|---|---|---|')
+    for (const x of r.throughput) {
+      const tunnel = x.path.endsWith('tunnel')
+      const goal = x.runtime === 'deno' ? 0.5 : 0.7
+      const target = tunnel ? `≥ ${goal}× socat: ${hold(x.one / socat.one >= goal)}; ≥ 0.25× direct: ${hold(x.one / direct.one >= 0.25)}` : ''
+      out.push(`| ${x.path} | ${x.runtime} | ${fmt(x.one)} | ${fmt(x.eight)} | ${fmt(x.one / socat.one)} | ${fmt(x.one / direct.one)} | ${target} |`)
+    }
+    out.push('')
+  }
+  if (r.fairness) {
+    out.push(`### Fairness: 7 readers, with and without an 8th stream whose reader stopped (tcp tunnel, ${SECONDS} s)`, '', '| runtime | 7 alone, Mbit/s | beside a stalled one, Mbit/s | ratio (target ≥ 0.9) | peak RSS near / far, MiB (idle) |', '|---|---|---|---|---|')
+    for (const x of r.fairness) out.push(`| ${x.runtime} | ${fmt(x.aloneMbps, 0)} | ${fmt(x.stalledMbps, 0)} | ${fmt(x.ratio)}: ${hold(x.ratio >= 0.9)} | ${fmt(x.peakRssKiB.near / 1024, 0)} / ${fmt(x.peakRssKiB.far / 1024, 0)} (${fmt(x.idleRssKiB.near / 1024, 0)} / ${fmt(x.idleRssKiB.far / 1024, 0)}) |`)
+    out.push('', 'The caps a stalled stream is held to: its window (256 KiB, growing to at most 16 MiB, within 64 MiB per connection) plus 64 KiB queued on the sending side and 128 KiB in the local socket\'s user-space buffer.', '')
+  }
+  if (r.many) {
+    out.push('### 1,000 concurrent streams × 100 echo round trips (64 bytes), one tcp tunnel connection', '', '| runtime | round trips completed | p50, ms | p99, ms | memory per open idle stream near / far, KiB (target < 8 KB) |', '|---|---|---|---|---|')
+    for (const x of r.many) out.push(`| ${x.runtime} | ${x.completed} / ${x.streams * x.rounds} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.perStreamKiB.near, 1)} / ${fmt(x.perStreamKiB.far, 1)}: ${hold(x.perStreamKiB.near * 1024 < 8000 && x.perStreamKiB.far * 1024 < 8000)} |`)
+    out.push('', 'Memory per stream is the growth of each half\'s RSS with 1,000 streams open and idle (each with its local socket: the near half\'s accepted one, the far half\'s dialled one), divided by 1,000.', '')
+  }
+  if (r.ttfb) {
+    out.push('### Time to first byte (a server that greets on accept; 300 connections one after another, tcp tunnel)', '', '| runtime | direct p50, ms | through the halves p50, ms | added, ms | one round trip through the halves, ms | target: added ≤ round trip + 0.5 ms |', '|---|---|---|---|---|---|')
+    for (const x of r.ttfb) out.push(`| ${x.runtime} | ${fmt(x.direct.p50, 3)} | ${fmt(x.through.p50, 3)} | ${fmt(x.added, 3)} | ${fmt(x.tunnelRtt, 3)} | ${x.tunnelRtt === undefined ? '–' : hold(x.added <= x.tunnelRtt + 0.5)} |`)
+    out.push('', 'Through tcp/listen (SOCKS5 comes later). The first byte needs the open to reach the far half, its connect, and the acceptance back: one round trip through the halves.', '')
+  }
+  return out.join('\n')
+}
+
+async function main() {
+  const results = { startedAt: new Date().toISOString(), load: { before: os.loadavg() }, seconds: SECONDS, runtimes: RUNTIMES }
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+  if (RUNTIMES.includes('node')) buildPackage()
+  if (!SKIP.has('throughput')) await throughput(results)
+  if (!SKIP.has('fairness')) await fairness(results)
+  if (!SKIP.has('many')) await many(results)
+  if (!SKIP.has('ttfb')) await ttfb(results)
+  results.load.after = os.loadavg()
+  fs.mkdirSync(RESULTS, { recursive: true })
+  fs.writeFileSync(path.join(RESULTS, 'streams.json'), JSON.stringify(results, null, 2) + '\n')
+  fs.writeFileSync(path.join(RESULTS, 'streams.md'), markdown(results))
+  console.log('\nWrote bench/results/streams.json, bench/results/streams.md')
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(`bench/streams: ${err.stack ?? err}`)
+  process.exit(1)
+})
