@@ -6,9 +6,10 @@
  *   source  --port P                 server: sends bytes as fast as each connection takes them
  *   echo    --port P                 server: echoes every byte
  *   greet   --port P                 server: writes 'hi' the moment a connection is accepted
- *   readers --port P --streams 7 --stalled 1 --seconds 5
+ *   readers --port P --streams 7 --stalled 1 --seconds 5 [--hold]
  *                                    opens streams+stalled connections to a source; the stalled ones
  *                                    never read; prints bytes read by the others in the window
+ *                                    (--hold: then keeps everything open until a line on stdin)
  *   rtt     --port P --streams 1000 --rounds 100 [--size 64]
  *                                    opens the connections, prints {"open":N} and waits idle for a
  *                                    line on stdin; then every connection does `rounds` echo round
@@ -82,8 +83,10 @@ switch (mode) {
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9
     const stalledRead = idle.reduce((n, s) => n + s.bytesRead, 0)
     print({ bytes, seconds: elapsed, mbps: (bytes * 8) / elapsed / 1e6, stalledBytesRead: stalledRead })
+    // --hold: the stalled connections stay open (the readers keep reading) until a line on stdin.
+    if (process.argv.includes('--hold')) await new Promise((resolve) => process.stdin.once('data', resolve))
     for (const s of [...readers, ...idle]) s.destroy()
-    break
+    process.exit(0)
   }
   case 'rtt': {
     const streams = Number(arg('streams', '1000'))

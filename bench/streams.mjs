@@ -96,14 +96,49 @@ const TUNNELS = {
   ws: { server: (p) => `ws/server:127.0.0.1:${p}/b`, client: (p) => `ws/client:ws://127.0.0.1:${p}/b` },
 }
 
+const SNAPSHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'edgerelay-streams-heap-'))
+process.on('exit', () => fs.rmSync(SNAPSHOTS, { recursive: true, force: true }))
+
+/**
+ * The live JS heap of a node half, in KiB: SIGUSR2 makes it write a heap snapshot (node
+ * --heapsnapshot-signal, which collects garbage first); the sum of the nodes' self sizes is what is
+ * still reachable. RSS cannot say that: it keeps whatever garbage has not been collected yet.
+ */
+async function heapKiB(child) {
+  const seen = new Set(fs.readdirSync(SNAPSHOTS))
+  process.kill(child.pid, 'SIGUSR2')
+  for (let i = 0; i < 600; i++) {
+    await sleep(100)
+    const file = fs.readdirSync(SNAPSHOTS).find((f) => !seen.has(f) && f.endsWith('.heapsnapshot'))
+    if (!file) continue
+    let snap
+    try {
+      snap = JSON.parse(fs.readFileSync(path.join(SNAPSHOTS, file), 'utf8'))
+    } catch {
+      continue // still being written
+    }
+    fs.rmSync(path.join(SNAPSHOTS, file))
+    const fields = snap.snapshot.meta.node_fields
+    const at = fields.indexOf('self_size')
+    let sum = 0
+    for (let j = at; j < snap.nodes.length; j += fields.length) sum += snap.nodes[j]
+    return sum / 1024
+  }
+  throw new Error('no heap snapshot within 60 s')
+}
+
 /** Far half (tunnel server → tcp/connect to `dst`) and near half (tcp/listen → tunnel client); resolves with the port to use. */
-async function halves(runtime, tunnel, dst) {
+async function halves(runtime, tunnel, dst, { heapSnapshots = false } = {}) {
   const [t, n] = [await freePort(), await freePort()]
   const common = ['--log-level', 'warn', '--max-streams', '4096']
-  const [fc, fa] = halfCommand(runtime, [...common, '--in', TUNNELS[tunnel].server(t), '--out', `tcp/connect:127.0.0.1:${dst}`])
+  const command = (args) => {
+    const [cmd, full] = halfCommand(runtime, args)
+    return runtime === 'node' && heapSnapshots ? [cmd, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`, ...full]] : [cmd, full]
+  }
+  const [fc, fa] = command([...common, '--in', TUNNELS[tunnel].server(t), '--out', `tcp/connect:127.0.0.1:${dst}`])
   const far = start(fc, fa)
   await sleep(runtime === 'node' ? 300 : 600)
-  const [nc, na] = halfCommand(runtime, [...common, '--log-level', 'info', '--in', `tcp/listen:127.0.0.1:${n}`, '--out', TUNNELS[tunnel].client(t)])
+  const [nc, na] = command([...common, '--log-level', 'info', '--in', `tcp/listen:127.0.0.1:${n}`, '--out', TUNNELS[tunnel].client(t)])
   const near = start(nc, na, /connected to/)
   await near.ready
   return { port: n, far, near, stop: () => (kill(near), kill(far)) }
@@ -174,22 +209,26 @@ async function fairness(results) {
   for (const runtime of RUNTIMES) {
     const source = peer('source', ['--port', String(await freePort())])
     const srcPort = JSON.parse(await source.ready).listening
-    const h = await halves(runtime, 'tcp', srcPort)
+    const h = await halves(runtime, 'tcp', srcPort, { heapSnapshots: true })
     const idle = { near: rssKiB(h.near.pid), far: rssKiB(h.far.pid) }
     const readers = async (stalled) => {
       const peak = { near: 0, far: 0 }
-      const r = peer('readers', ['--port', String(h.port), '--streams', '7', '--stalled', String(stalled), '--seconds', String(SECONDS)], /mbps/)
+      const r = peer('readers', ['--port', String(h.port), '--streams', '7', '--stalled', String(stalled), '--seconds', String(SECONDS), '--hold'], /mbps/)
       const poll = setInterval(() => {
         peak.near = Math.max(peak.near, rssKiB(h.near.pid))
         peak.far = Math.max(peak.far, rssKiB(h.far.pid))
       }, 100)
       const out = JSON.parse(await r.ready)
       clearInterval(poll)
-      return { ...out, peak }
+      // Still running, the stalled stream still open: what the node halves really hold (live heap).
+      const heap = runtime === 'node' ? { near: await heapKiB(h.near), far: await heapKiB(h.far) } : undefined
+      r.stdin.write('done\n')
+      return { ...out, peak, heap }
     }
+    await readers(0) // warm-up: the first run after start pays for compiling
     const alone = await readers(0)
     const withStall = await readers(1)
-    const row = { runtime, aloneMbps: alone.mbps, stalledMbps: withStall.mbps, ratio: withStall.mbps / alone.mbps, idleRssKiB: idle, peakRssKiB: withStall.peak, stalledBytesRead: withStall.stalledBytesRead }
+    const row = { runtime, aloneMbps: alone.mbps, stalledMbps: withStall.mbps, ratio: withStall.mbps / alone.mbps, idleRssKiB: idle, peakRssKiB: withStall.peak, liveHeapKiB: withStall.heap, stalledBytesRead: withStall.stalledBytesRead }
     rows.push(row)
     console.log(`fairness ${runtime}: 7 readers ${alone.mbps.toFixed(0)} Mbit/s alone, ${withStall.mbps.toFixed(0)} Mbit/s beside a stalled one (×${row.ratio.toFixed(2)}); peak RSS near ${(withStall.peak.near / 1024).toFixed(0)} MiB, far ${(withStall.peak.far / 1024).toFixed(0)} MiB (idle ${(idle.near / 1024).toFixed(0)}, ${(idle.far / 1024).toFixed(0)})`)
     h.stop()
@@ -198,26 +237,37 @@ async function fairness(results) {
   results.fairness = rows
 }
 
+/** bench/stream-memory.ts on `runtime`: live heap per open idle stream, both halves in one process, after a full collection. */
+async function memoryPerStream(runtime) {
+  const [cmd, args] = runtime === 'node'
+    ? [process.execPath, ['--expose-gc', '-C', 'edgerelay-source', '--import', 'tsx', 'bench/stream-memory.ts']]
+    : runtime === 'bun' ? [BUN, ['--conditions=edgerelay-source', 'bench/stream-memory.ts']] : [DENO, ['run', ...DENO_FLAGS, '--v8-flags=--expose-gc', 'bench/stream-memory.ts']]
+  return JSON.parse(await start(cmd, args).waitFor(/perHalfKiB/, 120_000))
+}
+
 async function many(results) {
   const rows = []
   for (const runtime of RUNTIMES) {
     const echo = peer('echo', ['--port', String(await freePort())])
     const echoPort = JSON.parse(await echo.ready).listening
-    const h = await halves(runtime, 'tcp', echoPort)
-    await sleep(500)
-    const before = { near: rssKiB(h.near.pid), far: rssKiB(h.far.pid) }
+    const h = await halves(runtime, 'tcp', echoPort, { heapSnapshots: true })
+    // One stream opened and closed first, so the code paths are compiled before the baseline.
+    JSON.parse(await peer('ping', ['--port', String(h.port), '--count', '10'], /p50/).ready)
+    await sleep(1000)
+    const beforeHeap = runtime === 'node' ? { near: await heapKiB(h.near), far: await heapKiB(h.far) } : undefined
     const client = peer('rtt', ['--port', String(h.port), '--streams', '1000', '--rounds', '100'], /"open"/)
     await client.ready
-    await sleep(1000)
-    const open = { near: rssKiB(h.near.pid), far: rssKiB(h.far.pid) }
+    await sleep(2000)
+    const openHeap = runtime === 'node' ? { near: await heapKiB(h.near), far: await heapKiB(h.far) } : undefined
     client.stdin.write('go\n')
     const out = await json(client, /p50/)
     // The round trip of one stream alone, for the TTFB target: direct and through the halves.
     const pingDirect = JSON.parse(await peer('ping', ['--port', String(echoPort), '--count', '500'], /p50/).ready)
     const pingTunnel = JSON.parse(await peer('ping', ['--port', String(h.port), '--count', '500'], /p50/).ready)
-    const row = { runtime, ...out, perStreamKiB: { near: (open.near - before.near) / 1000, far: (open.far - before.far) / 1000 }, pingDirect, pingTunnel }
+    const row = { runtime, ...out, memory: await memoryPerStream(runtime), pingDirect, pingTunnel }
+    if (openHeap) row.heapPerStreamKiB = { near: (openHeap.near - beforeHeap.near) / 1000, far: (openHeap.far - beforeHeap.far) / 1000 }
     rows.push(row)
-    console.log(`many ${runtime}: ${out.completed}/${out.streams * out.rounds} round trips, p50 ${out.p50.toFixed(2)} ms, p99 ${out.p99.toFixed(2)} ms; per idle stream near ${row.perStreamKiB.near.toFixed(1)} KiB, far ${row.perStreamKiB.far.toFixed(1)} KiB; 1 stream ping p50 ${pingTunnel.p50.toFixed(3)} ms (direct ${pingDirect.p50.toFixed(3)})`)
+    console.log(`many ${runtime}: ${out.completed}/${out.streams * out.rounds} round trips, p50 ${out.p50.toFixed(2)} ms, p99 ${out.p99.toFixed(2)} ms; live heap per idle stream per half ${row.memory.perHalfKiB.toFixed(2)} KiB${row.heapPerStreamKiB ? ` (separate processes: near ${row.heapPerStreamKiB.near.toFixed(2)} KiB, far ${row.heapPerStreamKiB.far.toFixed(2)} KiB)` : ''}; 1 stream ping p50 ${pingTunnel.p50.toFixed(3)} ms (direct ${pingDirect.p50.toFixed(3)})`)
     h.stop()
     kill(echo)
   }
@@ -263,14 +313,18 @@ function markdown(r) {
     out.push('')
   }
   if (r.fairness) {
-    out.push(`### Fairness: 7 readers, with and without an 8th stream whose reader stopped (tcp tunnel, ${SECONDS} s)`, '', '| runtime | 7 alone, Mbit/s | beside a stalled one, Mbit/s | ratio (target ≥ 0.9) | peak RSS near / far, MiB (idle) |', '|---|---|---|---|---|')
-    for (const x of r.fairness) out.push(`| ${x.runtime} | ${fmt(x.aloneMbps, 0)} | ${fmt(x.stalledMbps, 0)} | ${fmt(x.ratio)}: ${hold(x.ratio >= 0.9)} | ${fmt(x.peakRssKiB.near / 1024, 0)} / ${fmt(x.peakRssKiB.far / 1024, 0)} (${fmt(x.idleRssKiB.near / 1024, 0)} / ${fmt(x.idleRssKiB.far / 1024, 0)}) |`)
-    out.push('', 'The caps a stalled stream is held to: its window (256 KiB, growing to at most 16 MiB, within 64 MiB per connection) plus 64 KiB queued on the sending side and 128 KiB in the local socket\'s user-space buffer.', '')
+    out.push(`### Fairness: 7 readers, with and without an 8th stream whose reader stopped (tcp tunnel, ${SECONDS} s)`, '', '| runtime | 7 alone, Mbit/s | beside a stalled one, Mbit/s | ratio (target ≥ 0.9) | live heap with the stalled stream open, near / far, MiB | peak RSS near / far, MiB (idle) |', '|---|---|---|---|---|---|')
+    for (const x of r.fairness) out.push(`| ${x.runtime} | ${fmt(x.aloneMbps, 0)} | ${fmt(x.stalledMbps, 0)} | ${fmt(x.ratio)}: ${hold(x.ratio >= 0.9)} | ${x.liveHeapKiB ? `${fmt(x.liveHeapKiB.near / 1024, 1)} / ${fmt(x.liveHeapKiB.far / 1024, 1)}` : '–'} | ${fmt(x.peakRssKiB.near / 1024, 0)} / ${fmt(x.peakRssKiB.far / 1024, 0)} (${fmt(x.idleRssKiB.near / 1024, 0)} / ${fmt(x.idleRssKiB.far / 1024, 0)}) |`)
+    out.push('', 'The caps: a stream holds at most its window (256 KiB, growing with the bandwidth-delay product to at most 16 MiB; all streams of a connection within 64 MiB), 64 KiB queued on its sending side and 128 KiB in its local socket\'s user-space buffer; a connection at most 1 MiB of stream data in its send buffer. *Live heap* (node: a heap snapshot of each half while the 7 readers and the stalled stream are still open) is what the halves hold; peak RSS also counts the garbage of moving gigabytes, which V8 collects in its own time.', '')
   }
   if (r.many) {
-    out.push('### 1,000 concurrent streams × 100 echo round trips (64 bytes), one tcp tunnel connection', '', '| runtime | round trips completed | p50, ms | p99, ms | memory per open idle stream near / far, KiB (target < 8 KB) |', '|---|---|---|---|---|')
-    for (const x of r.many) out.push(`| ${x.runtime} | ${x.completed} / ${x.streams * x.rounds} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.perStreamKiB.near, 1)} / ${fmt(x.perStreamKiB.far, 1)}: ${hold(x.perStreamKiB.near * 1024 < 8000 && x.perStreamKiB.far * 1024 < 8000)} |`)
-    out.push('', 'Memory per stream is the growth of each half\'s RSS with 1,000 streams open and idle (each with its local socket: the near half\'s accepted one, the far half\'s dialled one), divided by 1,000.', '')
+    out.push('### 1,000 concurrent streams × 100 echo round trips (64 bytes), one tcp tunnel connection', '', '| runtime | round trips completed | p50, ms | p99, ms | live heap per open idle stream, per half, KiB (target < 8 KB) | node halves as separate processes, near / far, KiB |', '|---|---|---|---|---|---|')
+    for (const x of r.many) {
+      const heap = x.heapPerStreamKiB
+      const ok = x.memory.perHalfKiB * 1024 < 8000 && (!heap || (heap.near * 1024 < 8000 && heap.far * 1024 < 8000))
+      out.push(`| ${x.runtime} | ${x.completed} / ${x.streams * x.rounds} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.memory.perHalfKiB, 2)}: ${hold(ok)} | ${heap ? `${fmt(heap.near, 2)} / ${fmt(heap.far, 2)}` : '–'} |`)
+    }
+    out.push('', 'The 1,000 connections are opened first and left idle for 2 s; then each does its 100 round trips, all at once (so p50 is mostly the queue of 1,000 messages in flight). *Live heap per stream* ([bench/stream-memory.ts](bench/stream-memory.ts), on each runtime): both halves in one process, 1,000 streams open and idle, the heap after a full garbage collection minus the same with 1,000 plain connections (the two end sockets a stream has anyway), halved: what a stream costs a half, its local socket included. For node the same is measured on the two half processes of this run from heap snapshots (node `--heapsnapshot-signal`, which collects first). RSS is not used: it keeps garbage not yet collected and heap pages V8 holds on to.', '')
   }
   if (r.ttfb) {
     out.push('### Time to first byte (a server that greets on accept; 300 connections one after another, tcp tunnel)', '', '| runtime | direct p50, ms | through the halves p50, ms | added, ms | one round trip through the halves, ms | target: added ≤ round trip + 0.5 ms |', '|---|---|---|---|---|---|')
