@@ -13,6 +13,12 @@ import { half } from '../helpers/halves.ts'
 import { needPeers } from '../helpers/peers.ts'
 import { run } from '../helpers/processes.ts'
 import { echoServer, exchange, httpServer, pattern, sha256, streamHalves, transports } from '../helpers/tcp-streams.ts'
+import { rawConnect } from '../helpers/raw-tcp.ts'
+import { concat } from '../helpers/bytes.mjs'
+import { INITIAL_WINDOW } from '../../src/core/streams/flow-control.ts'
+import { Kind } from '../../src/protocol/frame.ts'
+import { encodeClientHello } from '../../src/protocol/hello.ts'
+import { wireFor } from '../../src/protocol/wire-for.ts'
 
 for (const tr of transports()) {
   test(`ssh-like: the server greets first, then 1 MiB is echoed and both FINs pass (${tr.name})`, async (t) => {
@@ -176,6 +182,25 @@ test('tcp/dial: the near half names the destination (to=), the far half dials it
   assert.ok(far.stats.get('streams.not_allowed') >= 2)
 })
 
+test('names are resolved where the connection is made, and bind= applies: tcp/connect:localhost with bind=127.0.0.2, tcp/dial with bind=127.0.0.3', async (t) => {
+  const peers: string[] = []
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+      peers.push(s.remoteAddress ?? '')
+      s.on('data', (d) => s.write(d))
+      s.on('end', () => s.end())
+    })
+    srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port))
+    t.defer(() => new Promise<void>((r) => srv.close(() => r())))
+  })
+  const a = await streamHalves(t, transports()[0]!, `tcp/connect:localhost:${port},bind=127.0.0.2`, undefined, { far: { family: 4 } })
+  assert.equal((await exchange(a.port, pattern(1000))).length, 1000)
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: 'tcp/dial,bind=127.0.0.3', allow: `127.0.0.1:${port}` })
+  const near = await half(t, { in: `tcp/listen:127.0.0.1:0,to=127.0.0.1:${port}`, out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}` })
+  assert.equal((await exchange(near.inAddresses()[0]!.port, pattern(1000))).length, 1000)
+  assert.deepEqual(peers, ['127.0.0.2', '127.0.0.3'])
+})
+
 test('tcp/dial without --allow refuses to start and says why; --allow * starts with a warning', async (t) => {
   await assert.rejects(half(t, { in: 'tcp/server:127.0.0.1:0', out: 'tcp/dial' }), (err: Error & { code?: string }) => err.code === 'E_CONFIG' && /needs --allow/.test(err.message))
   const open = await half(t, { in: 'tcp/server:127.0.0.1:0', out: 'tcp/dial', allow: '*' })
@@ -241,3 +266,23 @@ test('a reader that never reads holds back only its own stream: the others finis
   assert.ok(delivered < 24 << 20, `the idle stream took ${delivered} bytes`)
   assert.ok(pushed > 0)
 }, { timeout: 60_000 })
+
+test('a flood of opens past --max-streams from a raw peer: the excess is refused at once and counted, the half stays up, and a real stream still works', async (t) => {
+  const echo = await echoServer(t)
+  const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `tcp/connect:127.0.0.1:${echo.port}`, maxStreams: 50 })
+  const farPort = far.inAddresses()[0]!.port
+  const raw = await rawConnect(t, farPort)
+  const wire = wireFor('protobuf')
+  const frames: Uint8Array[] = [encodeClientHello({ codec: 'protobuf' })]
+  for (let i = 0; i < 2000; i++) frames.push(wire.encode({ flow: 2 * i + 1, id: INITIAL_WINDOW, kind: Kind.open, payload: new Uint8Array(0) }))
+  // DATA for a stream never opened, and a window update for one that is not open.
+  frames.push(wire.encode({ flow: 99_999, id: 0, kind: Kind.data, payload: new Uint8Array([1]) }))
+  await raw.deliver(concat(frames))
+  await waitFor(() => far.stats.get('dropped.stream_limit') === 1950, 'the refusals to be counted')
+  assert.equal(far.stats.get('streams.incoming'), 50)
+  await waitFor(() => far.stats.get('dropped.stream_unknown') === 1, 'the data for an unknown stream to be counted')
+  assert.equal(raw.isClosed(), false, 'the flooding connection itself stays up')
+  const near = await half(t, { in: 'tcp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${farPort}` })
+  const data = pattern(100_000)
+  assert.equal(sha256(await exchange(near.inAddresses()[0]!.port, data)), sha256(data))
+})
