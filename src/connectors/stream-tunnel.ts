@@ -38,6 +38,8 @@ export interface StreamTransport {
 
 export interface StreamTunnelOptions {
   text: string
+  /** The half's out connector, named in a refused stream's reason (`this half's --out (...) does not carry TCP streams`). */
+  outText?: string
   /** Where to listen or dial; absent for a connection accepted elsewhere (acceptedTunnelIn). */
   endpoint?: Endpoint
   /** Packets received from the peer are events (the out side is udp/event). */
@@ -256,7 +258,7 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
   return {
     async start(out: OutSide) {
       const packets = new Downstream(ctx, out)
-      const accept = streamAcceptor(ctx, out, 'the out connector')
+      const accept = streamAcceptor(ctx, out, opts.outText ?? 'the out connector')
       downstream = packets
       side.defaultKind = opts.eventsIn ? Kind.event : Kind.request
       side.owner = {
@@ -329,13 +331,13 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
  * A tunnel connection accepted by someone else (an edge platform's WebSocket, already negotiated
  * and authenticated) used as --in: one server session on `conn`, no listener.
  */
-export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, conn: Promise<StreamConn>, eventsIn = false): InConnector {
+export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, conn: Promise<StreamConn>, eventsIn = false, outText = 'the out connector'): InConnector {
   const side = new ServerSide(ctx, { name, wire }, { text: name, eventsIn }, 'server')
   let downstream: Downstream | undefined
   return {
     async start(out: OutSide) {
       const packets = new Downstream(ctx, out)
-      const accept = streamAcceptor(ctx, out, 'the out connector')
+      const accept = streamAcceptor(ctx, out, outText)
       downstream = packets
       side.defaultKind = eventsIn ? Kind.event : Kind.request
       side.owner = {
@@ -358,7 +360,7 @@ const isEventOut = (peer: ConnectorSpec) => peer.kind === 'udp' && peer.role ===
 /** The registry entry of a tunnel kind (tcp, tls, ws, grpc) for one role, given how it makes its transport. */
 export function tunnelConnector(makeTransport: (ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec) => StreamTransport) {
   return (role: 'server' | 'client'): ConnectorFactory => ({
-    in: (s, ctx, peer) => streamTunnelIn(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer), connections: connectionsOf(s, role, peer) }, role),
+    in: (s, ctx, peer) => streamTunnelIn(ctx, makeTransport(ctx, role, s), { text: s.text, outText: peer.text, endpoint: endpointOf(s), eventsIn: isEventOut(peer), connections: connectionsOf(s, role, peer) }, role),
     out: (s, ctx) => streamTunnelOut(ctx, makeTransport(ctx, role, s), { text: s.text, endpoint: endpointOf(s), connections: connectionsOf(s, role, undefined) }, role),
   })
 }

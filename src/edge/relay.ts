@@ -85,7 +85,7 @@ export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
       // Accepted: the half starts (and dials the far half) inside this request, as workerd needs.
       const half = await startHalf({
         ...opts.half,
-        in: { text: `${name} (edge)`, create: (ctx) => acceptedTunnelIn(ctx, name, wire, opened!.then(tunnelBound(ctx, name))) },
+        in: { text: `${name} (edge)`, create: (ctx) => acceptedTunnelIn(ctx, name, wire, opened!.then(tunnelBound(ctx, name)), false, opts.out) },
         out: opts.out,
         codec,
         token: opts.token,

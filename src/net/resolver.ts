@@ -41,16 +41,16 @@ export function parseDnsServer(text: string): DnsServer {
  * A stub resolver asking `server` directly: A and AAAA in parallel (RFC 8305 §3), each over UDP
  * from its own socket and random id, retried once, and over TCP when the reply is truncated.
  * Replies from another address, with another id or question are ignored. AAAA first in the result;
- * when A answers first, AAAA gets 50 ms more and is left out after that.
+ * when A answers first, AAAA gets `resolutionDelayMs` (RFC 8305's 50 ms) more and is left out after that.
  */
-export function dnsResolver(rt: Runtime, server: DnsServer): Resolver {
+export function dnsResolver(rt: Runtime, server: DnsServer, resolutionDelayMs = RESOLUTION_DELAY_MS): Resolver {
   const where = hostPort(server.address, server.port)
   const ask = (name: string, family: Family) => query(rt, server, name, family).catch((err: Error) => {
     throw new RelayError('E_RESOLVE', `${family === 6 ? 'AAAA' : 'A'} ${name} @${where}: ${err.message}`, { cause: err })
   })
   return async (name, family) => {
     const families: Family[] = family ? [family] : [6, 4]
-    const results = await settleWithDelay(families.map((f) => ask(name, f)), families)
+    const results = await settleWithDelay(families.map((f) => ask(name, f)), families, resolutionDelayMs)
     const found = results.flatMap((r, i) => (r.status === 'fulfilled' ? r.value.map((address) => ({ address, family: families[i]! })) : []))
     if (found.length > 0) return found
     const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : undefined)).filter((m) => m !== undefined)
@@ -61,7 +61,7 @@ export function dnsResolver(rt: Runtime, server: DnsServer): Resolver {
 type Settled = PromiseSettledResult<string[]>
 
 /** Waits for every query, but no longer than the resolution delay after A once A has addresses. */
-function settleWithDelay(queries: Promise<string[]>[], families: Family[]): Promise<Settled[]> {
+function settleWithDelay(queries: Promise<string[]>[], families: Family[], resolutionDelayMs: number): Promise<Settled[]> {
   const results: (Settled | undefined)[] = queries.map(() => undefined)
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -73,7 +73,7 @@ function settleWithDelay(queries: Promise<string[]>[], families: Family[]): Prom
       q.then((value) => (results[i] = { status: 'fulfilled', value }), (reason) => (results[i] = { status: 'rejected', reason })).then(() => {
         if (results.every((r) => r !== undefined)) return finish()
         const r = results[i]!
-        if (families[i] === 4 && r.status === 'fulfilled' && r.value.length > 0 && !timer) timer = setTimeout(finish, RESOLUTION_DELAY_MS)
+        if (families[i] === 4 && r.status === 'fulfilled' && r.value.length > 0 && !timer) timer = setTimeout(finish, resolutionDelayMs)
       })
     })
   })

@@ -53,13 +53,13 @@ test('a lockfile left by a killed half (kill -9) is taken over, as a released fl
 test('--pid writes the PID and removes it at exit; --workdir is created and holds the default lockfile; --lockfile names it', async (t) => {
   const cli = CLI[t.runtime]
   const dir = tmp()
-  const { proc, port } = await startOnFreePort(t, (port) => [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--pid', join(dir, 'relay.pid'), '--workdir', join(dir, 'work')], /listening on/)
+  const { proc } = await startOnFreePort(t, (port) => [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--pid', join(dir, 'relay.pid'), '--workdir', join(dir, 'work')], /listening on/)
   assert.equal(readFileSync(join(dir, 'relay.pid'), 'utf8'), `${proc.child.pid}\n`)
   assert.match(proc.output(), new RegExp(`lockfile ${join(dir, 'work').replace(/[.]/g, '\\.')}/uhppoted-tunnel-[0-9a-f]{40}\\.pid`))
   assert.ok(cleanExit(await proc.stop(), proc.output(), t.runtime), proc.output())
   assert.equal(existsSync(join(dir, 'relay.pid')), false)
-  const named = startProcess(t, [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--lockfile', join(dir, 'mine.lock'), '--remove-lockfile'])
-  await named.waitFor(/listening on/)
+  // A port of its own: the first one's may be taken by anything else the moment it is free.
+  const { proc: named } = await startOnFreePort(t, (p) => [...cli, '--in', `udp/listen:127.0.0.1:${p}`, '--out', 'udp/broadcast:127.0.0.1:9', '--lockfile', join(dir, 'mine.lock'), '--remove-lockfile'], /listening on/)
   assert.ok(existsSync(join(dir, 'mine.lock')))
   assert.ok(cleanExit(await named.stop(), named.output(), t.runtime), named.output())
   assert.equal(existsSync(join(dir, 'mine.lock')), false, '--remove-lockfile')
@@ -68,8 +68,8 @@ test('--pid writes the PID and removes it at exit; --workdir is created and hold
 test('--logfile takes the log unless --console; --service sends it to the file even with --console; --quiet keeps warnings only', async (t) => {
   const cli = CLI[t.runtime]
   const dir = tmp()
-  const port = await freePort()
-  const base = [...cli, '--in', `udp/listen:127.0.0.1:${port}`, '--out', 'udp/broadcast:127.0.0.1:9', '--lockfile', join(dir, 'lock')]
+  // Port 0: several halves start one after the other, and none needs to know its port.
+  const base = [...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', 'udp/broadcast:127.0.0.1:9', '--lockfile', join(dir, 'lock')]
   for (const [extra, toFile] of [[[], true], [['--console'], false], [['--console', '--service'], true]] as const) {
     const log = join(dir, `${extra.join('') || 'plain'}.log`)
     const proc = startProcess(t, [...base, '--logfile', log, ...extra])
