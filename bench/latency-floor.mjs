@@ -15,27 +15,15 @@ import path from 'node:path'
 import { startDnsmasq } from '../test/helpers/dnsmasq.mjs'
 import { freePort } from '../test/helpers/free-ports.mjs'
 import { sleep } from '../test/helpers/timing.mjs'
-import { spawnWatched } from '../test/helpers/watched-process.mjs'
-import { arg, ROOT, scriptCommand } from './script-tools.mjs'
+import { arg, processGroup, ROOT, scriptCommand } from './script-tools.mjs'
 
 const ROUNDS = Number(arg('rounds', '5'))
 const SECONDS = Number(arg('seconds', '3'))
 const RUNTIMES = arg('runtimes', 'node,bun,deno').split(',')
 
-const children = new Set()
-function start(cmd, args) {
-  const proc = spawnWatched([cmd, ...args], { cwd: ROOT })
-  children.add(proc)
-  void proc.exited.then(() => children.delete(proc))
-  return proc
-}
-async function stop(proc) {
-  if (proc.hasExited()) return
-  proc.child.kill('SIGTERM')
-  if (await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)])) return
-  await proc.stop('SIGKILL')
-}
-process.on('exit', () => children.forEach((c) => c.child.kill('SIGKILL')))
+const group = processGroup()
+const { children, stop } = group
+const start = (cmd, args) => group.start([cmd, ...args])
 
 /** One closed-loop run against port; its median in µs, or an error with the process outputs. */
 async function ping(port, seconds = SECONDS) {

@@ -1114,7 +1114,7 @@ async function main() {
   if (opts.writeDocs) {
     // bench/scale.mjs (it needs 10,000 sockets) and bench/latency-floor.mjs (rounds of its own)
     // run separately; keep their last tables.
-    const separate = ['scale.md', 'latency-floor.md', 'startup.md', 'streams.md'].map((f) => path.join(RESULTS, f)).filter((f) => fs.existsSync(f))
+    const separate = ['scale.md', 'latency-floor.md', 'startup.md', 'streams.md', 'workers.md'].map((f) => path.join(RESULTS, f)).filter((f) => fs.existsSync(f))
     fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), benchmarksMd(run, a) + separate.map((f) => `\n${fs.readFileSync(f, 'utf8')}`).join(''))
     written.push('BENCHMARKS.md')
   }

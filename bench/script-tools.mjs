@@ -1,5 +1,7 @@
 /** Small helpers shared by the bench scripts (sleep, freePort and dnsmasq come from test/helpers, shared with the tests). */
 import { execFileSync } from 'node:child_process'
+import { sleep } from '../test/helpers/timing.mjs'
+import { spawnWatched } from '../test/helpers/watched-process.mjs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -33,4 +35,28 @@ export function arg(name, fallback) {
  */
 export function buildPackage() {
   execFileSync(process.execPath, [path.join(ROOT, 'tools/build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+/**
+ * The processes a bench script starts (watched: output kept, exit awaited), all killed when the
+ * script exits however it ends. stop() asks with SIGTERM, then SIGKILLs after `graceMs`.
+ */
+export function processGroup({ cwd = ROOT, graceMs = 3000 } = {}) {
+  const children = new Set()
+  process.on('exit', () => children.forEach((c) => c.child.kill('SIGKILL')))
+  return {
+    children,
+    start(cmd) {
+      const proc = spawnWatched(cmd, { cwd })
+      children.add(proc)
+      void proc.exited.then(() => children.delete(proc))
+      return proc
+    },
+    async stop(proc) {
+      if (proc.hasExited()) return
+      proc.child.kill('SIGTERM')
+      if (await Promise.race([proc.exited.then(() => true), sleep(graceMs).then(() => false)])) return
+      await proc.stop('SIGKILL')
+    },
+  }
 }

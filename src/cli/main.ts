@@ -16,6 +16,8 @@ import { startMetrics } from './metrics-option.ts'
 import { activatedRuntime } from './socket-activation.ts'
 import { reloader, reloadRoute, requestReload } from './reload.ts'
 import { RunningHalves, type HalfConfig } from './running-halves.ts'
+import { announceWorkerMetrics, checkWorkers, runPrimary, workerCount, workerIndex } from './workers.ts'
+import { withReusePort } from '../net/shared-port.ts'
 import { warnTokenOnCommandLine } from './secrets.ts'
 import { checkDuplicateListens } from '../half/duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
@@ -170,6 +172,10 @@ async function main(): Promise<void> {
   let log: Logger
   let configs: Configured[]
   let activated: ReturnType<typeof activatedRuntime>
+  let workers = 1
+  // A --workers primary writes the --pid file and holds the lockfiles; its workers do neither.
+  const worker = workerIndex()
+  if (worker !== undefined) delete args.options.pid
   try {
     setup = setUpProcess(args.options)
     cleanups.push(() => setup!.cleanup())
@@ -179,15 +185,25 @@ async function main(): Promise<void> {
     configs = configurations(args.options, log)
     checkDuplicateListens(configs)
     activated = activatedRuntime(runtime, log)
+    workers = workerCount(args.options)
+    if (workers > 1 && worker === undefined) {
+      checkWorkers(runtime, configs, workers, activated.runtime !== runtime)
+      const locks = takeLocks(configs, setup.workdir, log)
+      cleanups.push(() => locks.forEach((l) => l.release()))
+    }
   } catch (err) {
     fail(err)
+  }
+  if (workers > 1 && worker === undefined) {
+    return runPrimary({ count: workers, log, runtime, metrics: typeof args.options.metrics === 'string' ? args.options.metrics : undefined, cleanup: () => cleanups.forEach((fn) => fn()) })
   }
   const stop = new AbortController()
   const sink = setup.sink
   const workdir = setup.workdir
   const running = new RunningHalves<Configured>({
-    start: (config, signal) => startHalf({ ...config.options, runtime: activated.runtime, logger: sink, signal }),
+    start: (config, signal) => startHalf({ ...config.options, runtime: worker === undefined ? activated.runtime : withReusePort(activated.runtime), logger: sink, signal }),
     acquire: (config) => {
+      if (worker !== undefined) return () => {}
       const locks = takeLocks([config], workdir, log)
       return () => locks.forEach((l) => l.release())
     },
@@ -225,7 +241,10 @@ async function main(): Promise<void> {
     return next
   }, hasFile, running, log)
   try {
-    metrics = await startMetrics(args.options, () => running.halves(), log, activated.runtime, { 'POST /reload': reloadRoute(reloadFile) })
+    // A worker serves its metrics on loopback for its primary, which serves them all at --metrics.
+    const metricsOptions = worker !== undefined && args.options.metrics !== undefined ? { ...args.options, metrics: '127.0.0.1:0' } : args.options
+    metrics = await startMetrics(metricsOptions, () => running.halves(), log, activated.runtime, { 'POST /reload': reloadRoute(reloadFile) })
+    if (worker !== undefined && metrics) announceWorkerMetrics(metrics.addresses())
     activated.reportUnused()
   } catch (err) {
     await running.closeAll()

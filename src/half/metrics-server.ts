@@ -18,6 +18,8 @@ export interface MetricsServerOptions {
   address: string
   /** The halves to report, asked at every request (they may change on reload). */
   halves: () => readonly Half[]
+  /** Instead of rendering `halves`: the text and what is not ready, from elsewhere (--workers' primary). */
+  collect?: () => Promise<{ text: string; notReady: string[] }>
   /** Labels of edgerelay_build_info (version, runtime). */
   info?: Record<string, string>
   /** Labels on every series (a worker's number). */
@@ -49,10 +51,10 @@ export async function serveMetrics(o: MetricsServerOptions): Promise<MetricsServ
     const route = o.routes?.[`${request.method} ${path}`]
     if (route) return route(request)
     if (request.method !== 'GET' && request.method !== 'HEAD') return text('only GET /metrics and GET /healthz here\n', 405)
-    if (path === '/metrics') return text(renderMetrics(o.halves(), o.info, o.labels), 200, METRICS_CONTENT_TYPE)
+    if (path === '/metrics') return text(o.collect ? (await o.collect()).text : renderMetrics(o.halves(), o.info, o.labels), 200, METRICS_CONTENT_TYPE)
     if (path === '/healthz') {
       const halves = o.halves()
-      const problems = halves.length === 0 ? ['no half is running'] : notReady(halves)
+      const problems = o.collect ? (await o.collect()).notReady : halves.length === 0 ? ['no half is running'] : notReady(halves)
       return problems.length ? text(`not ready\n${problems.join('\n')}\n`, 503) : text('ready\n')
     }
     return text('not found: try /metrics or /healthz\n', 404)

@@ -53,6 +53,8 @@ export interface HttpServeOptions {
   ipv6Only?: boolean
   /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
   fd?: number
+  /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
+  reusePort?: boolean
   /** https / wss when present. */
   tls?: HttpTlsOptions
   handler: HttpHandler
@@ -114,6 +116,8 @@ export interface Http2ServeOptions {
   ipv6Only?: boolean
   /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
   fd?: number
+  /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
+  reusePort?: boolean
   tls?: HttpTlsOptions
   /** Every new stream; `remote` is the peer of its connection. */
   onStream(stream: Http2Stream, remote: SocketAddress, local: SocketAddress): void

@@ -17,6 +17,8 @@ export interface RuntimeCapabilities {
   inheritsSockets: boolean
   /** Whether TLS can start on an open connection (STARTTLS: `startTls`); the edge's WebSockets cannot. */
   startTls: boolean
+  /** Whether TCP listeners and UDP sockets can share a port with other processes (`reusePort`, SO_REUSEPORT). */
+  reusePort: { tcp: boolean; udp: boolean }
 }
 
 export interface Runtime extends HttpRuntime {

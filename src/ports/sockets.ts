@@ -18,6 +18,8 @@ export interface UdpBindOptions {
   ipv6Only?: boolean
   /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
   fd?: number
+  /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
+  reusePort?: boolean
   /**
    * Called for every datagram. `data` may be a view into a buffer the adapter reuses after the
    * callback returns: copy it if you keep it.
@@ -126,6 +128,8 @@ export interface TcpListenOptions {
   allowHalfOpen?: boolean
   /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
   fd?: number
+  /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
+  reusePort?: boolean
   onConnection(conn: StreamConn): void
 }
 

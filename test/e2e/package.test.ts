@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
 import { test, waitFor } from '../harness.ts'
-import { node22 } from '../helpers/node22.ts'
+import { node22 } from '../helpers/node22.mjs'
 import { withFreePorts } from '../helpers/with-free-ports.ts'
 import { ROOT, run, startProcess } from '../helpers/processes.ts'
 

@@ -34,7 +34,7 @@ interface Fake extends Runtime {
 function fakeRuntime(answers: Record<string, ResolvedAddress[]> = {}): Fake {
   const rt: Fake = {
     name: 'node',
-    capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false, startTls: false },
+    capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false, startTls: false, reusePort: { tcp: false, udp: false } },
     lookups: [],
     connects: [],
     bindUdp: () => Promise.reject(new Error('not in unit tests')),

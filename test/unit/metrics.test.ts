@@ -3,6 +3,7 @@ import { test } from '../harness.ts'
 import { Histogram } from '../../src/base/histogram.ts'
 import { Stats } from '../../src/base/stats.ts'
 import { renderMetrics } from '../../src/half/metrics.ts'
+import { mergeMetrics } from '../../src/half/metrics-merge.ts'
 import type { Half } from '../../src/half/start-half.ts'
 
 /** Just what renderMetrics reads of a half. */
@@ -57,4 +58,13 @@ test('the exposition groups each family once (HELP, TYPE, samples) across halves
   assert.ok(lines.includes('edgerelay_tunnel_request_rtt_seconds_bucket{half="a -> b",side="out",connector="tcp/client",le="0.001"} 0'))
   assert.ok(lines.includes('edgerelay_tunnel_request_rtt_seconds_count{half="a -> b",side="out",connector="tcp/client"} 1'))
   assert.ok(lines.includes('edgerelay_build_info{version="1"} 1'))
+})
+
+test('workers\' texts merge into one exposition: one group per family, a worker label on every sample', () => {
+  const a = '# HELP x_total X.\n# TYPE x_total counter\nx_total{half="h"} 1\n# HELP up Up.\n# TYPE up gauge\nup 1\n'
+  const b = '# HELP x_total X.\n# TYPE x_total counter\nx_total{half="h"} 2\n# HELP up Up.\n# TYPE up gauge\nup 0\n'
+  assert.equal(mergeMetrics([{ worker: '1', text: a }, { worker: '2', text: b }]), [
+    '# HELP x_total X.', '# TYPE x_total counter', 'x_total{worker="1",half="h"} 1', 'x_total{worker="2",half="h"} 2',
+    '# HELP up Up.', '# TYPE up gauge', 'up{worker="1"} 1', 'up{worker="2"} 0', '',
+  ].join('\n'))
 })

@@ -14,7 +14,8 @@ export const bunRuntime: Runtime = {
   name: 'bun',
   // ipv6Only via Bun.udpSocket's numeric flags; Bun appends %ifname to scoped sources itself.
   // Bun's node:net and Bun.udpSocket take no inherited descriptor.
-  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false, startTls: true },
+  // reusePort: node:net shares a port on Bun; Bun.udpSocket does not.
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false, startTls: true, reusePort: { tcp: true, udp: false } },
   bindUdp,
   bindMulticast,
   // Loaded on first use: a tcp/udp half never parses hono.

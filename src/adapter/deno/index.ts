@@ -23,6 +23,8 @@ export const denoRuntime: Runtime = {
     inheritsSockets: false,
     // node:tls over a node:net socket (both ends) works on Deno as on Node.
     startTls: true,
+    // node:net shares a port on Deno; the UDP paths here do not ask for it.
+    reusePort: { tcp: true, udp: false },
   },
   bindUdp,
   bindMulticast,

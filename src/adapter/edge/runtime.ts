@@ -33,7 +33,7 @@ function unsupported(what: string): Promise<never> {
 export function edgeRuntime(host: EdgeHost): Runtime {
   return {
     name: 'edge',
-    capabilities: { udpIpv6Only: false, keepsZoneOnReceive: false, inheritsSockets: false, startTls: false },
+    capabilities: { udpIpv6Only: false, keepsZoneOnReceive: false, inheritsSockets: false, startTls: false, reusePort: { tcp: false, udp: false } },
     bindUdp: () => unsupported('UDP'),
     bindMulticast: () => unsupported('UDP multicast'),
     listenTcp: () => unsupported('a TCP listener'),

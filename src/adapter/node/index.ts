@@ -2,6 +2,7 @@
  * @module
  * The Node.js adapter: node:dgram, node:net and node:dns.
  */
+import process from 'node:process'
 import type { Runtime } from '../../ports/runtime.ts'
 import { interfaceIndex, networkInterfaces } from './interfaces.ts'
 import { bindMulticast } from './multicast.ts'
@@ -12,9 +13,12 @@ import { startTls } from './starttls.ts'
 import { bindUdp } from './udp.ts'
 import { connectUdp } from './udp-connected.ts'
 
+/** node:net and node:dgram take `reusePort` from Node 22.12 (and 23.1) on. */
+const nodeReusePort = ((major: number, minor: number) => major > 22 || (major === 22 && minor >= 12))(...(process.versions.node.split('.').map(Number) as [number, number]))
+
 export const nodeRuntime: Runtime = {
   name: 'node',
-  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: true, startTls: true },
+  capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: true, startTls: true, reusePort: { tcp: nodeReusePort, udp: nodeReusePort } },
   bindUdp,
   connectUdp,
   listenTcp,

@@ -11,6 +11,8 @@ export interface ListenAt {
   ipv6Only?: boolean
   /** An inherited listening socket to serve on instead of binding (systemd socket activation). */
   fd?: number
+  /** SO_REUSEPORT (Node 22.12+, Bun, Deno): other processes may listen on the same port. */
+  reusePort?: boolean
 }
 
 /**
@@ -22,7 +24,7 @@ export interface ListenAt {
 export function listenBounded(server: net.Server, at: ListenAt, conns: { closeGently?(): void; cutAll(): void }): Promise<StreamListener> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(at.fd !== undefined ? { fd: at.fd } : { host: at.address, port: at.port, ipv6Only: at.ipv6Only ?? false, exclusive: true }, () => {
+    server.listen(at.fd !== undefined ? { fd: at.fd } : { host: at.address, port: at.port, ipv6Only: at.ipv6Only ?? false, exclusive: true, ...(at.reusePort ? { reusePort: true } : {}) }, () => {
       server.off('error', reject)
       server.on('error', () => {})
       const addr = server.address() as net.AddressInfo

@@ -12,6 +12,7 @@ export function bindUdp(opts: UdpBindOptions, setup?: (socket: dgram.Socket) => 
     const socket = dgram.createSocket({
       type: opts.family === 6 ? 'udp6' : 'udp4',
       reuseAddr: opts.reuseAddr ?? false,
+      ...(opts.reusePort ? { reusePort: true } : {}),
       ipv6Only: opts.ipv6Only ?? false,
       // Large bursts of replies (broadcast answered by many devices) must not be dropped by a tiny default buffer.
       recvBufferSize: 1 << 20,
