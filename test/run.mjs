@@ -8,7 +8,8 @@
  * one that does not apply to a runtime by design (its `skip` reason) does not.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs'
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { delimiter, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -67,7 +68,7 @@ function runOne(runtime) {
   const [cmd, base] = runtimeCommands[runtime]
   return new Promise((resolve) => {
     const started = Date.now()
-    const child = spawn(cmd, [...base, ...files], { cwd: root, env: { ...process.env, EDGERELAY_TEST_RUNTIME: runtime, EDGERELAY_MISSING_PEERS: JSON.stringify(missing) }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, [...base, ...files], { cwd: root, env: { ...process.env, TMPDIR: scratch, EDGERELAY_TEST_RUNTIME: runtime, EDGERELAY_MISSING_PEERS: JSON.stringify(missing) }, stdio: ['ignore', 'pipe', 'pipe'] })
     let summary
     let pending = ''
     const skips = []
@@ -100,8 +101,15 @@ function runOne(runtime) {
   })
 }
 
+// One temporary folder for the whole run, removed at the end: what the tests and the halves they
+// start leave in the temp folder (default lockfiles of killed halves, certificates) goes with it.
+const scratch = mkdtempSync(join(tmpdir(), 'edgerelay-test-'))
 const results = []
-for (const runtime of runtimes) results.push(await runOne(runtime))
+try {
+  for (const runtime of runtimes) results.push(await runOne(runtime))
+} finally {
+  rmSync(scratch, { recursive: true, force: true })
+}
 
 let passed = 0
 let failed = 0

@@ -19,6 +19,8 @@ export interface FlowTableOptions {
   maxSize?: number
   /** Told about each flow evicted to make room (for the drop counter and its log line). */
   onEvict?(flow: Flow): void
+  /** Told about each flow closed for being idle (a counter and a debug line: an ended flow is never silent). */
+  onIdle?(flow: Flow): void
 }
 
 export class FlowTable<K> implements FlowOwner {
@@ -87,7 +89,11 @@ export class FlowTable<K> implements FlowOwner {
 
   /** Closes every flow idle for the idle time or longer. Exposed for tests with a fake clock. */
   sweep(now: number): void {
-    for (const flow of this.flows.values()) if (now - flow.lastActive >= this.opts.idleMs) flow.close()
+    for (const flow of this.flows.values()) {
+      if (now - flow.lastActive < this.opts.idleMs) continue
+      this.opts.onIdle?.(flow)
+      flow.close()
+    }
     if (this.flows.size === 0 && this.timer !== undefined) {
       clearInterval(this.timer)
       this.timer = undefined

@@ -100,3 +100,11 @@ test('codec auto is refused on a dialling tunnel and on ws/grpc, with what to us
     }, out)
   }
 })
+
+test('--codec uhppoted with --token is refused at start: that framing cannot carry a token, so it would check nothing', async (t) => {
+  await assert.rejects(half(t, { in: 'tcp/server:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9', codec: 'uhppoted', token: 'x' }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'E_CONFIG')
+    assert.match(err.message, /--token cannot be used with --codec uhppoted.*--client-auth/)
+    return true
+  })
+})

@@ -48,6 +48,10 @@ export class ListenSockets {
       idleMs: ctx.options.flowIdleMs,
       maxSize: maxFlows,
       onEvict: (flow) => ctx.drops.drop('flow_evicted', `${flow.label}: more than ${maxFlows} local flows, closed the least recently used`),
+      onIdle: (flow) => {
+        ctx.stats.add('udp.flows_idle_closed')
+        this.log.debug(`flow ${flow.label} idle for ${ctx.options.flowIdleMs} ms: closed`)
+      },
     })
     ctx.stats.gauge('flows.open', () => this.flows.size)
   }

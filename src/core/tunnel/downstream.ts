@@ -32,6 +32,10 @@ export class Downstream {
       idleMs: carriesFlows ? flowIdleMs : udpTimeoutMs + 1000,
       maxSize: max,
       onEvict: (flow) => this.ctx.drops.drop(carriesFlows ? 'flow_evicted' : 'reply_window_evicted', `${flow.label}: more than ${max} ${carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the least recently used`),
+      onIdle: (flow) => {
+        this.ctx.stats.add(carriesFlows ? 'tunnel.flows_idle_closed' : 'tunnel.reply_windows_ended')
+        if (carriesFlows) this.ctx.logger.debug(`${flow.label} idle: closed`)
+      },
     })
     this.tables.add(table)
     session.onFrame = (frame) => this.onFrame(session, carriesFlows, table, frame)

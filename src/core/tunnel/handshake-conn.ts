@@ -1,5 +1,6 @@
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 import { unrefTimer } from '../../base/clock.ts'
+import { formatAddress } from '../../base/address.ts'
 
 /**
  * A message connection that runs its own handshake on a byte stream first (ZMTP, an XMPP login),
@@ -29,6 +30,9 @@ export abstract class HandshakeConn implements StreamConn {
       this.resolve = resolve
       this.reject = reject
     })
+    // The caller awaits `opened`; a handshake that fails before it could (a connection already
+    // closed when it is wrapped, reported synchronously on Deno) must not be an unhandled rejection.
+    this.opened.catch(() => {})
     this.timer = setTimeout(() => this.fail(timeoutError()), timeoutMs)
     raw.setHandlers({
       onData: (chunk) => {
@@ -55,8 +59,7 @@ export abstract class HandshakeConn implements StreamConn {
 
   /** `ip:port` of the peer, for messages. */
   protected get label(): string {
-    const a = this.remote
-    return `${a.family === 6 ? `[${a.address}]` : a.address}:${a.port}`
+    return formatAddress(this.remote)
   }
 
   protected handshakeDone(): void {
@@ -73,9 +76,11 @@ export abstract class HandshakeConn implements StreamConn {
   /** Ends the stream (flushing what was written, e.g. a refusal) and reports `err`. */
   protected fail(err: Error): void {
     if (this.state === 'closed') return
+    // Finished first: a runtime may report the close from inside end() (Deno), and the reason
+    // must be this one, not a bare "closed during the handshake".
+    this.finish(err)
     this.raw.end()
     unrefTimer(setTimeout(() => this.raw.destroy(), 500))
-    this.finish(err)
   }
 
   private finish(err?: Error): void {
