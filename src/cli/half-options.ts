@@ -6,6 +6,7 @@ import { isLogFormat, isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
 import { env, fileExists, readText } from './host.ts'
 import { firstLine, readSecretFile, tokenOption } from './secrets.ts'
+import { proxyOption } from './proxy-option.ts'
 import { hostsResolver, type Resolver } from '../net/resolver.ts'
 import { type ConnectorSpec, formatConnector, parseConnector } from '../net/connector-string.ts'
 
@@ -79,6 +80,7 @@ export function toHalfOptions(o: CliOptions, where: string, extras: SectionExtra
     queueMaxBytes: int('queue-bytes'),
     maxStreams: int('max-streams'),
     allow: str('allow'),
+    proxy: proxyOption(o, where),
     tls: tlsMaterial(o, where, [...inSpecs, ...outSpecs].map(kindOf), note),
     html: str('html'),
     resolver: resolverOption(str('resolver'), where),

@@ -76,6 +76,10 @@ Options:
   --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)
   --allow <entries>       tcp/dial: destinations the other half may reach (10.0.0.0/8:22,db.internal:5432,*.corp.example:443; '*' = all)
   --max-streams 1024      TCP streams per tunnel connection; more are refused
+  --proxy <url>           tunnel clients reach their server through http://[user:pass@]host:port (CONNECT), socks5:// or socks5h://;
+                          default: ALL_PROXY, HTTPS_PROXY, ... as curl reads them; '' = none. Password visible in ps: prefer
+                          --proxy-user-file <file> (user:password) or EDGERELAY_PROXY_USER
+  --noproxy <hosts>       servers reached directly (replaces NO_PROXY): names and their subdomains, addresses, CIDR blocks; '*' = all
   --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
   --log-level info        debug, info, warn or error (--quiet = warn)
   --debug                 debug level and a hex dump of every packet, with flow and direction

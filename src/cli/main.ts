@@ -19,6 +19,7 @@ import { RunningHalves, type HalfConfig } from './running-halves.ts'
 import { announceWorkerMetrics, checkWorkers, runPrimary, workerCount, workerIndex } from './workers.ts'
 import { withReusePort } from '../net/shared-port.ts'
 import { warnTokenOnCommandLine } from './secrets.ts'
+import { warnProxyPasswordOnCommandLine } from './proxy-option.ts'
 import { checkDuplicateListens } from '../half/duplicate-listen.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 import { toHalfOptions } from './half-options.ts'
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
     args = parseArgs(argv())
     useLogFormat(scalarOf(args.options['log-format']))
     warnTokenOnCommandLine(args.options)
+    warnProxyPasswordOnCommandLine(args.options)
   } catch (err) {
     fail(err)
   }

@@ -21,7 +21,6 @@ import { sameSecret } from '../protocol/hello.ts'
 import { bearerToken } from '../protocol/negotiate.ts'
 import { grpcWire } from '../protocol/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
-import { dialFirst } from '../net/dial.ts'
 import { formatHost } from '../net/endpoint.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { firstHop, httpTlsOf } from './tls-settings.ts'
@@ -234,14 +233,14 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   if (!endpoint) throw new RelayError('E_CONFIG', `${text}: needs host:port`)
   const host = endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
   const authority = `${formatHost(endpoint)}:${endpoint.port}`
-  const hop = firstHop(ctx, text, { tls: secure, servername: host, alpn: ['h2'] })
+  const hop = firstHop(ctx, name, text, endpoint, { tls: secure, servername: host, alpn: ['h2'], scheme: secure ? 'https' : 'http' })
   const connectHttp2 = rt.connectHttp2.bind(rt)
   const { helloTimeoutMs } = ctx.options
   return {
     name,
     wire,
-    async dial(addresses, port, signal) {
-      const conn = await hop(addresses, port, signal)
+    async dial(signal) {
+      const conn = await hop(signal)
       const session = await connectHttp2({ conn, authority: `${secure ? 'https' : 'http'}://${authority}` })
       const stream = session.request({
         ':method': 'POST',

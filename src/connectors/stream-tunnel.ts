@@ -10,7 +10,7 @@ import { Upstream } from '../core/tunnel/upstream.ts'
 import type { Wire } from '../protocol/wire.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { Endpoint } from '../net/endpoint.ts'
-import { resolveConnect, resolveListen } from '../net/resolve.ts'
+import { resolveListen } from '../net/resolve.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { uhppotedWire } from '../protocol/wire.ts'
 import { CODEC_NAMES } from '../protocol/codecs/index.ts'
@@ -28,8 +28,8 @@ export interface StreamTransport {
   name: string
   /** Servers: listens on one resolved address (bindAll calls it for each). */
   listen?(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn) => void): Promise<StreamListener>
-  /** Clients: one connection to the remote, whose addresses are resolved and raced by the caller's choice. */
-  dial?(addresses: ResolvedAddress[], port: number, signal: AbortSignal): Promise<StreamConn>
+  /** Clients: one connection to the server the transport was made for, directly or through a proxy (./reach.ts). */
+  dial?(signal: AbortSignal): Promise<StreamConn>
   /** The transport's own wire (ws, grpc: negotiated, no hello); default: the codec's stream wire. */
   wire?: Wire
   /** STARTTLS (tcp with `,starttls`): TLS on a connection whose plain hello agreed to it. */
@@ -183,10 +183,8 @@ class ClientSide extends StreamTunnelBase {
       let failure: Error | undefined
       let handshaking = false
       try {
-        const endpoint = this.opts.endpoint!
-        const addrs = await resolveConnect(this.ctx.runtime, endpoint, this.opts.text, options.family)
         if (!this.transport.dial) throw new RelayError('E_CONFIG', `${this.opts.text}: ${this.transport.name} does not dial`)
-        const conn = await this.transport.dial(addrs, endpoint.port, signal)
+        const conn = await this.transport.dial(signal)
         const session = this.newSession(conn, 'client')
         this.sessions.add(session)
         const closed = new Promise<Error | undefined>((resolve) => session.onClose((err) => {
@@ -218,8 +216,8 @@ class ClientSide extends StreamTunnelBase {
           this.ctx.fatal(failure)
           break
         }
-        // A refusal (codec, token, version) will not fix itself by retrying fast: say it loudly.
-        const level = code === 'E_CODEC_MISMATCH' || code === 'E_AUTH' || code === 'E_HELLO_REFUSED' ? 'error' : 'warn'
+        // A refusal (codec, token, version, a proxy's credentials or rules) will not fix itself by retrying fast: say it loudly.
+        const level = code === 'E_CODEC_MISMATCH' || code === 'E_AUTH' || code === 'E_HELLO_REFUSED' || code === 'E_PROXY_AUTH' || code === 'E_PROXY_REFUSED' ? 'error' : 'warn'
         this.log[level](failure.message)
       }
       if (signal.aborted) break

@@ -105,7 +105,7 @@ function streamDialler(ctx: HalfContext, spec: ConnectorSpec, name: string) {
     conns,
     async dial(target: Endpoint, addresses: Awaited<ReturnType<typeof resolveConnect>>, text: string, req: OpenRequest): Promise<OpenedStream> {
       const signal = req.signal ? AbortSignal.any([ctx.signal, req.signal]) : ctx.signal
-      const conn = await tcpTransport(ctx, 'client', text, target, true).dial(addresses, target.port, signal)
+      const conn = await tcpTransport(ctx, 'client', text, target, true).connect(addresses, target.port, signal)
       conns.add(conn)
       ctx.stats.add(`streams.${name}`)
       return { stream: connStream(conn, undefined, () => conns.delete(conn)), bound: formatAddress(conn.local) }

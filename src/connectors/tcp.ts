@@ -10,14 +10,27 @@ import { tunnelConnector } from './stream-tunnel.ts'
 import { tlsClientSettings, tlsServerSettings } from './tls.ts'
 import { RelayError } from '../base/errors.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
-import type { StreamConn } from '../ports/runtime.ts'
+import type { ResolvedAddress, StreamConn } from '../ports/runtime.ts'
+import { tunnelReach } from './reach.ts'
+import { socketOf } from '../net/dialers/held-conn.ts'
+
+/** A race of TCP connections to resolved addresses (`raceText` names them in messages: a proxy's). */
+export type TcpRace = (addresses: ResolvedAddress[], port: number, signal: AbortSignal, raceText?: string) => Promise<StreamConn>
+
+/**
+ * The dialling side of a tcp/client (and zmq/client): to the server directly, or through a proxy,
+ * the proxy reached with the same race, local bind included.
+ */
+export function tcpClientDial(ctx: HalfContext, name: string, text: string, endpoint: Endpoint, tcp: { connect: TcpRace }): (signal: AbortSignal) => Promise<StreamConn> {
+  return tunnelReach(ctx, name, text, endpoint, { direct: (a, p, s) => tcp.connect(a, p, s), connect: tcp.connect })
+}
 
 /**
  * Plain TCP as a tunnel transport. Clients race the resolved addresses (RFC 8305, docs/addresses.md C1–C10)
  * from the local bind given by `bind=`, `sourceport=` or the `::iface:` prefix, keeping only the
  * remote addresses that bind can reach (M1–M4).
  */
-export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint, allowHalfOpen = false): StreamTransport & Required<Pick<StreamTransport, 'listen' | 'dial'>> {
+export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: string, endpoint?: Endpoint, allowHalfOpen = false): StreamTransport & Required<Pick<StreamTransport, 'listen'>> & { connect: TcpRace } {
   const rt = ctx.runtime
   const log = ctx.logger.child(`tcp/${role}`)
   let warned = false
@@ -30,10 +43,10 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
   return {
     name: `tcp/${role}`,
     listen: (addr, port, onConnection) => rt.listenTcp({ ...listenAt(addr, port, dualStack), allowHalfOpen, onConnection }),
-    dial: (addresses, port, signal) => {
+    connect: (addresses, port, signal, raceText = text) => {
       const local = endpoint && localBindOf(rt, endpoint, text)
       const targets = filterForLocal(rt, addresses, local, text, warnOnce)
-      return raceTcp(rt, text, targets, port, {
+      return raceTcp(rt, raceText, targets, port, {
         timeoutMs: ctx.options.connectTimeoutMs,
         signal,
         race,
@@ -52,7 +65,8 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
  * certificates and checks (`sni=` on the client names the certificate to expect).
  */
 export const tcpConnector = tunnelConnector((ctx, role, spec) => {
-  const transport = tcpTransport(ctx, role, spec.text, endpointOf(spec))
+  const tcp = tcpTransport(ctx, role, spec.text, endpointOf(spec))
+  const transport: StreamTransport = role === 'client' ? { ...tcp, dial: tcpClientDial(ctx, tcp.name, spec.text, endpointOf(spec), tcp) } : tcp
   if (spec.options.starttls === undefined) {
     if (spec.options.sni !== undefined) throw new RelayError('E_CONFIG', `${spec.text}: sni= is for TLS: use tls/client, or tcp/client with ,starttls`)
     return transport
@@ -73,5 +87,6 @@ function startTlsFor(ctx: HalfContext, role: 'server' | 'client', spec: Connecto
     return (conn) => startTls(conn, { side: 'server', tls })
   }
   const tls = tlsClientSettings(ctx, spec)
-  return (conn) => startTls(conn, { side: 'client', tls })
+  // Through a proxy the connection is a HeldConn: the runtime takes the socket under it.
+  return (conn) => startTls(socketOf(conn) ?? conn, { side: 'client', tls })
 }

@@ -6,7 +6,10 @@ import { RelayError } from '../base/errors.ts'
 import type { HalfContext } from '../core/connector.ts'
 import { dialFirst } from '../net/dial.ts'
 import type { HttpTlsOptions } from '../ports/http.ts'
-import type { ResolvedAddress, Runtime, StreamConn, TlsClientOptions } from '../ports/runtime.ts'
+import type { Runtime, StreamConn, TlsClientOptions } from '../ports/runtime.ts'
+import type { Endpoint } from '../net/endpoint.ts'
+import type { ProxyScheme } from '../net/dialers/proxy-choice.ts'
+import { tunnelReach } from './reach.ts'
 
 /** TLS server material from the half's options (ws/server or grpc/server with --cert/--key → wss, h2 over TLS). */
 export function httpTlsOf(ctx: HalfContext): HttpTlsOptions | undefined {
@@ -19,19 +22,29 @@ export function httpTlsOf(ctx: HalfContext): HttpTlsOptions | undefined {
 export function tlsDialer(ctx: HalfContext, text: string, servername: string | undefined, alpn?: string[]): Runtime {
   const rt = ctx.runtime
   if (!rt.connectTls) throw new RelayError('E_CONFIG', `${text}: TLS is not available on the ${rt.name} runtime`)
-  const m = ctx.options.tls ?? {}
-  const tls: TlsClientOptions = { ca: m.caCert, cert: m.cert, key: m.key, servername, handshakeTimeoutMs: ctx.options.helloTimeoutMs, ...(alpn ? { alpn } : {}) }
+  const tls = tlsClientOf(ctx, servername, alpn)
   const connectTls = rt.connectTls.bind(rt)
   return { ...rt, connectTcp: (o) => connectTls({ ...o, tls, connectTimeoutMs: ctx.options.connectTimeoutMs }) }
 }
 
+/** A TLS client's settings from the half's --ca-cert, --cert and --key, checked against `servername`. */
+export function tlsClientOf(ctx: HalfContext, servername: string | undefined, alpn?: string[]): TlsClientOptions {
+  const m = ctx.options.tls ?? {}
+  return { ca: m.caCert, cert: m.cert, key: m.key, servername, handshakeTimeoutMs: ctx.options.helloTimeoutMs, ...(alpn ? { alpn } : {}) }
+}
+
 /**
- * The connection a carrier runs on: the first of the remote's addresses that connects, plain or
- * through TLS checked against `servername` (then the limit covers the handshake too).
+ * The connection a carrier runs on: directly, the first of the server's addresses that connects,
+ * plain or through TLS checked against `servername` (then the limit covers the handshake too);
+ * or through the proxy the half's settings name for `scheme` (./reach.ts), TLS run through it.
  */
-export function firstHop(ctx: HalfContext, text: string, opts: { tls: boolean; servername?: string; alpn?: string[] }): (addresses: ResolvedAddress[], port: number, signal: AbortSignal) => Promise<StreamConn> {
+export function firstHop(ctx: HalfContext, name: string, text: string, endpoint: Endpoint, opts: { tls: boolean; servername?: string; alpn?: string[]; scheme?: ProxyScheme }): (signal: AbortSignal) => Promise<StreamConn> {
   const dialer = opts.tls ? tlsDialer(ctx, text, opts.servername, opts.alpn) : ctx.runtime
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   const limit = connectTimeoutMs + (opts.tls ? helloTimeoutMs : 0)
-  return (addresses, port, signal) => dialFirst(dialer, text, addresses, port, limit, signal)
+  return tunnelReach(ctx, name, text, endpoint, {
+    scheme: opts.scheme,
+    direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, limit, signal),
+    ...(opts.tls ? { tls: tlsClientOf(ctx, opts.servername, opts.alpn) } : {}),
+  })
 }

@@ -7,6 +7,8 @@ import { dialFirst } from '../net/dial.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { formatAddress } from '../base/address.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
+import { tunnelReach } from './reach.ts'
+import { endpointOf } from '../core/connector.ts'
 
 const CLIENT_OPTIONS = new Set(['sni'])
 
@@ -40,7 +42,10 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   const dialer = { ...rt, connectTcp: (o: Parameters<typeof rt.connectTcp>[0]) => connectTls({ ...o, tls, connectTimeoutMs }) }
   return {
     name,
-    dial: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs + 1000, signal),
+    dial: tunnelReach(ctx, name, text, endpointOf(spec), {
+      direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs + 1000, signal),
+      tls,
+    }),
   }
 }
 

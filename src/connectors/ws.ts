@@ -16,7 +16,6 @@ import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../protocol/negotiate.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
-import { dialFirst } from '../net/dial.ts'
 import { jsonResponse, textResponse } from './http-response.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { firstHop, httpTlsOf } from './tls-settings.ts'
@@ -108,15 +107,16 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   if (!url) throw new RelayError('E_CONFIG', `${text}: ws/client needs a URL (ws://host:port/path or wss://...)`)
   const secure = url.startsWith('wss:')
   const endpoint = spec.endpoint
-  const host = endpoint && endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
-  const hop = firstHop(ctx, text, { tls: secure, servername: host })
+  if (!endpoint) throw new RelayError('E_CONFIG', `${text}: ws/client needs a host in its URL`)
+  const host = endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
+  const hop = firstHop(ctx, name, text, endpoint, { tls: secure, servername: host, scheme: secure ? 'wss' : 'ws' })
   const connectWebSocket = rt.connectWebSocket.bind(rt)
   const { helloTimeoutMs } = ctx.options
   return {
     name,
     wire,
-    async dial(addresses, port, signal) {
-      const conn = await hop(addresses, port, signal)
+    async dial(signal) {
+      const conn = await hop(signal)
       try {
         const ws = await connectWebSocket({
           conn,

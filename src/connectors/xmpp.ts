@@ -28,7 +28,8 @@ import type { ConnectorSpec } from '../net/connector-string.ts'
 import { dialFirst } from '../net/dial.ts'
 import { parseHostPort } from '../net/endpoint.ts'
 import { tunnelConnector, type StreamTransport } from './stream-tunnel.ts'
-import { tlsDialer } from './tls-settings.ts'
+import { tlsClientOf, tlsDialer } from './tls-settings.ts'
+import { tunnelReach } from './reach.ts'
 import { bareJid, parseJid, xmppLogin, type Jid } from './xmpp-link.ts'
 
 const OPTIONS = new Set(['to', 'from', 'server'])
@@ -56,13 +57,18 @@ export function xmppTransport(ctx: HalfContext, spec: ConnectorSpec): StreamTran
   const codec = fixedCodec(ctx, text)
   if (codec === 'uhppoted') throw new RelayError('E_CONFIG', `${text}: --codec uhppoted is uhppoted-tunnel's TCP framing; xmpp carries edgerelay codecs (protobuf, avro, msgpack)`)
   const dialer = tlsDialer(ctx, text, jid.domain)
+  if (!spec.endpoint) throw new RelayError('E_CONFIG', `${text}: needs the server's address`)
+  const reach = tunnelReach(ctx, 'xmpp/client', text, spec.endpoint, {
+    direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs, signal),
+    tls: tlsClientOf(ctx, jid.domain),
+  })
   const bound = tunnelBound(ctx, 'xmpp/client')
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   return {
     name: 'xmpp/client',
     wire: negotiatedWire(wireFor(codec), { messageFramed: true }),
-    async dial(addresses, port, signal) {
-      const tls = await dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs, signal)
+    async dial(signal) {
+      const tls = await reach(signal)
       const abort = () => tls.destroy()
       signal.addEventListener('abort', abort, { once: true })
       try {

@@ -29,7 +29,7 @@ import { negotiatedWire } from '../protocol/wire.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { formatAddress } from '../base/address.ts'
-import { tcpTransport } from './tcp.ts'
+import { tcpClientDial, tcpTransport } from './tcp.ts'
 import { tunnelConnector, type StreamTransport } from './stream-tunnel.ts'
 import { zmtpHandshake, type ZmtpOptions } from './zmtp-conn.ts'
 
@@ -38,6 +38,7 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   const codec = fixedCodec(ctx, spec.text)
   if (codec === 'uhppoted') throw new RelayError('E_CONFIG', `${spec.text}: --codec uhppoted is uhppoted-tunnel's TCP framing; zmq carries edgerelay codecs (protobuf, avro, msgpack)`)
   const tcp = tcpTransport(ctx, role, spec.text, endpointOf(spec))
+  const dial = role === 'client' ? tcpClientDial(ctx, name, spec.text, endpointOf(spec), tcp) : undefined
   const bound = tunnelBound(ctx, name)
   const log = ctx.logger.child(name)
   const zmtp: ZmtpOptions = {
@@ -57,8 +58,8 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
         log.warn(`ZMTP peer ${formatAddress(raw.remote)} not accepted: ${err.message}`, { peer: formatAddress(raw.remote), code: (err as { code?: string }).code })
       })
     }),
-    async dial(addresses, port, signal) {
-      const raw = await tcp.dial(addresses, port, signal)
+    async dial(signal) {
+      const raw = await dial!(signal)
       const abort = () => raw.destroy()
       signal.addEventListener('abort', abort, { once: true })
       try {

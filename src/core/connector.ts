@@ -8,6 +8,7 @@ import type { Logger } from '../base/logger.ts'
 import type { Stats, DropReporter } from '../base/stats.ts'
 import type { StreamOpener } from './streams/byte-stream.ts'
 import type { Allowlist } from '../net/allowlist.ts'
+import type { ProxyPolicy } from '../net/dialers/proxy-choice.ts'
 
 export type PacketKind = 'request' | 'event'
 
@@ -94,6 +95,8 @@ export interface HalfOptionsResolved {
   allow?: Allowlist
   /** Restrict resolution to a family. */
   family?: 4 | 6
+  /** Which proxy each tunnel client goes through (--proxy, the environment's variables, NO_PROXY). */
+  proxy?: ProxyPolicy
   /** Certificates for tls/server and tls/client (PEM text), if any were given. */
   tls: TlsMaterial
   /** http/https in-connectors: folder of static files to serve (uhppoted-tunnel's --html). */

@@ -15,6 +15,7 @@ import { parseRoutes, routedSink } from './routes.ts'
 import { checkDuplicateListens } from './duplicate-listen.ts'
 import { TokenBucket } from '../core/rate-limit.ts'
 import { Allowlist } from '../net/allowlist.ts'
+import { ProxyPolicy, type ProxySettings } from '../net/dialers/proxy-choice.ts'
 
 /** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
 export interface HalfSettings {
@@ -66,6 +67,13 @@ export interface HalfSettings {
    * (src/net/allowlist.ts). Required by connectors that dial what the other side names; `*` opens everything.
    */
   allow?: string
+  /**
+   * How tunnel clients reach their servers through a proxy (src/net/dialers/): a proxy URL for
+   * all of them (`http://[user:password@]host:port`, `socks5://`, `socks5h://`; `''` for none), or
+   * settings that also honour an environment's HTTPS_PROXY / ALL_PROXY / NO_PROXY as curl does.
+   * Default: no proxy (the CLI passes its environment).
+   */
+  proxy?: string | ProxySettings
   /** PEM text for tls/server and tls/client (uhppoted-tunnel's --ca-cert, --cert, --key, --client-auth). */
   tls?: TlsMaterial
   /** http/https in-connectors: folder of static files (uhppoted-tunnel's --html). */
@@ -143,6 +151,7 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     maxReplyWindows: o.maxReplyWindows ?? 1024,
     maxStreams: positive(o.maxStreams ?? 1024, 'max-streams'),
     allow: o.allow === undefined ? undefined : Allowlist.parse(o.allow),
+    proxy: o.proxy === undefined ? undefined : new ProxyPolicy(typeof o.proxy === 'string' ? { url: o.proxy } : o.proxy),
     family: o.family,
     tls: o.tls ?? {},
     html: o.html,

@@ -121,7 +121,7 @@ interface Address {
 }
 
 /** An address literal (zone dropped, IPv4-mapped IPv6 read as IPv4) as bytes; undefined for a name. */
-function addressBytes(text: string): Address | undefined {
+export function addressBytes(text: string): Address | undefined {
   const host = text.replace(/^\[|\]$/g, '').replace(/%.*$/, '')
   const v4 = parseIPv4(host)
   if (v4.ok) return { family: 4, bytes: v4.value }
@@ -134,7 +134,7 @@ function addressBytes(text: string): Address | undefined {
   return { family: 6, bytes }
 }
 
-function inNet(a: Address, net: { family: 4 | 6; bytes: number[]; bits: number }): boolean {
+export function inNet(a: Address, net: { family: 4 | 6; bytes: number[]; bits: number }): boolean {
   if (a.family !== net.family) return false
   let bits = net.bits
   for (let i = 0; bits > 0; i++, bits -= 8) {
