@@ -62,3 +62,10 @@ export function testCerts(): TestCerts {
   cached = { dir, files, pem }
   return cached
 }
+
+/** A server certificate signed by testCerts()'s CA for other names (`DNS:relay.test,IP:10.2.0.2`): its file paths. */
+export function serverCertFor(name: string, subjectAltName: string): { cert: string; key: string } {
+  const { dir } = testCerts()
+  makeLeaf(dir, name, 'ca', name, [`subjectAltName=${subjectAltName}`, 'extendedKeyUsage=serverAuth', 'keyUsage=critical,digitalSignature'])
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }
+}
