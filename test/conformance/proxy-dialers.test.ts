@@ -14,17 +14,21 @@ import { test, type TestContext } from '../harness.ts'
 
 /** A one-connection "proxy": `answer` gets each chunk and what has been received so far. */
 async function fakeProxy(t: TestContext, answer: (socket: net.Socket, received: Buffer) => void): Promise<number> {
+  const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     let received = Buffer.alloc(0)
     socket.on('error', () => {})
-    socket.on('data', (d) => {
+    sockets.add(socket)
+    socket.on('data', (d: Buffer) => {
       received = Buffer.concat([received, d])
       answer(socket, received)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.defer(() => new Promise((r) => server.close(r)))
-  t.defer(() => server.closeAllConnections?.())
+  t.defer(() => {
+    for (const s of sockets) s.destroy()
+  })
   return (server.address() as net.AddressInfo).port
 }
 
