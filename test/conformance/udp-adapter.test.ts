@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { runtime as defaultRuntime } from '#runtime'
 import type { Family, UdpBindOptions, UdpSocket } from '../../src/ports/runtime.ts'
 import { errnoOf } from '../../src/base/errors.ts'
-import { test, waitFor, type TestContext } from '../harness.ts'
+import { sleep, test, waitFor, type TestContext } from '../harness.ts'
 
 interface Received {
   data: Uint8Array
@@ -244,4 +244,25 @@ test('the sender may reuse its buffer as soon as send() returns', async (t) => {
   buf.fill(0x78)
   await waitFor(() => a.received.length === 5, 'five datagrams', 2000)
   assert.deepEqual(a.received.map((r) => str(r.data)), ['00000000', '11111111', '22222222', '33333333', '44444444'])
+})
+
+test('a datagram refused by a closed port (ICMP) neither breaks the socket nor is reported as a bare "undefined"', async (t) => {
+  const rt = defaultRuntime
+  const got: string[] = []
+  const errors: Error[] = []
+  const rx = await rt.bindUdp({ address: '127.0.0.1', port: 0, family: 4, onMessage: (d) => got.push(new TextDecoder().decode(d)) })
+  t.defer(() => rx.close())
+  const closed = await rt.bindUdp({ address: '127.0.0.1', port: 0, family: 4, onMessage: () => {} })
+  const closedPort = closed.local.port
+  closed.close()
+  const tx = await rt.bindUdp({ address: '0.0.0.0', port: 0, family: 4, onMessage: () => {}, onError: (e) => errors.push(e) })
+  t.defer(() => tx.close())
+  for (let i = 0; i < 5; i++) {
+    tx.send(new TextEncoder().encode('lost'), closedPort, '127.0.0.1')
+    await sleep(10)
+    tx.send(new TextEncoder().encode(`kept${i}`), rx.local.port, '127.0.0.1')
+  }
+  await waitFor(() => got.length === 5, 'every datagram to the live receiver')
+  assert.deepEqual(got, ['kept0', 'kept1', 'kept2', 'kept3', 'kept4'])
+  for (const e of errors) assert.ok(e.message && e.message !== 'undefined' && (e as Error & { code?: string }).code, `reported as: ${e.message}`)
 })

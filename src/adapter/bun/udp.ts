@@ -63,7 +63,10 @@ function errorWithCode(code: string, message: string): Error {
  * returns: a tunnel read that carries 30 replies costs one system call, not 30.
  */
 export async function bindUdp(opts: UdpBindOptions, setup?: (socket: MulticastOps) => void): Promise<UdpSocket> {
-  const onError = (err: unknown) => opts.onError?.(err instanceof Error ? err : new Error(String(err)))
+  // Bun reports an ICMP error queued for an earlier datagram (a peer's port closed) by calling the
+  // error handler with no error at all: say what it is instead of "undefined".
+  const onError = (err: unknown) =>
+    opts.onError?.(err instanceof Error ? err : err === undefined ? errorWithCode('ECONNREFUSED', 'an earlier datagram was refused (ICMP port unreachable): its receiver is gone') : new Error(String(err)))
   let queue: { data: Uint8Array; port: number; address: string }[] = []
   let queuedBytes = 0
   let closed = false
