@@ -6,7 +6,8 @@
  *
  * and point a near half at it: `edgerelay --in udp/listen:127.0.0.1:5300 --out ws/client:ws://127.0.0.1:8000/tunnel`.
  * Settings come from the environment: EDGERELAY_OUT, EDGERELAY_PATH (/tunnel), EDGERELAY_CODEC
- * (protobuf), EDGERELAY_TOKEN, EDGERELAY_LOG_LEVEL (info).
+ * (protobuf), EDGERELAY_TOKEN, EDGERELAY_ALLOW, EDGERELAY_LOG_LEVEL (info). As the far half for TCP
+ * streams: EDGERELAY_OUT=tcp/connect:host:port, or tcp/dial with EDGERELAY_ALLOW (the --allow list).
  */
 import { edgeRelay } from '../../src/edge/relay.ts'
 import { denoDeployHost } from '../../src/adapter/edge/deno-deploy.ts'
@@ -24,6 +25,7 @@ const relay = edgeRelay(denoDeployHost, {
   codec: env('EDGERELAY_CODEC'),
   token: env('EDGERELAY_TOKEN'),
   logLevel: env('EDGERELAY_LOG_LEVEL') as LogLevel | undefined,
+  ...(env('EDGERELAY_ALLOW') ? { half: { allow: env('EDGERELAY_ALLOW') } } : {}),
 })
 
 export default {

@@ -16,6 +16,7 @@ import { codeOfDialError, isStreamError, StreamError } from '../core/streams/cod
 import { connStream } from '../core/streams/conn-stream.ts'
 import { LogBudget } from '../core/streams/log-budget.ts'
 import { pipe } from '../core/streams/pipe.ts'
+import { addressBytes } from '../net/allowlist.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { formatHostPort, parseHostPort, type Endpoint } from '../net/endpoint.ts'
@@ -103,9 +104,16 @@ function streamDialler(ctx: HalfContext, spec: ConnectorSpec, name: string) {
   const conns = new Set<StreamConn>()
   return {
     conns,
-    async dial(target: Endpoint, addresses: Awaited<ReturnType<typeof resolveConnect>>, text: string, req: OpenRequest): Promise<OpenedStream> {
+    /** `check` looks at the connection before anything is relayed (throws to refuse it). */
+    async dial(target: Endpoint, addresses: Awaited<ReturnType<typeof resolveConnect>>, text: string, req: OpenRequest, check?: (conn: StreamConn) => void): Promise<OpenedStream> {
       const signal = req.signal ? AbortSignal.any([ctx.signal, req.signal]) : ctx.signal
       const conn = await tcpTransport(ctx, 'client', text, target, true).connect(addresses, target.port, signal)
+      try {
+        check?.(conn)
+      } catch (err) {
+        conn.destroy()
+        throw err
+      }
       conns.add(conn)
       ctx.stats.add(`streams.${name}`)
       return { stream: connStream(conn, undefined, () => conns.delete(conn)), bound: formatAddress(conn.local) }
@@ -158,6 +166,9 @@ export function tcpDialOut(spec: ConnectorSpec, ctx: HalfContext, peer: Connecto
   }
   const log = ctx.logger.child('tcp/dial')
   if (allow.opensEverything) log.warn(`--allow '${allow.text}' lets the other half reach any destination this host can reach`)
+  // The edge resolves names itself as it connects: a name is checked before, its address after.
+  const late = ctx.runtime.capabilities.resolvesAtConnect === true
+  if (late && !allow.opensEverything) log.info(`names are resolved by the ${ctx.runtime.name} platform as it connects: a name is checked against --allow before, and the address reached after connecting, where the platform reports it (refused then before any byte is relayed)`)
   const budget = new LogBudget()
   const dialler = streamDialler(ctx, spec, 'dialled')
   const refuse = (req: OpenRequest, dst: string, why: string): never => {
@@ -185,7 +196,18 @@ export function tcpDialOut(spec: ConnectorSpec, ctx: HalfContext, peer: Connecto
       } catch (err) {
         throw asStreamError(err)
       }
-      if (dst.hostKind === 'name') {
+      let check: ((conn: StreamConn) => void) | undefined
+      if (dst.hostKind === 'name' && late) {
+        check = (conn) => {
+          const reached = conn.remote.address
+          if (!addressBytes(reached)) {
+            if (!verdict.byName) refuse(req, text, `only address entries could allow this name, and the ${ctx.runtime.name} platform did not say which address it reached`)
+            return
+          }
+          const checked = allow.checkAddresses([{ address: reached, family: conn.remote.family }], dst.port, verdict.byName)
+          if (checked.allowed.length === 0) refuse(req, text, `it reached ${reached}: ${checked.denied[0]!.why}`)
+        }
+      } else if (dst.hostKind === 'name') {
         const checked = allow.checkAddresses(addresses, dst.port, verdict.byName)
         if (checked.allowed.length === 0) refuse(req, text, checked.denied.map((d) => `${d.address}: ${d.why}`).join('; '))
         if (checked.denied.length > 0) log.info(`${text}: not dialling ${checked.denied.map((d) => `${d.address} (${d.why})`).join(', ')}`)
@@ -195,7 +217,7 @@ export function tcpDialOut(spec: ConnectorSpec, ctx: HalfContext, peer: Connecto
       const target: Endpoint = { ...dst, options: { ...spec.options } }
       if (spec.iface !== undefined) target.iface = spec.iface
       try {
-        return await dialler.dial(target, addresses, `${spec.text} → ${text}`, req)
+        return await dialler.dial(target, addresses, `${spec.text} → ${text}`, req, check)
       } catch (err) {
         throw asStreamError(err)
       }

@@ -19,6 +19,11 @@ export interface RuntimeCapabilities {
   startTls: boolean
   /** Whether TCP listeners and UDP sockets can share a port with other processes (`reusePort`, SO_REUSEPORT). */
   reusePort: { tcp: boolean; udp: boolean }
+  /**
+   * Names are resolved by the platform when it connects (the edge): lookup() hands a name back
+   * unresolved, so what a name resolves to is known, if at all, only from the connection's remote.
+   */
+  resolvesAtConnect?: boolean
 }
 
 export interface Runtime extends HttpRuntime {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { test, waitFor } from '../harness.ts'
+import { dirname, join } from 'node:path'
+import { test, waitFor, type TestContext } from '../harness.ts'
+import { echoServer, exchange, httpServer, pattern, sha256 } from '../helpers/tcp-streams.ts'
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { half } from '../helpers/halves.ts'
 import { withFreePorts } from '../helpers/with-free-ports.ts'
-import { CLI, ROOT, cleanExit, startOnFreePort, startProcess, type Proc } from '../helpers/processes.ts'
+import { CLI, ROOT, cleanExit, run, startOnFreePort, startOnFreePorts, startProcess, type Proc } from '../helpers/processes.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
 
 // The Cloudflare Worker (examples/edge) under `wrangler dev` (workerd from npm), offline on
@@ -57,21 +58,26 @@ function stopTree(proc: Proc): () => Promise<void> {
   }
 }
 
+/** `wrangler dev` of examples/edge on a free loopback port with these Worker variables; its port and process. */
+async function startWrangler(t: TestContext, vars: string[]): Promise<{ port: number; proc: Proc }> {
+  const state = mkdtempSync(join(tmpdir(), 'edgerelay-wrangler-'))
+  t.defer(() => rmSync(state, { recursive: true, force: true }))
+  return withFreePorts(t, 1, async ([edgePort], t) => {
+    // Offline and quiet: no Request.cf download, no metrics, no update check, logs in the temp dir.
+    const edge = startProcess(t, ['env', 'CLOUDFLARE_CF_FETCH_ENABLED=false', 'WRANGLER_SEND_METRICS=false', 'WRANGLER_HIDE_BANNER=true', `WRANGLER_LOG_PATH=${state}`, 'NO_COLOR=1',
+      `${ROOT}node_modules/.bin/wrangler`, 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', state,
+      ...vars.flatMap((v) => ['--var', v])], { cwd: join(ROOT, 'examples/edge') })
+    t.defer(stopTree(edge))
+    await edge.waitFor(new RegExp(`Ready on http://127\\.0\\.0\\.1:${edgePort}`), 40_000)
+    return { port: edgePort!, proc: edge }
+  })
+}
+
 test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t) => {
   const dns = await startDnsmasq(t)
   const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${dns}`, token: 'worker-secret' })
   const farPort = far.inAddresses()[0]!.port
-  const state = mkdtempSync(join(tmpdir(), 'edgerelay-wrangler-'))
-  t.defer(() => rmSync(state, { recursive: true, force: true }))
-  const edgePort = await withFreePorts(t, 1, async ([edgePort], t) => {
-    // Offline and quiet: no Request.cf download, no metrics, no update check, logs in the temp dir.
-    const edge = startProcess(t, ['env', 'CLOUDFLARE_CF_FETCH_ENABLED=false', 'WRANGLER_SEND_METRICS=false', 'WRANGLER_HIDE_BANNER=true', `WRANGLER_LOG_PATH=${state}`, 'NO_COLOR=1',
-      `${ROOT}node_modules/.bin/wrangler`, 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', state,
-      '--var', `EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, '--var', 'EDGERELAY_TOKEN:worker-secret'], { cwd: join(ROOT, 'examples/edge') })
-    t.defer(stopTree(edge))
-    await edge.waitFor(new RegExp(`Ready on http://127\\.0\\.0\\.1:${edgePort}`), 40_000)
-    return edgePort!
-  })
+  const { port: edgePort } = await startWrangler(t, [`EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, 'EDGERELAY_TOKEN:worker-secret'])
   const bundle = readFileSync(join(ROOT, 'examples/edge/dist/worker.js'), 'utf8')
   assert.doesNotMatch(bundle, /(from|import\()\s*["']node:/, 'the worker bundle must not import Node built-ins')
   const health = await fetch(`http://127.0.0.1:${edgePort}/healthz`)
@@ -85,3 +91,26 @@ test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t)
   assert.equal(refused.status, 401)
   assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
 }, { timeout: 90_000 })
+
+test('TCP streams with the Worker as the far half (tcp/dial through connect(), within EDGERELAY_ALLOW): curl fetches a page through a near half\'s forwarded port, an echo exchange half-closes both ways, a destination not listed is refused', async (t) => {
+  const web = await httpServer(t, 300_000)
+  const echo = await echoServer(t)
+  const { port: edgePort, proc: edge } = await startWrangler(t, ['EDGERELAY_OUT:tcp/dial', `EDGERELAY_ALLOW:127.0.0.1:${web.port},127.0.0.1:${echo.port}`, 'EDGERELAY_TOKEN:worker-secret'])
+  const { proc: near, ports } = await startOnFreePorts(t, 3, ([a, b, c]) => [...CLI[t.runtime],
+    '--in', `tcp/listen:127.0.0.1:${a},to=127.0.0.1:${web.port}`, '--in', `tcp/listen:127.0.0.1:${b},to=127.0.0.1:${echo.port}`, '--in', `tcp/listen:127.0.0.1:${c},to=127.0.0.1:9`,
+    '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'worker-secret'], /connected to/, { timeoutMs: 20_000 })
+  const file = join(mkdtempSync(join(tmpdir(), 'edgerelay-page-')), 'body')
+  t.defer(() => rmSync(dirname(file), { recursive: true, force: true }))
+  const page = await run(['curl', '-sS', '-m', '20', '-o', file, `http://127.0.0.1:${ports[0]}/body`], 25_000, {})
+  assert.equal(page.code, 0, page.stderr)
+  assert.equal(sha256(readFileSync(file)), sha256(web.body))
+  const sent = pattern(50_000, 3)
+  const back = await exchange(ports[1]!, sent)
+  assert.equal(sha256(back), sha256(sent), 'every byte echoed, then FIN answered with FIN through workerd')
+  await waitFor(() => echo.endings.includes('end'), 'the echo server to see the FIN')
+  const denied = await run(['curl', '-sS', '-m', '10', `http://127.0.0.1:${ports[2]}/`], 15_000, {})
+  assert.notEqual(denied.code, 0, 'a destination --allow does not list gets nothing')
+  await waitFor(() => /refused \(not_allowed\)/.test(near.output()), 'the near half to log the refusal')
+  await waitFor(() => /tcp\/dial refused 127\.0\.0\.1:9 .*no --allow entry matches/.test(edge.output()), 'the Worker to log the refusal with the destination')
+  assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
+}, { timeout: 120_000 })

@@ -17,6 +17,7 @@ interface DenoConn {
   remoteAddr: DenoNetAddr
   localAddr: DenoNetAddr
   setNoDelay?(on: boolean): void
+  closeWrite(): Promise<void>
   close(): void
 }
 
@@ -44,9 +45,19 @@ export const denoDeployHost: EdgeHost = {
       // not a TCP conn option here
     }
     let closed = false
+    // Closing Deno's own writable closes the whole connection; a FIN is closeWrite().
+    const inner = conn.writable.getWriter()
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk) => inner.write(chunk),
+      close: async () => {
+        await inner.ready
+        await conn.closeWrite()
+      },
+      abort: (err) => inner.abort(err),
+    })
     return {
       readable: conn.readable,
-      writable: conn.writable,
+      writable,
       close() {
         if (closed) return
         closed = true

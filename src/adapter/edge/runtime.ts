@@ -20,8 +20,11 @@ export interface EdgeHost {
   name: string
   /** Accepts the WebSocket upgrade of `request` answering with `protocol`; `opened` settles once it is open. */
   upgrade(request: Request, protocol: string): { socket: StandardWebSocket; response: Response; opened: Promise<void> }
-  /** Opens a TCP connection (the platform may resolve names itself). */
-  connect(address: string, port: number, signal?: AbortSignal): Promise<EdgeTcpSocket>
+  /**
+   * Opens a TCP connection (the platform resolves names itself); with `allowHalfOpen` the
+   * readable ends at the peer's FIN while the writable stays open.
+   */
+  connect(address: string, port: number, signal?: AbortSignal, opts?: { allowHalfOpen?: boolean }): Promise<EdgeTcpSocket>
   /** The peer of a request, when the platform says. */
   remoteOf?(request: Request, env: unknown): SocketAddress | undefined
 }
@@ -33,15 +36,15 @@ function unsupported(what: string): Promise<never> {
 export function edgeRuntime(host: EdgeHost): Runtime {
   return {
     name: 'edge',
-    capabilities: { udpIpv6Only: false, keepsZoneOnReceive: false, inheritsSockets: false, startTls: false, reusePort: { tcp: false, udp: false } },
+    capabilities: { udpIpv6Only: false, keepsZoneOnReceive: false, inheritsSockets: false, startTls: false, reusePort: { tcp: false, udp: false }, resolvesAtConnect: true },
     bindUdp: () => unsupported('UDP'),
     bindMulticast: () => unsupported('UDP multicast'),
     listenTcp: () => unsupported('a TCP listener'),
     async connectTcp(o: TcpConnectOptions): Promise<StreamConn> {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted')
-      const sock = await host.connect(o.address, o.port, o.signal)
+      const sock = await host.connect(o.address, o.port, o.signal, { allowHalfOpen: o.allowHalfOpen })
       const remote = sock.remote ?? { address: o.address, port: o.port, family: familyOf(o.address) }
-      return streamsConn(sock, remote, sock.local ?? { address: '0.0.0.0', port: 0, family: remote.family })
+      return streamsConn(sock, remote, sock.local ?? { address: '0.0.0.0', port: 0, family: remote.family }, { allowHalfOpen: o.allowHalfOpen })
     },
     // The platform resolves names when it connects: hand the name through.
     lookup: async (name: string, family?: Family): Promise<ResolvedAddress[]> => [{ address: name, family: family ?? 4 }],

@@ -37,8 +37,8 @@ export const workerdHost: EdgeHost = {
     const response = new Response(null, { status: 101, webSocket: client, headers: { 'sec-websocket-protocol': protocol } } as ResponseInit)
     return { socket: server as unknown as StandardWebSocket, response, opened: Promise.resolve() }
   },
-  async connect(address, port, signal) {
-    const socket = connect({ hostname: address, port }, { secureTransport: 'off', allowHalfOpen: false }) as CfSocket
+  async connect(address, port, signal, opts) {
+    const socket = connect({ hostname: address, port }, { secureTransport: 'off', allowHalfOpen: opts?.allowHalfOpen ?? false }) as CfSocket
     const onAbort = () => void socket.close().catch(() => {})
     signal?.addEventListener('abort', onAbort, { once: true })
     try {

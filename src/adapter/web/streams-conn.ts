@@ -1,12 +1,17 @@
 /**
  * A TCP connection given as a pair of web streams (workerd's `cloudflare:sockets` connect(),
  * Deno.connect) seen as a StreamConn. Writes are queued in user space and handed to the writer
- * one after the other; bufferedAmount counts what the writer has not taken yet. No runtime globals.
+ * one after the other; bufferedAmount counts what the writer has not taken yet. pause() stops
+ * reading (the platform's buffers then hold the peer back). With `allowHalfOpen` the peer's FIN
+ * is onEnd and the connection stays writable until end(); without it, the FIN closes it. No
+ * runtime globals.
  */
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 
 /** Above this many queued bytes, write() reports backpressure. */
 const HIGH_WATER = 1 << 20
+/** After our FIN, how long the peer has to answer with its own before the connection is closed. */
+const FIN_WAIT_MS = 2000
 
 export interface WebStreamSocket {
   readable: ReadableStream<Uint8Array>
@@ -15,7 +20,7 @@ export interface WebStreamSocket {
   close(): void | Promise<void>
 }
 
-export function streamsConn(sock: WebStreamSocket, remote: SocketAddress, local: SocketAddress): StreamConn {
+export function streamsConn(sock: WebStreamSocket, remote: SocketAddress, local: SocketAddress, opts: { allowHalfOpen?: boolean } = {}): StreamConn {
   const writer = sock.writable.getWriter()
   const reader = sock.readable.getReader()
   let handlers: StreamHandlers | undefined
@@ -24,12 +29,17 @@ export function streamsConn(sock: WebStreamSocket, remote: SocketAddress, local:
   let closed = false
   let closeError: Error | undefined
   let ending = false
+  /** The peer's FIN arrived (only kept open with allowHalfOpen). */
+  let readDone = false
+  let endedEarly = false
   let chain: Promise<void> = Promise.resolve()
+  let paused: { promise: Promise<void>; resume: () => void } | undefined
 
   const finish = (err?: Error) => {
     if (closed) return
     closed = true
     closeError = err
+    paused?.resume()
     try {
       void Promise.resolve(sock.close()).catch(() => {})
     } catch {
@@ -41,13 +51,18 @@ export function streamsConn(sock: WebStreamSocket, remote: SocketAddress, local:
   void (async () => {
     try {
       for (;;) {
+        if (paused) await paused.promise
+        if (closed) return
         const { value, done } = await reader.read()
         if (done) break
         if (closed) return
         if (handlers) handlers.onData(value)
         else early.push(value)
       }
-      finish()
+      if (!opts.allowHalfOpen || ending) return finish()
+      readDone = true
+      if (handlers) handlers.onEnd?.()
+      else endedEarly = true
     } catch (err) {
       finish(err instanceof Error ? err : new Error(String(err)))
     }
@@ -71,14 +86,16 @@ export function streamsConn(sock: WebStreamSocket, remote: SocketAddress, local:
     setHandlers(h) {
       handlers = h
       for (const c of early.splice(0)) h.onData(c)
+      if (endedEarly) h.onEnd?.()
       if (closed) h.onClose(closeError)
     },
     end() {
       if (closed || ending) return
       ending = true
       chain = chain.then(() => writer.close()).catch(() => {}).then(() => {
-        // The peer answers our FIN with its own; bound the wait like the other adapters do.
-        setTimeout(() => finish(), 2000)
+        // Both FINs done: closed now. Else the peer answers ours with its own; the wait is bounded as on the other adapters.
+        if (readDone) finish()
+        else setTimeout(() => finish(), FIN_WAIT_MS)
       })
     },
     destroy(err) {
@@ -86,6 +103,17 @@ export function streamsConn(sock: WebStreamSocket, remote: SocketAddress, local:
       void writer.abort(err).catch(() => {})
       void reader.cancel(err).catch(() => {})
       finish(err)
+    },
+    pause() {
+      if (closed || paused) return
+      let resume!: () => void
+      const promise = new Promise<void>((r) => (resume = r))
+      paused = { promise, resume }
+    },
+    resume() {
+      const p = paused
+      paused = undefined
+      p?.resume()
     },
   }
 }
