@@ -3,6 +3,8 @@ import { listenBounded } from './listen-bounded.ts'
 import type { Family, SocketAddress, StreamConn, StreamHandlers, StreamListener, TcpConnectOptions, TcpListenOptions } from '../../ports/runtime.ts'
 import { socketAddress } from '../../base/address.ts'
 
+/** Writes at least this large are not corked (see SocketConn.write). */
+const UNCORKED_WRITE = 16 * 1024
 /** Above this many bytes queued in user space, write() reports backpressure. */
 const HIGH_WATER = 1 << 20
 
@@ -114,6 +116,13 @@ class SocketConn implements StreamConn {
     const socket = this.socket
     const st = this.st
     if (st.closed || socket.destroyed) return false
+    if (data.length >= UNCORKED_WRITE) {
+      // A large write (stream data) goes out on its own, after whatever small ones were corked:
+      // Bun's writev copies every corked buffer into one, and a large one gains nothing from company.
+      if (st.corked) this.uncork()
+      socket.write(data)
+      return socket.writableLength < HIGH_WATER
+    }
     // Frames written in one event-loop turn leave in one writev: cork now, uncork once the
     // turn's I/O callbacks have run (setImmediate runs right after the poll phase).
     if (!st.corked) {
