@@ -27,7 +27,7 @@ const VALUED = new Set([
   'token', 'token-file', 'metrics', 'workers', 'log-level', 'log-format', 'lockfile', 'label', 'hello-timeout', 'connect-timeout', 'heartbeat', 'html', 'workdir',
   'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
   'allow', 'max-streams', 'route',
-  'proxy', 'noproxy', 'proxy-user-file',
+  'proxy', 'noproxy', 'proxy-user-file', 'proxy-users',
 ])
 /** Options that may be given more than once: each value is kept (one half with several listeners, routes). */
 const REPEATABLE = new Set(['in', 'out', 'route'])

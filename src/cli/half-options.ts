@@ -81,6 +81,7 @@ export function toHalfOptions(o: CliOptions, where: string, extras: SectionExtra
     maxStreams: int('max-streams'),
     allow: str('allow'),
     proxy: proxyOption(o, where),
+    proxyUsers: proxyUsers(str('proxy-users'), where),
     tls: tlsMaterial(o, where, [...inSpecs, ...outSpecs].map(kindOf), note),
     html: str('html'),
     resolver: resolverOption(str('resolver'), where),
@@ -170,6 +171,11 @@ function tlsMaterial(o: CliOptions, where: string, kinds: string[], note: (line:
   const material = { caCert: file('ca-cert'), cert: file('cert'), key: file('key'), clientAuth: clientAuthOf(scalarOf(o['client-auth']), where, note) }
   if (used.length) note(`${where}: using ${used.join(', ')} (uhppoted-tunnel's default TLS files, found in the working directory)`)
   return material
+}
+
+/** --proxy-users: a file of user:password lines, read here (the library takes the text). */
+function proxyUsers(file: string | undefined, where: string): string | undefined {
+  return file === undefined ? undefined : readSecretFile(file, 'proxy-users', where)
 }
 
 /** --xmpp-password-file (its first line), else $EDGERELAY_XMPP_PASSWORD; never a command-line value (ps shows those). */

@@ -50,6 +50,9 @@ Connectors (uhppoted-tunnel syntax):
   tcp/listen:<host>:<port>[,to=<host>:<port>]  in  TCP forwarding: each connection becomes a stream
   tcp/connect:<host>:<port>     out   every stream dials this destination
   tcp/dial                      out   every stream dials the destination its opener names (needs --allow)
+  socks5/listen:<host>:<port>   in    SOCKS5 server (CONNECT, UDP ASSOCIATE); far half: --out tcp/dial
+  http-proxy/listen:<host>:<port>  in  HTTP CONNECT proxy; far half: --out tcp/dial
+    proxies on non-loopback addresses need --proxy-users, or ,noauth
   Tunnel clients: ,connections=N keeps N connections (streams spread over them)
   Hosts: 127.0.0.1, [::1], [fe80::1%eth0], names, * (every family).
   Address options: ::eth0: prefix or ,iface=eth0  ,bind=<addr>  ,sourceport=<port>  ,attempt-delay=<ms>
@@ -80,6 +83,7 @@ Options:
                           default: ALL_PROXY, HTTPS_PROXY, ... as curl reads them; '' = none. Password visible in ps: prefer
                           --proxy-user-file <file> (user:password) or EDGERELAY_PROXY_USER
   --noproxy <hosts>       servers reached directly (replaces NO_PROXY): names and their subdomains, addresses, CIDR blocks; '*' = all
+  --proxy-users <file>    socks5/listen, http-proxy/listen: the user:password lines their clients must give
   --resolver system       name resolution: system (getaddrinfo), <addr>:<port> (that DNS server), hosts:<file>
   --log-level info        debug, info, warn or error (--quiet = warn)
   --debug                 debug level and a hex dump of every packet, with flow and direction

@@ -313,6 +313,7 @@ export function streamTunnelOut(ctx: HalfContext, transport: StreamTransport, op
   return {
     start: () => startSide(side),
     send: (flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) => upstream.send(flow, kind, id, payload),
+    takesDestinations: true,
     openStream: (req) => pool.openStream(req),
     async close() {
       pool.close()

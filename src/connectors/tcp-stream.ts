@@ -3,7 +3,9 @@
  * - `tcp/listen:<addr>[,to=host:port]` (in): every accepted connection becomes a stream through the
  *   --out tunnel; `to=` names the destination for a far `tcp/dial`.
  * - `tcp/connect:<host>:<port>` (out): every stream dials that one destination.
- * - `tcp/dial` (out): every stream dials the destination its opener names, only within --allow.
+ * - `tcp/dial` (out): every stream dials the destination its opener names, only within --allow; the
+ *   datagrams of SOCKS5 UDP associations go by UDP to the destination their flow names
+ *   (udp-dial.ts, docs/wire-protocol.md#udp-associate), within the same --allow.
  * Names are resolved here, where the connection is made: Happy Eyeballs, --ipv4/--ipv6, bind=,
  * sourceport=, iface= as for tcp/client (src/connectors/tcp.ts).
  */
@@ -16,12 +18,13 @@ import { codeOfDialError, isStreamError, StreamError } from '../core/streams/cod
 import { connStream } from '../core/streams/conn-stream.ts'
 import { LogBudget } from '../core/streams/log-budget.ts'
 import { pipe } from '../core/streams/pipe.ts'
-import { addressBytes } from '../net/allowlist.ts'
 import { bindAll } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { formatHostPort, parseHostPort, type Endpoint } from '../net/endpoint.ts'
 import { dualStackRequested, resolveConnect, resolveListen } from '../net/resolve.ts'
 import { tcpTransport } from './tcp.ts'
+import { allowedDestination } from './allowed-destination.ts'
+import { addressedDatagrams } from './udp-dial.ts'
 
 /** In connectors whose traffic is TCP streams, or that carry both (tunnels): what tcp/connect and tcp/dial can serve. */
 const STREAM_IN_KINDS = new Set(['tcp', 'tls', 'ws', 'grpc', 'zmq', 'socks5', 'http-proxy'])
@@ -171,59 +174,31 @@ export function tcpDialOut(spec: ConnectorSpec, ctx: HalfContext, peer: Connecto
   if (late && !allow.opensEverything) log.info(`names are resolved by the ${ctx.runtime.name} platform as it connects: a name is checked against --allow before, and the address reached after connecting, where the platform reports it (refused then before any byte is relayed)`)
   const budget = new LogBudget()
   const dialler = streamDialler(ctx, spec, 'dialled')
-  const refuse = (req: OpenRequest, dst: string, why: string): never => {
-    ctx.stats.add('streams.not_allowed')
-    budget.log((m) => log.warn(m), `refused ${dst} for ${req.src ?? 'the other half'}: ${why}`)
-    throw new StreamError('not_allowed', `${dst} is not allowed by this half's --allow (${why})`)
-  }
+  const check = { ctx, allow, log, budget, what: 'streams' }
+  // Datagrams of flows with a destination (SOCKS5 UDP associations) go there by UDP, within the same --allow.
+  const datagrams = addressedDatagrams({ ...check, what: 'datagrams' }, spec)
   return {
     async start() {},
-    send: () => dialler.send(),
+    send(flow, kind, id, payload) {
+      if (flow.dst === undefined) return dialler.send()
+      datagrams.send(flow, kind, id, payload)
+    },
+    takesDestinations: true,
     async openStream(req) {
       if (req.dst === undefined) throw new StreamError('bad_destination', `${spec.text} dials the destination the other half names, and none was named (give tcp/listen a ,to=host:port)`)
-      let dst: Endpoint
-      try {
-        dst = parseHostPort(req.dst, { role: 'connect' })
-      } catch (err) {
-        throw new StreamError('bad_destination', `destination '${req.dst.slice(0, 300)}': ${(err as Error).message}`)
-      }
-      const text = formatHostPort(dst)
-      const verdict = allow.checkName(dst.hostKind === 'name' ? dst.host : text.replace(/:\d+$/, ''), dst.port)
-      if (!verdict.allowed) refuse(req, text, verdict.why)
-      let addresses
-      try {
-        addresses = await resolveConnect(ctx.runtime, dst, text, ctx.options.family)
-      } catch (err) {
-        throw asStreamError(err)
-      }
-      let check: ((conn: StreamConn) => void) | undefined
-      if (dst.hostKind === 'name' && late) {
-        check = (conn) => {
-          const reached = conn.remote.address
-          if (!addressBytes(reached)) {
-            if (!verdict.byName) refuse(req, text, `only address entries could allow this name, and the ${ctx.runtime.name} platform did not say which address it reached`)
-            return
-          }
-          const checked = allow.checkAddresses([{ address: reached, family: conn.remote.family }], dst.port, verdict.byName)
-          if (checked.allowed.length === 0) refuse(req, text, `it reached ${reached}: ${checked.denied[0]!.why}`)
-        }
-      } else if (dst.hostKind === 'name') {
-        const checked = allow.checkAddresses(addresses, dst.port, verdict.byName)
-        if (checked.allowed.length === 0) refuse(req, text, checked.denied.map((d) => `${d.address}: ${d.why}`).join('; '))
-        if (checked.denied.length > 0) log.info(`${text}: not dialling ${checked.denied.map((d) => `${d.address} (${d.why})`).join(', ')}`)
-        addresses = checked.allowed
-      }
+      const { endpoint, text, addresses, checkReached } = await allowedDestination(check, req.dst, req.src)
       // bind=, sourceport=, iface= and attempt-delay= of tcp/dial apply to every destination.
-      const target: Endpoint = { ...dst, options: { ...spec.options } }
+      const target: Endpoint = { ...endpoint, options: { ...spec.options } }
       if (spec.iface !== undefined) target.iface = spec.iface
       try {
-        return await dialler.dial(target, addresses, `${spec.text} → ${text}`, req, check)
+        return await dialler.dial(target, addresses, `${spec.text} → ${text}`, req, checkReached)
       } catch (err) {
         throw asStreamError(err)
       }
     },
     async close() {
       dialler.close()
+      datagrams.close()
     },
   }
 }

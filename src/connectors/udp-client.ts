@@ -54,7 +54,8 @@ class ClientFlow implements FlowState, ReplyWindow {
   }
 }
 
-export function udpClientOut(ctx: HalfContext, endpoint: Endpoint, text: string): OutConnector {
+/** `resolved`: addresses already resolved (and checked against --allow) by the caller, tcp/dial's datagrams; logged at debug level then. */
+export function udpClientOut(ctx: HalfContext, endpoint: Endpoint, text: string, resolved?: ResolvedAddress[]): OutConnector {
   const rt = ctx.runtime
   const log = ctx.logger.child('udp/client')
   for (const key of Object.keys(endpoint.options)) {
@@ -130,8 +131,10 @@ export function udpClientOut(ctx: HalfContext, endpoint: Endpoint, text: string)
 
   return {
     async start() {
-      targets = interleave(await resolveConnect(rt, endpoint, text, ctx.options.family))
-      log.info(`sending to ${hostPort(endpoint.host, port)}: ${targets.map(where).join(', ')}`)
+      targets = interleave(resolved ?? await resolveConnect(rt, endpoint, text, ctx.options.family))
+      const line = `sending to ${hostPort(endpoint.host, port)}: ${targets.map(where).join(', ')}`
+      if (resolved) log.debug(line)
+      else log.info(line)
     },
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (flow.closed) return

@@ -9,6 +9,7 @@ import type { Stats, DropReporter } from '../base/stats.ts'
 import type { StreamOpener } from './streams/byte-stream.ts'
 import type { Allowlist } from '../net/allowlist.ts'
 import type { ProxyPolicy } from '../net/dialers/proxy-choice.ts'
+import type { ProxyUsers } from './proxy-users.ts'
 
 export type PacketKind = 'request' | 'event'
 
@@ -19,6 +20,12 @@ export interface PacketSink {
    * queued. Never throws for bad traffic: drops are counted and logged.
    */
   send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array): void
+  /**
+   * True when the sink honours `flow.dst` (tcp/dial sends the datagrams there, a tunnel carries it
+   * to the other half). Datagrams of a flow with a `dst` are never given to any other sink: it
+   * would send them to its own destination instead.
+   */
+  readonly takesDestinations?: boolean
 }
 
 /**
@@ -93,6 +100,8 @@ export interface HalfOptionsResolved {
   maxStreams: number
   /** Destinations the other side may have this half dial (--allow); undefined: none given. */
   allow?: Allowlist
+  /** Credentials socks5/listen and http-proxy/listen ask for (--proxy-users); undefined: none. */
+  proxyUsers?: ProxyUsers
   /** Restrict resolution to a family. */
   family?: 4 | 6
   /** Which proxy each tunnel client goes through (--proxy, the environment's variables, NO_PROXY). */

@@ -25,6 +25,12 @@ export class Flow {
   placed = 0
   /** True once the flow has ended (idle, evicted, connection lost, shutdown). */
   closed = false
+  /**
+   * Where this flow's datagrams go, when its in connector chose that per flow (a SOCKS5 UDP
+   * association makes one flow per destination): `host:port` or `[v6]:port`, carried in each
+   * frame's `dst` (docs/wire-protocol.md#udp-associate). Absent: the out connector's own destination.
+   */
+  dst?: string
   /** The out connector's state for this flow; the out connector sets it on the first packet. */
   out: FlowState | undefined
   /** The table that owns it, and its key there. */

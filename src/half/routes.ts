@@ -14,7 +14,7 @@
  * incomplete: both are refused when the half starts.
  */
 import { RelayError } from '../base/errors.ts'
-import type { PacketKind, PacketSink } from '../core/connector.ts'
+import type { OutSide, PacketKind } from '../core/connector.ts'
 import { Flow, type FlowState } from '../core/flow.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { parseOptions } from '../net/options.ts'
@@ -127,17 +127,26 @@ class RoutedFlow implements FlowState {
  * serial rule applies to it) gets that out connector itself, at no cost; the others look at each
  * request's serial and give every --out a stand-in flow of its own, whose replies go to the real one.
  */
-export function routedSink(rules: readonly RouteRule[], inIndex: number, outs: readonly PacketSink[]): PacketSink {
+export function routedSink(rules: readonly RouteRule[], inIndex: number, outs: readonly OutSide[]): OutSide {
   const reachable = new Set(rules.filter((r) => r.in === undefined || r.in === inIndex).map((r) => r.out))
   const serialRules = rules.some((r) => r.serial !== undefined && (r.in === undefined || r.in === inIndex))
-  if (!serialRules || reachable.size === 1) return outs[pick(rules, inIndex, undefined)]!
-  return {
+  // Streams carry no serial: they go where this --in's other packets go.
+  const base = outs[pick(rules, inIndex, undefined)]!
+  if (!serialRules || reachable.size === 1) return base
+  const side: OutSide = {
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       const o = pick(rules, inIndex, kind === 'request' ? controllerOf(payload) : undefined)
       let routed = flow.out as RoutedFlow | undefined
       if (!routed) flow.out = routed = new RoutedFlow(outs.length)
-      const stand = (routed.at[o] ??= new Flow(flow.label, (rid, data) => flow.reply(rid, data), Date.now()))
+      let stand = routed.at[o]
+      if (!stand) {
+        stand = routed.at[o] = new Flow(flow.label, (rid, data) => flow.reply(rid, data), Date.now())
+        if (flow.dst !== undefined) stand.dst = flow.dst
+      }
       outs[o]!.send(stand, kind, id, payload)
     },
+    takesDestinations: [...reachable].every((o) => outs[o]!.takesDestinations === true),
   }
+  if (base.openStream) side.openStream = base.openStream.bind(base)
+  return side
 }

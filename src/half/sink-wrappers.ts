@@ -3,20 +3,27 @@
  * --debug packet dumps. Each is a PacketSink around the out connector, so a half without them
  * hands packets straight to the out connector and pays nothing on the hot path.
  */
-import type { HalfContext, PacketKind, PacketSink } from '../core/connector.ts'
+import type { HalfContext, OutSide, PacketKind, PacketSink } from '../core/connector.ts'
 import type { Flow } from '../core/flow.ts'
 import { TokenBucket } from '../core/rate-limit.ts'
 import { hexDump } from '../base/hex-dump.ts'
 import type { Logger } from '../base/logger.ts'
 
 /** Drops (counted, logged at most once a second) what exceeds the bucket (one per half, shared by its --in connectors). */
-export function rateLimited(out: PacketSink, ctx: HalfContext, bucket: TokenBucket, limit: string): PacketSink {
-  return {
+export function rateLimited(out: OutSide, ctx: HalfContext, bucket: TokenBucket, limit: string): OutSide {
+  return passOn(out, {
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (bucket.take()) out.send(flow, kind, id, payload)
       else ctx.drops.drop('rate_limit', `${flow.label}: ${kind} over rate-limit ${limit}`)
     },
-  }
+  })
+}
+
+/** A wrapper around datagrams keeps what the wrapped side does besides: streams, flow destinations. */
+function passOn(out: OutSide, wrapper: PacketSink): OutSide {
+  const side: OutSide = { send: wrapper.send, takesDestinations: out.takesDestinations === true }
+  if (out.openStream) side.openStream = out.openStream.bind(out)
+  return side
 }
 
 /** Logs one packet as uhppoted-tunnel's --debug does: a header line, then the hex dump. */
@@ -30,9 +37,9 @@ export function dumpPacket(log: Logger, header: string, payload: Uint8Array): vo
  * dumps and then does what Flow's does: the out connector keeps its state on the flow itself, so
  * the flow must stay the same object.
  */
-export function dumping(out: PacketSink, log: Logger): PacketSink {
+export function dumping(out: OutSide, log: Logger): OutSide {
   const seen = new WeakSet<Flow>()
-  return {
+  return passOn(out, {
     send(flow, kind, id, payload) {
       dumpPacket(log, `${flow.label} -> ${kind} ${id}`, payload)
       if (!seen.has(flow)) {
@@ -45,5 +52,5 @@ export function dumping(out: PacketSink, log: Logger): PacketSink {
       }
       out.send(flow, kind, id, payload)
     },
-  }
+  })
 }

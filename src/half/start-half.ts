@@ -1,6 +1,6 @@
 import type { Runtime, SocketAddress } from '../ports/runtime.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
-import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, PacketSink, TlsMaterial } from '../core/connector.ts'
+import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, OutSide, TlsMaterial } from '../core/connector.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
 import { createLogger, type LogFormat, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
@@ -16,6 +16,7 @@ import { checkDuplicateListens } from './duplicate-listen.ts'
 import { TokenBucket } from '../core/rate-limit.ts'
 import { Allowlist } from '../net/allowlist.ts'
 import { ProxyPolicy, type ProxySettings } from '../net/dialers/proxy-choice.ts'
+import { ProxyUsers } from '../core/proxy-users.ts'
 
 /** What a half is configured with, apart from the runtime it runs on (the CLI builds these). */
 export interface HalfSettings {
@@ -74,6 +75,12 @@ export interface HalfSettings {
    * Default: no proxy (the CLI passes its environment).
    */
   proxy?: string | ProxySettings
+  /**
+   * The users socks5/listen and http-proxy/listen accept, as `user:password` lines (the text of
+   * the --proxy-users file). Without it a proxy listener on a non-loopback address refuses to
+   * start unless given `,noauth`.
+   */
+  proxyUsers?: string
   /** PEM text for tls/server and tls/client (uhppoted-tunnel's --ca-cert, --cert, --key, --client-auth). */
   tls?: TlsMaterial
   /** http/https in-connectors: folder of static files (uhppoted-tunnel's --html). */
@@ -152,6 +159,7 @@ export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
     maxStreams: positive(o.maxStreams ?? 1024, 'max-streams'),
     allow: o.allow === undefined ? undefined : Allowlist.parse(o.allow),
     proxy: o.proxy === undefined ? undefined : new ProxyPolicy(typeof o.proxy === 'string' ? { url: o.proxy } : o.proxy),
+    proxyUsers: o.proxyUsers === undefined ? undefined : ProxyUsers.parse(o.proxyUsers, 'proxy users'),
     family: o.family,
     tls: o.tls ?? {},
     html: o.html,
@@ -272,7 +280,7 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
       logger.info(`rate limit: ${perSecond} packets/s, burst ${burst}`)
     }
     for (let i = 0; i < inConns.length; i++) {
-      let sink: PacketSink = routes.length ? routedSink(routes, i, outConns) : outConns[0]!
+      let sink: OutSide = routes.length ? routedSink(routes, i, outConns) : outConns[0]!
       if (bucket) sink = rateLimited(sink, ctx, bucket, limit)
       if (o.dumpPackets) sink = dumping(sink, logger.child('packets'))
       await inConns[i]!.start(sink)

@@ -19,7 +19,7 @@ import { type Fail, failer, indexIn, unexpected } from './scan.ts'
 
 /** A parsed connector string. */
 export interface ConnectorSpec {
-  /** udp, tcp, tls, ws, grpc, zmq, xmpp, http, https or ip (lowercase, without the family digit). */
+  /** udp, tcp, tls, ws, grpc, zmq, xmpp, http, https, ip, socks5 or http-proxy (lowercase, without the family digit). */
   kind: string
   /** listen, broadcast, event, server, client or out (ip/out); '' for http and https. */
   role: string
@@ -51,6 +51,8 @@ export const CONNECTOR_ROLES: Readonly<Record<string, readonly string[]>> = {
   http: [],
   https: [],
   ip: ['out'],
+  socks5: ['listen'],
+  'http-proxy': ['listen'],
 }
 
 // Roles that reach out to a remote; the others bind. udp/event binds here because its port 0
@@ -196,9 +198,10 @@ function scanTarget(text: string, p: number, end: number, kind: string, role: st
 
 function scanKind(text: string, fail: Fail): { kind: string; family?: 4 | 6; slash: number } {
   let i = 0
-  while (i < text.length && /[A-Za-z0-9]/.test(text[i] ?? '')) i++
+  while (i < text.length && /[A-Za-z0-9-]/.test(text[i] ?? '')) i++
   const token = text.slice(0, i).toLowerCase()
-  const match = /^([a-z]+)([46])?$/.exec(token)
+  // Lazy, so a kind ending in a digit keeps it: socks5 (kind), socks56 (socks5 + the IPv6 digit).
+  const match = /^([a-z][a-z0-9-]*?)([46])?$/.exec(token)
   const kind = match?.[1] ?? token
   if (!Object.hasOwn(CONNECTOR_ROLES, kind)) {
     if (text === '') fail(CODE, 'empty connector: expected kind/role:address, e.g. udp/listen:0.0.0.0:60000', 0)

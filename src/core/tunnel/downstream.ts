@@ -67,6 +67,14 @@ export class Downstream {
     }
     const key = carriesFlows ? frame.flow : frame.id
     let flow = table.get(key)
+    if (frame.dst !== undefined && !this.out.takesDestinations) {
+      this.ctx.drops.drop('destination_unsupported', `peer ${session.label} sent a datagram for ${frame.dst.slice(0, 300)} (a SOCKS5 UDP association): this half's --out sends datagrams to its own destination; the far half of a SOCKS5 listener runs --out tcp/dial`)
+      return
+    }
+    if (flow && flow.dst !== frame.dst) {
+      this.ctx.drops.drop('flow_destination', `peer ${session.label} sent flow ${key} a datagram for ${frame.dst?.slice(0, 300) ?? 'no destination'}, but the flow goes to ${flow.dst ?? 'the --out destination'}`)
+      return
+    }
     if (!flow) {
       const wireFlow = carriesFlows ? frame.flow : 0
       const stats = this.ctx.stats
@@ -75,6 +83,7 @@ export class Downstream {
         stats.add('tunnel.sent.reply')
         stats.add('tunnel.sent_bytes.reply', payload.length)
       }, Date.now())
+      if (frame.dst !== undefined) flow.dst = frame.dst
       table.add(key, flow)
     } else {
       flow.touch()

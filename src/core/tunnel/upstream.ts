@@ -65,6 +65,8 @@ interface Queued {
  * edgerelay and uhppoted-tunnel peers side by side).
  */
 export class Upstream implements PacketSink {
+  /** `flow.dst` travels in the frames, for the other half's out connector. */
+  readonly takesDestinations = true
   private readonly ctx: HalfContext
   private readonly connections = new Set<Connection>()
   private queue: Queued[] = []
@@ -126,7 +128,10 @@ export class Upstream implements PacketSink {
       this.roundTrips.sent(pending, id)
       conn.pending.set(id, pending)
     }
-    conn.session.send({ flow: wireFlow, id, kind: kind === 'request' ? Kind.request : Kind.event, payload })
+    const frame: Frame = { flow: wireFlow, id, kind: kind === 'request' ? Kind.request : Kind.event, payload }
+    // A flow addressed by its in connector (SOCKS5 UDP ASSOCIATE) says where to, in every frame: datagrams have no order to rely on.
+    if (flow.dst !== undefined) frame.dst = flow.dst
+    conn.session.send(frame)
     this.ctx.stats.add(kind === 'request' ? 'tunnel.sent.request' : 'tunnel.sent.event')
     this.ctx.stats.add(kind === 'request' ? 'tunnel.sent_bytes.request' : 'tunnel.sent_bytes.event', payload.length)
   }
