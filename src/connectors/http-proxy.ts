@@ -44,6 +44,7 @@ const utf8 = new TextDecoder()
 class HttpProxyFront implements ProxyFront {
   readonly kind = 'http-proxy/listen'
   readonly maxMessage = CONNECT_MAX_HEAD
+  readonly overflowAnswer = encodeResponse(431, `request head longer than ${CONNECT_MAX_HEAD} bytes`)
   private readonly shared: ProxyListenerShared
 
   constructor(shared: ProxyListenerShared) {

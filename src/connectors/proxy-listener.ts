@@ -25,6 +25,8 @@ import { dualStackRequested, resolveListen } from '../net/resolve.ts'
 
 /** Clients in their handshake at once, per listener: more are closed at once (counted). */
 export const MAX_HANDSHAKES = 512
+/** Stream bytes a client may send behind its request before the stream is open (the rest waits in the kernel). */
+const MAX_EARLY = 64 * 1024
 /** How long a refused or failed client has to read its answer before its connection is closed. */
 const LINGER_MS = 2000
 
@@ -32,8 +34,10 @@ const LINGER_MS = 2000
 export interface ProxyFront {
   /** `socks5/listen`, for logs and stats (`proxy.socks5.*`). */
   readonly kind: string
-  /** Largest handshake message: a client that sends more before its stream is open is dropped. */
+  /** Largest handshake message: a client that sends more without completing its handshake is dropped. */
   readonly maxMessage: number
+  /** What such a client is told before it is closed (HTTP's 431), if anything. */
+  readonly overflowAnswer?: Uint8Array
   /** Reads what the client has sent so far (client.pending()) and answers; called after every arrival. */
   step(client: ProxyClient): void
   /** Ends what the front keeps for the listener (UDP associations). */
@@ -147,6 +151,9 @@ export class ProxyClient implements Deadline {
   private end = 0
   private phase: 'handshake' | 'opening' | 'held' | 'done' = 'handshake'
   private readonly abort = new AbortController()
+  /** Bytes that came after the handshake, before the stream was open: its first bytes. */
+  private early: Uint8Array[] = []
+  private earlyBytes = 0
   /** The client sent its FIN while its stream was opening: passed on once it is open. */
   private endedEarly = false
   private endHandshake: (() => void) | undefined
@@ -222,7 +229,11 @@ export class ProxyClient implements Deadline {
     this.phase = 'opening'
     // Nothing more is read until the stream is open: the client's bytes wait in the kernel.
     this.conn.pause?.()
-    const early = this.pending().slice()
+    const pending = this.pending()
+    if (pending.length > 0) {
+      this.early.push(pending.slice())
+      this.earlyBytes = pending.length
+    }
     this.buf = new Uint8Array(0)
     this.start = this.end = 0
     const who = `${this.src}${this.user !== undefined ? ` (user '${printable(this.user)}')` : ''}`
@@ -236,7 +247,8 @@ export class ProxyClient implements Deadline {
         ctx.stats.add(`${stat}.opened`)
         budget.log((m) => log.debug(m), `${who} → ${dst}: open`)
         this.conn.write(answers.opened(opened))
-        if (early.length > 0) opened.stream.write(early)
+        for (const chunk of this.early) opened.stream.write(chunk)
+        this.early = []
         if (this.endedEarly) opened.stream.end()
         pipe(connStream(this.conn, this.src, this.gone), opened.stream)
         this.conn.resume?.()
@@ -282,22 +294,53 @@ export class ProxyClient implements Deadline {
       this.shared.ctx.stats.add(`${this.shared.stat}.control_bytes_dropped`, chunk.length)
       return
     }
+    if (this.phase === 'opening') {
+      // Read before the pause took hold: the stream's first bytes, kept (within a bound) until it is open.
+      this.earlyBytes += chunk.length
+      if (this.earlyBytes > MAX_EARLY) return this.abandon(`sent more than ${MAX_EARLY} bytes before its stream was open`)
+      this.early.push(chunk.slice())
+      return
+    }
     if (this.phase !== 'handshake') return
+    // Whatever does not fit in the handshake buffer waits for the message before it to be read:
+    // a client may send its first stream bytes right behind its request.
+    let rest = chunk
+    while (rest.length > 0 && this.phase === 'handshake') {
+      const room = this.room()
+      if (room === 0) return this.drop(`sent more than ${this.front.maxMessage} bytes without completing its handshake`, this.front.overflowAnswer)
+      const part = rest.subarray(0, room)
+      rest = rest.subarray(part.length)
+      this.buf.set(part, this.end)
+      this.end += part.length
+      this.front.step(this)
+    }
+    if (rest.length > 0 && (this.phase as string) === 'opening') this.onData(rest)
+  }
+
+  /** Room for more handshake bytes: moves the unread ones to the front and grows the buffer up to the front's largest message. */
+  private room(): number {
     const max = this.front.maxMessage
-    if (this.end + chunk.length > max) {
-      if (this.end - this.start + chunk.length > max) return this.drop(`sent more than ${max} bytes before its stream was open`)
+    if (this.start > 0) {
       this.buf.copyWithin(0, this.start, this.end)
       this.end -= this.start
       this.start = 0
     }
-    if (this.end + chunk.length > this.buf.length) {
-      const bigger = new Uint8Array(Math.min(max, Math.max(this.buf.length * 2, this.end + chunk.length)))
+    if (this.end === this.buf.length && this.buf.length < max) {
+      const bigger = new Uint8Array(Math.min(max, this.buf.length * 2))
       bigger.set(this.buf.subarray(0, this.end))
       this.buf = bigger
     }
-    this.buf.set(chunk, this.end)
-    this.end += chunk.length
-    this.front.step(this)
+    return this.buf.length - this.end
+  }
+
+  /** A client that broke a bound while its stream opened: no answer, the connection reset. */
+  private abandon(why: string): void {
+    this.shared.ctx.drops.drop('proxy_handshake', `${this.shared.spec.kind}/${this.shared.spec.role} ${this.src}: ${why}`)
+    this.phase = 'done'
+    this.abort.abort()
+    this.early = []
+    if (this.conn.reset) this.conn.reset()
+    else this.conn.destroy()
   }
 
   private leaveHandshake(): void {
