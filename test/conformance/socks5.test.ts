@@ -74,7 +74,7 @@ for (const tr of transports()) {
     needPeers('py:socks')
     const device = await echoDevice(t)
     const { port, far, near } = await proxyHalves(t, tr, 'socks5/listen:127.0.0.1:0', `127.0.0.1:${device.port}`)
-    const r = await run([PYTHON, join(ROOT, 'test/interop/socks_udp.py'), String(port), '-', '-', 'denied.test:9', `127.0.0.1:${device.port}`, `web.test:${device.port}`], 20_000)
+    const r = await run([PYTHON, join(ROOT, 'test/interop/socks_udp.py'), String(port), '-', '-', '!denied.test:9', `127.0.0.1:${device.port}`, `web.test:${device.port}`], 20_000)
     const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { replies: [string, string, number][]; error: string | null }
     assert.equal(out.error, null, r.stderr)
     const got = out.replies.map(([text, host, p]) => `${host}:${p} ${text}`).sort()
@@ -89,6 +89,20 @@ for (const tr of transports()) {
     await waitFor(() => near.stats.get('proxy.socks5.udp_associations') === 0, 'the association to end with the python client')
   }, { timeout: 40_000 })
 }
+
+test('UDP ASSOCIATE to a far half whose --out is not tcp/dial: the addressed datagrams are dropped there and counted, never sent to its own destination', async (t) => {
+  needPeers('py:socks')
+  const device = await echoDevice(t)
+  const tr = transports()[0]!
+  const far = await half(t, { in: tr.server, out: `udp/broadcast:127.0.0.1:${device.port}` })
+  const near = await half(t, { in: 'socks5/listen:127.0.0.1:0', out: tr.client(far.inAddresses()[0]!.port) })
+  await waitFor(() => near.stats.get('tunnel.connected') >= 1, 'the near half to connect')
+  const r = await run([PYTHON, join(ROOT, 'test/interop/socks_udp.py'), String(near.inAddresses()[0]!.port), '-', '-', `!127.0.0.1:${device.port}`], 20_000)
+  assert.equal(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}').error, null, r.stderr)
+  await waitFor(() => far.stats.get('dropped.destination_unsupported') === 3, 'the far half to drop the three datagrams')
+  assert.deepEqual(device.answered, [])
+  assert.ok(far.lines.some((l) => /a SOCKS5 UDP association.*runs --out tcp\/dial/.test(l)))
+}, { timeout: 30_000 })
 
 for (const tr of transports().filter((x) => x.name === 'tcp' || x.name === 'ws')) {
   test(`far-side failures become SOCKS replies: not allowed 0x02, refused 0x05, unreachable 0x04, timeout 0x06, with the reason logged on both halves (${tr.name})`, async (t) => {

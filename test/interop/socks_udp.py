@@ -1,10 +1,10 @@
 """SOCKS5 UDP ASSOCIATE with Debian's python3-socks (PySocks), as an application would use it.
 
-Usage: socks_udp.py <proxy port> <user|-> <password|-> <host:port> [<host:port> ...]
+Usage: socks_udp.py <proxy port> <user|-> <password|-> [!]<host:port> [[!]<host:port> ...]
 
 Sends three datagrams to each destination through one association (one UDP socket), in the order
-given, and collects replies until one has come for each datagram sent to a destination whose
-name does not start with "denied", or 8 s have passed. Prints one JSON line:
+given, and collects replies until one has come for each datagram sent to a destination not marked
+with '!' (no answer expected), or 8 s have passed. Prints one JSON line:
 {"replies": [[text, host, port], ...], "error": null | "..."}.
 """
 import json
@@ -19,8 +19,8 @@ user = None if sys.argv[2] == '-' else sys.argv[2]
 password = None if sys.argv[3] == '-' else sys.argv[3]
 destinations = []
 for d in sys.argv[4:]:
-    host, _, p = d.rpartition(':')
-    destinations.append((host.strip('[]'), int(p)))
+    host, _, p = d.lstrip('!').rpartition(':')
+    destinations.append((host.strip('[]'), int(p), not d.startswith('!')))
 
 s = socks.socksocket(socket.AF_INET, socket.SOCK_DGRAM)
 s.set_proxy(socks.SOCKS5, '127.0.0.1', port, username=user, password=password)
@@ -29,10 +29,10 @@ replies = []
 error = None
 expected = 0
 try:
-    for host, p in destinations:
+    for host, p, answers in destinations:
         for i in range(3):
             s.sendto(f'{host}:{p}#{i}'.encode(), (host, p))
-        if not host.startswith('denied'):
+        if answers:
             expected += 3
     deadline = time.time() + 8
     while len(replies) < expected and time.time() < deadline:
