@@ -5,8 +5,6 @@
  * half serves on.
  */
 import assert from 'node:assert/strict'
-import https from 'node:https'
-import type net from 'node:net'
 import { test } from '../harness.ts'
 import type { TestContext } from '../harness.ts'
 import { testCerts } from '../helpers/certs.ts'
@@ -14,24 +12,10 @@ import { freePort } from '../helpers/free-ports.mjs'
 import { needPeers } from '../helpers/peers.ts'
 import { run } from '../helpers/processes.ts'
 import { proxyHalves, rawProxyExchange, silentPort } from '../helpers/proxies.ts'
-import { echoServer, pattern, sha256, transports } from '../helpers/tcp-streams.ts'
+import { echoServer, httpServer, sha256, transports } from '../helpers/tcp-streams.ts'
 
 /** An HTTPS server (the test CA's localhost certificate) on 127.0.0.1 answering GET /body with `size` bytes. */
-async function httpsServer(t: TestContext, size: number): Promise<{ port: number; body: Uint8Array }> {
-  const body = pattern(size, 5)
-  const { pem } = testCerts()
-  const server = https.createServer({ cert: pem.serverCert, key: pem.serverKey }, (req, res) => {
-    if (req.url !== '/body') return void res.writeHead(404).end()
-    res.writeHead(200, { 'content-length': String(body.length) })
-    res.end(body)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.defer(() => {
-    server.closeAllConnections?.()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { port: (server.address() as net.AddressInfo).port, body }
-}
+const httpsServer = (t: TestContext, size: number) => httpServer(t, size, { tls: { cert: testCerts().pem.serverCert, key: testCerts().pem.serverKey } })
 
 /** curl through the proxy: stdout is the body (or -w output), never a proxy from the environment. */
 function curl(proxyPort: number, args: string[]) {

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import type { TestContext } from '../harness.ts'
 import { half, type LoggedHalf } from './halves.ts'
@@ -80,17 +81,18 @@ export function exchange(port: number, data: Uint8Array, opts: { timeoutMs?: num
   })
 }
 
-/** An HTTP server answering GET /body with `size` bytes of pattern(). */
-export async function httpServer(t: TestContext, size: number): Promise<{ port: number; body: Uint8Array }> {
+/** An HTTP server answering GET /body with `size` bytes of pattern(); HTTPS with `tls` (PEM certificate and key). */
+export async function httpServer(t: TestContext, size: number, opts: { tls?: { cert: string; key: string } } = {}): Promise<{ port: number; body: Uint8Array }> {
   const body = pattern(size, 11)
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.url !== '/body') {
       res.writeHead(404).end()
       return
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) })
     res.end(body)
-  })
+  }
+  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.defer(() => {
     server.closeAllConnections?.()
