@@ -393,6 +393,9 @@ export const AUTO_SILENCE_MS = 1000
  */
 export function streamWire(ctx: HalfContext, role: 'server' | 'client', text: string): Wire | AutoWire {
   const codec = ctx.options.codec ?? (role === 'server' ? 'auto' : 'protobuf')
+  if (codec === 'uhppoted' && ctx.options.token !== undefined) {
+    throw new RelayError('E_CONFIG', `${text}: --token cannot be used with --codec uhppoted on tcp or tls: uhppoted-tunnel framing has no hello to carry it, so it would check nothing; authenticate uhppoted-tunnel peers with tls/ and --client-auth, or use an edgerelay codec (ws and grpc carry the token in their headers)`)
+  }
   if (codec !== 'auto') return wireFor(codec)
   if (role === 'client') throw new RelayError('E_CONFIG', `${text}: --codec auto is for listening tunnels; a dialling half must name its codec (protobuf, avro, msgpack or uhppoted)`)
   return {

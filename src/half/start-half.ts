@@ -135,9 +135,6 @@ export interface Half extends AsyncDisposable {
 export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
   const codec = o.codec
   if (codec !== undefined && codec !== 'auto' && codec !== 'uhppoted') codecByName(codec)
-  if (codec === 'uhppoted' && o.token !== undefined) {
-    throw new RelayError('E_CONFIG', '--token cannot be used with --codec uhppoted: uhppoted-tunnel framing has no hello to carry it, so it would check nothing; authenticate uhppoted-tunnel peers with tls/ and --client-auth, or use an edgerelay codec')
-  }
   const udpTimeoutMs = parseDuration(o.udpTimeout ?? '5s', 'udp-timeout')
   const flowIdleMs = Math.max(udpTimeoutMs, parseDuration(o.flowIdle ?? '60s', 'flow-idle'))
   const maxRetries = o.maxRetries ?? -1

@@ -101,10 +101,13 @@ test('codec auto is refused on a dialling tunnel and on ws/grpc, with what to us
   }
 })
 
-test('--codec uhppoted with --token is refused at start: that framing cannot carry a token, so it would check nothing', async (t) => {
-  await assert.rejects(half(t, { in: 'tcp/server:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9', codec: 'uhppoted', token: 'x' }), (err: Error & { code?: string }) => {
-    assert.equal(err.code, 'E_CONFIG')
-    assert.match(err.message, /--token cannot be used with --codec uhppoted.*--client-auth/)
-    return true
-  })
+test('--codec uhppoted with --token is refused at start on tcp and tls, where that framing cannot carry a token (ws and grpc carry it in headers)', async (t) => {
+  for (const connector of ['tcp/server:127.0.0.1:0', 'tcp/client:127.0.0.1:9']) {
+    const [inText, outText] = connector.startsWith('tcp/server') ? [connector, 'udp/broadcast:127.0.0.1:9'] : ['udp/listen:127.0.0.1:0', connector]
+    await assert.rejects(half(t, { in: inText, out: outText, codec: 'uhppoted', token: 'x' }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_CONFIG')
+      assert.match(err.message, /--token cannot be used with --codec uhppoted on tcp or tls.*--client-auth/)
+      return true
+    }, connector)
+  }
 })
