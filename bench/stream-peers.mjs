@@ -15,6 +15,11 @@
  *                                    line on stdin; then every connection does `rounds` echo round
  *                                    trips, all at once; prints p50/p99
  *   ttfb    --port P --count 200     connects `count` times one after another; time to the first byte
+ *   socks-ttfb --port P --target T --count 200 [--pipelined]
+ *                                    the same through a SOCKS5 proxy on P, as curl talks to one: the
+ *                                    greeting, its answer, CONNECT 127.0.0.1:T, the reply; the time
+ *                                    runs from the connect to the server's first byte after the reply
+ *                                    (--pipelined: greeting and CONNECT in one write, not waiting)
  *   ping    --port P --count 500     one connection, `count` 1-byte echo round trips; the median
  */
 import net from 'node:net'
@@ -134,6 +139,36 @@ switch (mode) {
           samples.push(ms(process.hrtime.bigint() - t0))
           resolve()
         })
+        s.once('error', reject)
+      })
+      s.destroy()
+    }
+    samples.sort((a, b) => a - b)
+    print({ count, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) })
+    break
+  }
+  case 'socks-ttfb': {
+    const count = Number(arg('count', '200'))
+    const target = Number(arg('target', '0'))
+    const request = Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, target >> 8, target & 0xff])
+    const pipelined = process.argv.includes('--pipelined')
+    const samples = []
+    for (let i = 0; i < count; i++) {
+      const t0 = process.hrtime.bigint()
+      const s = net.connect({ port, host, noDelay: true })
+      await new Promise((resolve, reject) => {
+        let got = Buffer.alloc(0)
+        s.on('data', (d) => {
+          got = Buffer.concat([got, d])
+          if (got.length === 2 && got[1] === 0 && !pipelined) s.write(request)
+          if (got.length > 2 + 10) {
+            samples.push(ms(process.hrtime.bigint() - t0))
+            resolve()
+          } else if (got.length >= 4 && got[3] !== 0) {
+            reject(new Error(`SOCKS5 reply ${got[3]}`))
+          }
+        })
+        s.once('connect', () => s.write(pipelined ? Buffer.concat([Buffer.from([5, 1, 0]), request]) : Buffer.from([5, 1, 0])))
         s.once('error', reject)
       })
       s.destroy()
