@@ -63,8 +63,6 @@ export interface OpenAnswers {
   refused(err: StreamError): Uint8Array
 }
 
-const ALLOWED_OPTIONS = new Set(['noauth', 'ipv6only'])
-
 function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.')
 }
@@ -75,9 +73,6 @@ function isLoopback(address: string): boolean {
  */
 export function proxyListener(spec: ConnectorSpec, ctx: HalfContext, makeFront: (shared: ProxyListenerShared) => ProxyFront): InConnector {
   const endpoint = endpointOf(spec)
-  for (const key of Object.keys(spec.options)) {
-    if (!ALLOWED_OPTIONS.has(key)) throw new RelayError('E_CONFIG', `${spec.text}: unknown option '${key}' (options: noauth, ipv6only=)`)
-  }
   if (spec.options.noauth !== undefined && spec.options.noauth !== '') throw new RelayError('E_CONFIG', `${spec.text}: noauth takes no value`)
   if (ctx.options.codec === 'uhppoted') throw new RelayError('E_CONFIG', `${spec.text}: TCP streams need frames with flow ids, which uhppoted-tunnel framing (--codec uhppoted) does not have; use --codec protobuf, avro or msgpack on both halves`)
   const kind = `${spec.kind}/${spec.role}`

@@ -205,7 +205,7 @@ test('a proxy listener others can reach refuses to start without credentials unl
   const locked = await half(t, { in: 'http-proxy/listen:0.0.0.0:0', ...common, proxyUsers: 'a:b' })
   assert.ok(locked.lines.some((l) => l.includes('1 user (--proxy-users)')))
   await locked.close()
-  await assert.rejects(half(t, { in: 'socks5/listen:127.0.0.1:0,to=x:1', ...common }), /unknown option 'to'/)
+  await assert.rejects(half(t, { in: 'socks5/listen:127.0.0.1:0,to=x:1', ...common }), /unknown option ',to' for socks5\/listen \(it takes ,ipv6only ,noauth\)/)
   await assert.rejects(half(t, { in: 'socks5/listen:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9' }), /does not carry TCP streams/)
   // No tunnel: socks5/listen straight into tcp/dial.
   const alone = await half(t, { in: 'socks5/listen:127.0.0.1:0', ...common })
