@@ -16,7 +16,7 @@ import { needPeers } from '../helpers/peers.ts'
 import { ROOT, run } from '../helpers/processes.ts'
 import { PYTHON } from '../helpers/python.ts'
 import { proxyHalves, rawProxyExchange, silentPort } from '../helpers/proxies.ts'
-import { httpServer, sha256, transports } from '../helpers/tcp-streams.ts'
+import { echoServer, httpServer, sha256, transports } from '../helpers/tcp-streams.ts'
 import { echoDevice } from '../helpers/udp.ts'
 import { freePort } from '../helpers/free-ports.mjs'
 import { encodeAddress } from '../../src/protocol/socks5.ts'
@@ -193,6 +193,27 @@ for (const tr of transports().filter((x) => x.name === 'tcp' || x.name === 'ws')
   }, { timeout: 20_000 })
 }
 
+test('past the far half\'s --max-streams a CONNECT is answered 0x01 (SOCKS5) and 503 (HTTP) while the open stream goes on', async (t) => {
+  const echo = await echoServer(t)
+  const tr = transports()[0]!
+  const far = await half(t, { in: tr.server, out: 'tcp/dial', allow: `127.0.0.1:${echo.port}`, maxStreams: 1 })
+  const near = await half(t, { in: ['socks5/listen:127.0.0.1:0', 'http-proxy/listen:127.0.0.1:0'], out: tr.client(far.inAddresses()[0]!.port) })
+  await waitFor(() => near.stats.get('tunnel.connected') >= 1, 'the near half to connect')
+  const [socks, httpPort] = near.inAddresses().map((a) => a.port)
+  const held = net.connect({ port: socks!, host: '127.0.0.1' })
+  t.defer(() => held.destroy())
+  const heldGot: Buffer[] = []
+  held.on('data', (d: Buffer) => heldGot.push(d))
+  held.write(Uint8Array.from([...GREET, ...connectTo('127.0.0.1', echo.port)]))
+  await waitFor(() => Buffer.concat(heldGot).length >= 12, 'the first stream to open')
+  assert.equal(await replyFor(socks!, '127.0.0.1', echo.port), 0x01)
+  const r = await rawProxyExchange(httpPort!, [Buffer.from(`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\n\r\n`)], { stopAt: 12 })
+  assert.match(Buffer.from(r.bytes).toString('latin1'), /^HTTP\/1\.1 503 /)
+  assert.equal(near.stats.get('proxy.socks5.refused.too_many'), 1)
+  held.write('still here')
+  await waitFor(() => Buffer.concat(heldGot).subarray(12).toString() === 'still here', 'the open stream to echo')
+}, { timeout: 20_000 })
+
 test('a proxy listener others can reach refuses to start without credentials unless ,noauth; loopback needs none; one half can be the whole proxy', async (t) => {
   const web = await httpServer(t, 8)
   const common = { out: 'tcp/dial', allow: `127.0.0.1:${web.port}` }
@@ -207,8 +228,8 @@ test('a proxy listener others can reach refuses to start without credentials unl
   await locked.close()
   await assert.rejects(half(t, { in: 'socks5/listen:127.0.0.1:0,to=x:1', ...common }), /unknown option ',to' for socks5\/listen \(it takes ,ipv6only ,noauth\)/)
   await assert.rejects(half(t, { in: 'socks5/listen:127.0.0.1:0', out: 'udp/broadcast:127.0.0.1:9' }), /does not carry TCP streams/)
-  // No tunnel: socks5/listen straight into tcp/dial.
-  const alone = await half(t, { in: 'socks5/listen:127.0.0.1:0', ...common })
+  // No tunnel: socks5/listen straight into tcp/dial, through the rate limit and --debug wrappers (they keep the streams).
+  const alone = await half(t, { in: 'socks5/listen:127.0.0.1:0', ...common, rateLimit: { perSecond: 100, burst: 10 }, dumpPackets: true })
   const port = alone.inAddresses()[0]!.port
   const r = await curl(['--socks5', `127.0.0.1:${port}`, `http://127.0.0.1:${web.port}/body`, '-o', '/dev/null', '-w', '%{http_code}'])
   assert.equal(r.stdout, '200', r.stderr)
