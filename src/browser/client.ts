@@ -13,14 +13,20 @@
  * const relay = await connectRelay('wss://relay.example.com/tunnel', { token: 'secret' })
  * const replies = await relay.request(new Uint8Array([0x17, 0x94, 0, 0]), { waitMs: 2000, all: true })
  * relay.onEvent = (payload) => console.log('event', payload)
+ * // A TCP stream to a host the far half may reach (its --out tcp/dial, within --allow):
+ * const { readable, writable } = await relay.openStream('db.internal', 5432)
  * relay.close()
  * ```
  */
 import { Deadlines } from '../base/deadlines.ts'
 import { createLogger } from '../base/logger.ts'
-import { Stats } from '../base/stats.ts'
+import { DropReporter, Stats } from '../base/stats.ts'
 import { familyOf } from '../base/address.ts'
 import { Session } from '../core/tunnel/session.ts'
+import { StreamMux } from '../core/streams/mux.ts'
+import { openedUnlessAborted } from '../core/streams/pool.ts'
+import { StreamError } from '../core/streams/codes.ts'
+import { webPair, type WebStreamPair } from '../core/streams/web-pair.ts'
 import { webSocketConn, type StandardWebSocket } from '../adapter/web/websocket-conn.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { Kind, type Frame } from '../protocol/frame.ts'
@@ -28,6 +34,18 @@ import { subprotocolFor, tokenSubprotocol } from '../protocol/negotiate.ts'
 import { negotiatedWire, type Wire } from '../protocol/wire.ts'
 
 export { Kind, type Frame } from '../protocol/frame.ts'
+export { StreamError } from '../core/streams/codes.ts'
+
+/** A TCP stream through the relay: WHATWG streams, FIN when the writable closes, the far end's FIN closes the readable. */
+export interface RelayStream extends WebStreamPair {
+  /** The address the far half connected from, when it said. */
+  bound?: string
+}
+
+export interface OpenStreamOptions {
+  /** Gives up the open (the stream is reset if it is already on its way). */
+  signal?: AbortSignal
+}
 
 export interface RelayClientOptions {
   /** `protobuf` (default), `avro`, `msgpack` or `uhppoted`: must match the server half's. */
@@ -75,6 +93,8 @@ export class RelayClient {
   onClose: ((code: number, reason: string) => void) | undefined
 
   private readonly session: Session
+  /** TCP streams on this connection (absent with uhppoted framing, which has no flow ids). */
+  private readonly streams: StreamMux | undefined
   private readonly carriesFlows: boolean
   private readonly flow: number
   private readonly pending = new Map<number, Pending>()
@@ -90,16 +110,21 @@ export class RelayClient {
     const host = target.hostname.replace(/^\[|\]$/g, '')
     const remote = { address: host, port: Number(target.port) || (target.protocol === 'wss:' ? 443 : 80), family: familyOf(host) }
     const { conn } = webSocketConn(ws as unknown as StandardWebSocket, remote, { address: '', port: 0, family: remote.family })
+    const logger = createLogger('silent')
+    const stats = new Stats()
+    const deadlines = new Deadlines()
     this.session = new Session(conn, {
       side: 'client',
       wire,
       helloTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       heartbeatMs: opts.heartbeatMs ?? 8000,
       defaultKind: Kind.reply,
-      logger: createLogger('silent'),
-      stats: new Stats(),
-      deadlines: new Deadlines(),
+      logger,
+      stats,
+      deadlines,
     })
+    // The same multiplexer every half runs; this side only opens streams (the server's opens are refused).
+    this.streams = wire.carriesFlows ? new StreamMux(this.session, { side: 'client', clock: deadlines.clock, stats, drops: new DropReporter(stats, () => {}), logger }) : undefined
     this.session.onFrame = (frame) => this.onFrame(frame)
     this.session.onPeerError = (message, frame) => this.onError?.(message, frame)
     let code = 1006
@@ -144,6 +169,22 @@ export class RelayClient {
   /** Sends `payload` one way (an event: no reply is expected). */
   event(payload: Uint8Array): void {
     this.sendFrame({ flow: this.flow, id: this.takeId(), kind: Kind.event, payload })
+  }
+
+  /**
+   * Opens a TCP stream to `host:port` through the far half (whose --out carries streams: tcp/dial
+   * within its --allow, or tcp/connect). Resolves once the far half has connected; rejects with a
+   * StreamError whose `streamCode` says why not (`not_allowed`, `refused`, `unreachable`,
+   * `timeout`, `unsupported`, ...). The name is resolved by the far half.
+   */
+  async openStream(host: string, port: number, opts: OpenStreamOptions = {}): Promise<RelayStream> {
+    if (this.isClosed) throw new StreamError('shutdown', 'the relay connection is closed')
+    if (!this.streams) throw new StreamError('unsupported', `codec ${this.protocol} has no flow ids, so it carries no TCP streams: use protobuf, avro or msgpack`)
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StreamError('bad_destination', `port ${port} is not 1-65535`)
+    if (opts.signal?.aborted) throw new StreamError('reset', 'cancelled before the stream opened')
+    const stream = this.streams.open(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`, undefined)
+    await openedUnlessAborted(stream, opts.signal)
+    return { ...webPair(stream), ...(stream.bound !== undefined ? { bound: stream.bound } : {}) }
   }
 
   close(): void {

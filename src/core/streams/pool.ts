@@ -2,6 +2,18 @@ import type { HalfContext } from '../connector.ts'
 import type { OpenedStream, OpenRequest, StreamOpener } from './byte-stream.ts'
 import { StreamError } from './codes.ts'
 import type { StreamMux } from './mux.ts'
+import type { TunnelStream } from './tunnel-stream.ts'
+
+/** Waits for the far end to accept `stream`; `signal` gives up (the stream is reset). */
+export async function openedUnlessAborted(stream: TunnelStream, signal: AbortSignal | undefined): Promise<void> {
+  const onAbort = () => stream.reset(new StreamError('reset', 'the client went away before the stream opened'))
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    await stream.opened
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
 
 /** Opens waiting for a tunnel connection at most (beyond: refused at once). */
 const MAX_WAITING = 1024
@@ -48,13 +60,7 @@ export class StreamPool implements StreamOpener {
     const mux = await this.pick()
     if (req.signal?.aborted) throw new StreamError('reset', 'the client went away before the stream opened')
     const stream = mux.open(req.dst, req.src)
-    const onAbort = () => stream.reset(new StreamError('reset', 'the client went away before the stream opened'))
-    req.signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      await stream.opened
-    } finally {
-      req.signal?.removeEventListener('abort', onAbort)
-    }
+    await openedUnlessAborted(stream, req.signal)
     return { stream, bound: stream.bound }
   }
 
