@@ -92,18 +92,25 @@ test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t)
   assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
 }, { timeout: 90_000 })
 
-test('TCP streams with the Worker as the far half (tcp/dial through connect(), within EDGERELAY_ALLOW): curl fetches a page through a near half\'s forwarded port, an echo exchange half-closes both ways, a destination not listed is refused', async (t) => {
+test('TCP streams with the Worker as the far half (tcp/dial through connect(), within EDGERELAY_ALLOW): curl fetches a page through a near half\'s forwarded port and through its socks5/listen (--socks5-hostname), an echo exchange half-closes both ways, a destination not listed is refused', async (t) => {
   const web = await httpServer(t, 300_000)
   const echo = await echoServer(t)
   const { port: edgePort, proc: edge } = await startWrangler(t, ['EDGERELAY_OUT:tcp/dial', `EDGERELAY_ALLOW:127.0.0.1:${web.port},127.0.0.1:${echo.port}`, 'EDGERELAY_TOKEN:worker-secret'])
-  const { proc: near, ports } = await startOnFreePorts(t, 3, ([a, b, c]) => [...CLI[t.runtime],
+  const { proc: near, ports } = await startOnFreePorts(t, 4, ([a, b, c, d]) => [...CLI[t.runtime],
     '--in', `tcp/listen:127.0.0.1:${a},to=127.0.0.1:${web.port}`, '--in', `tcp/listen:127.0.0.1:${b},to=127.0.0.1:${echo.port}`, '--in', `tcp/listen:127.0.0.1:${c},to=127.0.0.1:9`,
+    '--in', `socks5/listen:127.0.0.1:${d}`,
     '--out', `ws/client:ws://127.0.0.1:${edgePort}/tunnel`, '--token', 'worker-secret'], /connected to/, { timeoutMs: 20_000 })
   const file = join(mkdtempSync(join(tmpdir(), 'edgerelay-page-')), 'body')
   t.defer(() => rmSync(dirname(file), { recursive: true, force: true }))
   const page = await run(['curl', '-sS', '-m', '20', '-o', file, `http://127.0.0.1:${ports[0]}/body`], 25_000, {})
   assert.equal(page.code, 0, page.stderr)
   assert.equal(sha256(readFileSync(file)), sha256(web.body))
+  // The same through the near half's SOCKS5 server, curl naming the destination (--socks5-hostname).
+  const viaSocks = await run(['curl', '-sS', '-m', '20', '--socks5-hostname', `127.0.0.1:${ports[3]}`, '-o', file, `http://127.0.0.1:${web.port}/body`], 25_000, {})
+  assert.equal(viaSocks.code, 0, viaSocks.stderr)
+  assert.equal(sha256(readFileSync(file)), sha256(web.body))
+  const refusedSocks = await run(['curl', '-sS', '-m', '10', '--socks5-hostname', `127.0.0.1:${ports[3]}`, `http://127.0.0.1:9/`], 15_000, {})
+  assert.match(refusedSocks.stderr, /not allowed|Connection not allowed by ruleset|\(2\)/i, 'a destination the Worker refuses is SOCKS5 reply 2 (not allowed)')
   const sent = pattern(50_000, 3)
   const back = await exchange(ports[1]!, sent)
   assert.equal(sha256(back), sha256(sent), 'every byte echoed, then FIN answered with FIN through workerd')
