@@ -13,7 +13,7 @@ export const LAYERS: Record<string, readonly string[]> = {
   base: [],
   ports: ['base'],
   protocol: ['base'],
-  net: ['base', 'ports'],
+  net: ['base', 'ports', 'protocol'],
   core: ['base', 'ports', 'protocol', 'net'],
   connectors: ['base', 'ports', 'protocol', 'net', 'core'],
   'adapter/node': ['base', 'ports'],

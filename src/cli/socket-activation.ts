@@ -8,7 +8,7 @@ import { readFileSync, readlinkSync } from 'node:fs'
 import process from 'node:process'
 import { RelayError } from '../base/errors.ts'
 import type { Runtime } from '../ports/runtime.ts'
-import { formatIPv6 } from '../net/ip.ts'
+import { formatIPv6 } from '../base/ip.ts'
 import { describeInherited, InheritedSockets, withInheritedSockets, type InheritedSocket } from '../net/inherited-sockets.ts'
 import type { Logger } from '../base/logger.ts'
 

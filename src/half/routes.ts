@@ -18,7 +18,7 @@ import type { OutSide, PacketKind } from '../core/connector.ts'
 import { Flow, type FlowState } from '../core/flow.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { parseOptions } from '../net/options.ts'
-import { failer } from '../net/scan.ts'
+import { failer } from '../base/scan.ts'
 import { controllerOf } from '../protocol/uhppote-packet.ts'
 
 export interface RouteRule {

@@ -17,7 +17,7 @@
 import { RelayError } from '../base/errors.ts'
 import type { ResolvedAddress } from '../ports/runtime.ts'
 import { normalizeHostname } from './hostname.ts'
-import { parseIPv4, parseIPv6 } from './ip.ts'
+import { parseIPv4, parseIPv6 } from '../base/ip.ts'
 
 interface Rule {
   /** The entry as written, for logs. */

@@ -15,7 +15,7 @@ import {
 import { ParseError } from '../base/errors.ts'
 import { checkInterfaceName } from './interface-name.ts'
 import { formatOptions, parseOptions } from './options.ts'
-import { type Fail, failer, indexIn, unexpected } from './scan.ts'
+import { type Fail, failer, indexIn, unexpected } from '../base/scan.ts'
 
 /** A parsed connector string. */
 export interface ConnectorSpec {

@@ -5,7 +5,7 @@
  */
 import { RelayError } from '../base/errors.ts'
 import type { Family } from '../base/address.ts'
-import { formatIPv6 } from './ip.ts'
+import { formatIPv6 } from '../base/ip.ts'
 
 const TYPE = { 4: 1, 6: 28 } as const
 const CLASS_IN = 1

@@ -4,9 +4,9 @@
  */
 import { normalizeHostname } from './hostname.ts'
 import { checkInterfaceName } from './interface-name.ts'
-import { endsInNumber, formatIPv6, multicastScope, needsZone, parseIPv4, parseIPv6, v4Mapped } from './ip.ts'
+import { endsInNumber, formatIPv6, multicastScope, needsZone, parseIPv4, parseIPv6, v4Mapped } from '../base/ip.ts'
 import { formatOptions, type ParsedOptions, parseOptions } from './options.ts'
-import { type Fail, failer, indexIn, unexpected } from './scan.ts'
+import { type Fail, failer, indexIn, unexpected } from '../base/scan.ts'
 
 /** What the host of an endpoint is; `wildcard` is `*` or an empty host (every enabled family). */
 export type HostKind = 'ipv4' | 'ipv6' | 'name' | 'wildcard'

@@ -3,8 +3,8 @@
  * name ≤253 octets, trailing dot kept. IDNA mapping is delegated to the WHATWG URL parser, which
  * every runtime, browser and edge platform has and which gives the same answers on all of them.
  */
-import { endsInNumber } from './ip.ts'
-import { type Checked, describeChar } from './scan.ts'
+import { endsInNumber } from '../base/ip.ts'
+import { type Checked, describeChar } from '../base/scan.ts'
 
 const ASCII_LABEL_CHAR = /[A-Za-z0-9_-]/
 // The dots UTS 46 maps to '.', so labels are counted as the URL parser will count them.

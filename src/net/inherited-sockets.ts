@@ -5,7 +5,7 @@
  * `.socket` unit and the connector string name the same address, and nothing else changes.
  */
 import type { Runtime } from '../ports/runtime.ts'
-import { formatIPv6, parseIPv6 } from './ip.ts'
+import { formatIPv6, parseIPv6 } from '../base/ip.ts'
 
 export interface InheritedSocket {
   fd: number

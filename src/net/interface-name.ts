@@ -3,7 +3,7 @@
  * uhppoted-tunnel's `::eth0:` prefix (docs/addresses.md P4). Whether the interface exists is
  * checked at use time (E_NO_SUCH_INTERFACE), not here.
  */
-import { type Checked, describeChar } from './scan.ts'
+import { type Checked, describeChar } from '../base/scan.ts'
 
 /** Longest name: Linux IFNAMSIZ is 16 including the terminating NUL. */
 export const MAX_INTERFACE_NAME = 15

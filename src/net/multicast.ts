@@ -8,7 +8,7 @@ import type { Family, MulticastInterface, Runtime } from '../ports/runtime.ts'
 import { RelayError } from '../base/errors.ts'
 import { type Endpoint, parseHost } from './endpoint.ts'
 import { interfaceAddresses } from './interface-addresses.ts'
-import { parseIPv4, parseIPv6 } from './ip.ts'
+import { parseIPv4, parseIPv6 } from '../base/ip.ts'
 
 /** Options that only mean something for a multicast group. */
 const MULTICAST_OPTIONS = ['ttl', 'loopback', 'source'] as const

@@ -2,7 +2,7 @@
  * Per-endpoint and per-connector options: `,key` or `,key=value` after the address
  * (docs/addresses.md#where-an-address-appears; e.g. `tls/client:host:443,sni=relay.example.com`).
  */
-import { describeChar, type Fail } from './scan.ts'
+import { describeChar, type Fail } from '../base/scan.ts'
 
 const KEY = /^[a-z][a-z0-9_-]*$/
 

@@ -9,7 +9,7 @@ import { RelayError } from '../base/errors.ts'
 import { hostPort } from '../base/address.ts'
 import { encodeQuery, parseReply, type DnsAnswer } from './dns-message.ts'
 import { parseHostPort } from './endpoint.ts'
-import { parseIPv4, parseIPv6, formatIPv6 } from './ip.ts'
+import { parseIPv4, parseIPv6, formatIPv6 } from '../base/ip.ts'
 
 /** Resolves a name to addresses in preference order; `family` restricts to A or AAAA. Rejects when there are none. */
 export type Resolver = (name: string, family?: Family) => Promise<ResolvedAddress[]>

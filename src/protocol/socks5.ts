@@ -5,6 +5,7 @@
  * reply to send, if any) or what it read and how many bytes that took. Every message has a fixed
  * upper size (SOCKS_MAX_MESSAGE), so a server needs one small buffer per client and never more.
  */
+import { parseIPv4, parseIPv6 } from '../base/ip.ts'
 
 export const SOCKS_VERSION = 5
 /** RFC 1929's sub-negotiation version. */
@@ -136,60 +137,22 @@ export function parseRequest(b: Uint8Array): Parsed<{ command: number; address: 
   return { kind: 'done', used: a.end, command, address: a.address }
 }
 
-/** `1.2.3.4` or a v6 literal (any text form, no zone) as ATYP + address bytes; undefined for anything else. */
+/** An IPv4 or IPv6 literal (no zone) as ATYP + address bytes; undefined for anything else (a name). */
 function addressBytes(host: string): Uint8Array | undefined {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host)
-  if (v4) {
-    const parts = v4.slice(1).map(Number)
-    if (parts.some((x) => x > 255)) return undefined
-    return Uint8Array.of(AddressType.ipv4, ...parts)
-  }
+  const v4 = parseIPv4(host)
+  if (v4.ok) return Uint8Array.of(AddressType.ipv4, ...v4.value)
   if (!host.includes(':')) return undefined
-  const groups = ipv6Groups(host)
-  if (!groups) return undefined
-  const out = new Uint8Array(17)
-  out[0] = AddressType.ipv6
-  groups.forEach((g, i) => {
-    out[1 + 2 * i] = g >> 8
-    out[2 + 2 * i] = g & 0xff
-  })
-  return out
+  const v6 = parseIPv6(host)
+  if (!v6.ok) return undefined
+  return Uint8Array.of(AddressType.ipv6, ...v6.value.flatMap((g) => [g >> 8, g & 0xff]))
 }
 
-/** The eight groups of an IPv6 literal (with `::` and a dotted IPv4 tail), or undefined. */
-function ipv6Groups(text: string): number[] | undefined {
-  const halves = text.split('::')
-  if (halves.length > 2) return undefined
-  const part = (s: string): number[] | undefined => {
-    if (s === '') return []
-    const out: number[] = []
-    const pieces = s.split(':')
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!
-      if (i === pieces.length - 1 && piece.includes('.')) {
-        const v4 = addressBytes(piece)
-        if (!v4 || v4[0] !== AddressType.ipv4) return undefined
-        out.push((v4[1]! << 8) | v4[2]!, (v4[3]! << 8) | v4[4]!)
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
-        out.push(parseInt(piece, 16))
-      } else {
-        return undefined
-      }
-    }
-    return out
-  }
-  const head = part(halves[0]!)
-  const tail = halves.length === 2 ? part(halves[1]!) : []
-  if (!head || !tail) return undefined
-  if (halves.length === 1) return head.length === 8 ? head : undefined
-  const fill = 8 - head.length - tail.length
-  if (fill < 1) return undefined
-  return [...head, ...new Array<number>(fill).fill(0), ...tail]
-}
+/** ATYP ADDR PORT for an address literal or a name (at most 255 bytes of Latin-1; names reach here in IDNA form). */
+export { addressBytes as literalAddressBytes }
 
-/** ATYP ADDR PORT for an address literal or a name (at most 255 bytes of Latin-1). */
 export function encodeAddress(host: string, port: number): Uint8Array {
   const literal = addressBytes(host)
+  if (!literal && host.length > 255) throw new RangeError(`a SOCKS5 name is at most 255 bytes, not ${host.length}`)
   const head = literal ?? Uint8Array.of(AddressType.domain, host.length, ...Array.from(host, (c) => c.charCodeAt(0) & 0xff))
   const out = new Uint8Array(head.length + 2)
   out.set(head)

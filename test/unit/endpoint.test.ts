@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { ParseError } from '../../src/base/errors.ts'
 import { parseConnector } from '../../src/net/connector-string.ts'
 import { type Endpoint, formatEndpoint, type HostPortRules, parseHost, parseHostPort } from '../../src/net/endpoint.ts'
-import { formatIPv6, needsZone, parseIPv6, v4Mapped } from '../../src/net/ip.ts'
+import { formatIPv6, needsZone, parseIPv6, v4Mapped } from '../../src/base/ip.ts'
 import { test } from '../harness.ts'
 
 const listen = { role: 'listen' } as const

@@ -4,13 +4,13 @@
  * `socks5://` resolves them here (the first address the resolver gives) and sends the address.
  */
 import type { StreamConn } from '../../ports/runtime.ts'
-import { parseIPv4, parseIPv6 } from '../ip.ts'
+import { AddressType, encodeAddress, literalAddressBytes, Method } from '../../protocol/socks5.ts'
 import { type DialerPlugin, ProxyError, type ProxyOpen, targetText } from './dialer.ts'
 import { ProxyExchange } from './exchange.ts'
 
-const NO_AUTH = 0x00
-const USER_PASSWORD = 0x02
-const NO_ACCEPTABLE = 0xff
+const NO_AUTH = Method.noAuth
+const USER_PASSWORD = Method.userPass
+const NO_ACCEPTABLE = Method.noneAcceptable
 
 /** Reply codes (RFC 1928 §6) in words, and whether they mean "not allowed" or "not reachable". */
 const REPLIES: Record<number, [string, 'E_PROXY_REFUSED' | 'E_PROXY_UPSTREAM']> = {
@@ -26,23 +26,12 @@ const REPLIES: Record<number, [string, 'E_PROXY_REFUSED' | 'E_PROXY_UPSTREAM']> 
 
 const encoder = new TextEncoder()
 
-/** ATYP and address bytes for a host: a literal as itself, a name as a name. */
-function addressField(host: string): number[] {
-  const v4 = parseIPv4(host)
-  if (v4.ok) return [0x01, ...v4.value]
-  const v6 = host.includes(':') ? parseIPv6(host.replace(/%.*$/, '')) : undefined
-  if (v6?.ok) return [0x04, ...v6.value.flatMap((g) => [g >> 8, g & 0xff])]
-  const name = encoder.encode(host)
-  return [0x03, name.length, ...name]
-}
-
 async function open(o: ProxyOpen): Promise<StreamConn> {
   const who = `the SOCKS5 proxy ${o.proxy.text} (${o.proxy.source})`
   const target = targetText(o.target)
   let host = o.target.host
-  if (o.proxy.scheme === 'socks5' && addressField(host)[0] === 0x03) host = (await o.resolve(host))[0]!.address
-  const address = addressField(host)
-  if (address[0] === 0x03 && address[1]! > 255) throw new ProxyError('E_PROXY_REFUSED', `${target}: a name longer than 255 bytes cannot go through SOCKS5`)
+  if (o.proxy.scheme === 'socks5' && !literalAddressBytes(host)) host = (await o.resolve(host))[0]!.address
+  if (!literalAddressBytes(host) && encoder.encode(host).length > 255) throw new ProxyError('E_PROXY_REFUSED', `${target}: a name longer than 255 bytes cannot go through SOCKS5`)
   const credentials = o.proxy.user !== undefined ? { user: encoder.encode(o.proxy.user), password: encoder.encode(o.proxy.password ?? '') } : undefined
   // Checked when the URL was read too; here for plugins' callers that build endpoints themselves.
   if (credentials && (credentials.user.length > 255 || credentials.password.length > 255)) throw new ProxyError('E_PROXY_AUTH', `${who}: SOCKS5 user names and passwords are at most 255 bytes`)
@@ -60,7 +49,7 @@ async function open(o: ProxyOpen): Promise<StreamConn> {
     const [, status] = await x.read(2)
     if (status !== 0) return x.abandon(new ProxyError('E_PROXY_AUTH', `${who} did not accept the user '${o.proxy.user}' with that password`))
   }
-  x.write(new Uint8Array([5, 1, 0, ...address, o.target.port >> 8, o.target.port & 0xff]))
+  x.write(Uint8Array.of(5, 1, 0, ...encodeAddress(host, o.target.port)))
   const [v, reply, , atyp] = await x.read(4)
   if (v !== 5) return x.abandon(new ProxyError('E_PROXY_PROTOCOL', `${who} answered CONNECT with version ${v}, not 5`))
   if (reply !== 0) {
@@ -69,9 +58,9 @@ async function open(o: ProxyOpen): Promise<StreamConn> {
     return x.abandon(new ProxyError(code, `${who} could not connect to ${target}${via}: ${words} (SOCKS5 reply ${reply})`))
   }
   // The address the proxy bound, which we do not need: its length depends on its type.
-  const rest = atyp === 0x01 ? 6 : atyp === 0x04 ? 18 : atyp === 0x03 ? 1 + (await x.read(1))[0]! + 2 : -1
+  const rest = atyp === AddressType.ipv4 ? 6 : atyp === AddressType.ipv6 ? 18 : atyp === AddressType.domain ? 1 + (await x.read(1))[0]! + 2 : -1
   if (rest < 0) return x.abandon(new ProxyError('E_PROXY_PROTOCOL', `${who} answered with an unknown address type ${atyp}`))
-  await x.read(atyp === 0x03 ? rest - 1 : rest)
+  await x.read(atyp === AddressType.domain ? rest - 1 : rest)
   return x.handOver()
 }
 

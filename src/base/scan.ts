@@ -2,7 +2,7 @@
  * Small pieces shared by the endpoint and connector parsers: the result type of the literal
  * checkers, and how an offending character is named in a message.
  */
-import { ParseError } from '../base/errors.ts'
+import { ParseError } from './errors.ts'
 
 /** A checker's verdict: the value, or why not and where (0-based, relative to the text given). */
 export type Checked<T> = { ok: true; value: T } | { ok: false; index: number; message: string }
