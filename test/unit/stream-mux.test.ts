@@ -344,3 +344,16 @@ test('the connection closing resets its streams (shutdown) and refuses new ones'
   assert.equal(atAcceptor.err?.streamCode, 'shutdown')
   assert.equal(p.client.canOpen, false)
 })
+
+test('a peer that floods opens and reads nothing gets no refusals once our send buffer is at the datagram limit (counted instead)', () => {
+  const p = pair({ maxStreams: 1 })
+  // The server's send buffer is full: the peer has not read for a while.
+  while (p.b.bufferedAmount < 4 << 20) p.ssession.send({ flow: 1, id: 1, kind: Kind.event, payload: new Uint8Array(60_000) })
+  const before = p.b.bufferedAmount
+  for (let id = 1; id <= 21; id += 2) p.csession.send({ flow: id, id: INITIAL_WINDOW, kind: Kind.open, payload: new Uint8Array(0) })
+  p.a.deliver() // client → server only
+  assert.equal(p.accepted.length, 1)
+  assert.equal(p.sstats.get('dropped.stream_refusal_unsent'), 10)
+  // At most the round-trip ping the accepted stream started (one a second): no refusals.
+  assert.ok(p.b.bufferedAmount - before < 64, `${p.b.bufferedAmount - before} more bytes were queued for the peer`)
+})

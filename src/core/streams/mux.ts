@@ -217,7 +217,12 @@ export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
 
   private incoming(frame: Frame): void {
     const id = frame.flow
-    const refuse = (code: StreamError): void => void this.session.send({ flow: id, id: codeValue(code), kind: Kind.close, payload: EMPTY, error: code.message })
+    // A peer that floods opens and reads nothing must not fill our send buffer with refusals:
+    // past the datagram limit they are dropped (counted; the peer learns nothing it could use).
+    const refuse = (code: StreamError): void => {
+      if (this.session.conn.bufferedAmount >= MAX_BUFFERED) return this.opts.drops.drop('stream_refusal_unsent', `peer ${this.label} is not reading: refusal of stream ${id} not sent`)
+      this.session.send({ flow: id, id: codeValue(code), kind: Kind.close, payload: EMPTY, error: code.message })
+    }
     if (id === 0 || (id & 1) === (this.nextId & 1)) {
       this.opts.drops.drop('stream_bad_id', `peer ${this.label} opened stream ${id}, an id this side allocates`)
       if (id !== 0) refuse(new StreamError('protocol', `stream id ${id} is for this side (${this.opts.side}) to allocate`))
