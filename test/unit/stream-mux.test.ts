@@ -357,3 +357,22 @@ test('a peer that floods opens and reads nothing gets no refusals once our send 
   // At most the round-trip ping the accepted stream started (one a second): no refusals.
   assert.ok(p.b.bufferedAmount - before < 64, `${p.b.bufferedAmount - before} more bytes were queued for the peer`)
 })
+
+test('a peer that stops reading but keeps opening and resetting streams loses its connection before our control queue outgrows its bound', () => {
+  const p = pair({ maxStreams: 4 })
+  while (p.b.bufferedAmount < 4 << 20) p.ssession.send({ flow: 1, id: 1, kind: Kind.event, payload: new Uint8Array(60_000) })
+  // Each cycle: an open the server accepts (a control frame queued), then data before the
+  // acceptance could have arrived: a protocol reset (another control frame queued).
+  let id = 1
+  for (let i = 0; i < 200 && !p.b.closed; i++) {
+    p.csession.send({ flow: id, id: INITIAL_WINDOW, kind: Kind.open, payload: new Uint8Array(0) })
+    p.a.deliver()
+    p.accepted.at(-1)?.accept()
+    p.csession.send({ flow: id, id: 0, kind: Kind.close, payload: new Uint8Array(0) })
+    p.csession.send({ flow: id, id: 0, kind: Kind.data, payload: new Uint8Array([1]) })
+    p.a.deliver()
+    id += 2
+  }
+  assert.equal(p.sstats.get('dropped.stream_control_overflow'), 1)
+  assert.ok(p.ssession.isClosed)
+})

@@ -12,6 +12,7 @@
 import type { Clock } from '../../base/clock.ts'
 import type { Logger } from '../../base/logger.ts'
 import type { DropReporter, Stats } from '../../base/stats.ts'
+import { RelayError } from '../../base/errors.ts'
 import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session, SessionStreams } from '../tunnel/session.ts'
 import { MAX_BUFFERED } from '../tunnel/bounded-conn.ts'
@@ -180,6 +181,13 @@ export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
   sendControl(frame: Frame): void {
     if (this.closed) return
     if (this.control.length > 0 || this.session.conn.bufferedAmount >= MAX_BUFFERED) {
+      // A few per stream at most while the peer reads; past that it has stopped reading and keeps
+      // sending: the connection goes (its streams with it) rather than this queue growing.
+      if (this.control.length >= 4 * this.maxStreams + 64) {
+        this.opts.drops.drop('stream_control_overflow', `peer ${this.label} stopped reading but keeps opening and resetting streams: connection closed`)
+        this.session.close(new RelayError('E_PEER_NOT_READING', `peer ${this.label} stopped reading (${this.control.length} stream control frames waiting)`))
+        return
+      }
       this.control.push(frame)
       this.startPoll()
       return
