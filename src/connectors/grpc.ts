@@ -16,7 +16,6 @@ import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime
 import { codecByName } from '../protocol/codecs/index.ts'
 import { fixedCodec, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
-import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { sameSecret } from '../protocol/hello.ts'
 import { bearerToken } from '../protocol/negotiate.ts'
 import { grpcWire } from '../protocol/wire.ts'
@@ -185,7 +184,6 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   const wire = codec === 'uhppoted' ? grpcWire(codecByName('uhppoted'), false) : grpcWire(codecByName(codec))
   const contentType = grpcContentType(codec)
   const log = ctx.logger.child(name)
-  const bound = tunnelBound(ctx, name)
   const grace = ctx.options.udpTimeoutMs
 
   if (role === 'server') {
@@ -216,7 +214,7 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
         if (!sameSecret(offered, token)) return refused(GrpcStatus.UNAUTHENTICATED, 'E_AUTH', 'wrong token')
       }
       stream.respond({ ':status': '200', 'content-type': contentType })
-      onConnection(bound(new GrpcConn(stream, remote, local, 'server', grace)))
+      onConnection(new GrpcConn(stream, remote, local, 'server', grace))
     }
     return {
       name,
@@ -270,7 +268,7 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
       } finally {
         clearTimeout(timer)
       }
-      return bound(call)
+      return call
     },
   }
 }

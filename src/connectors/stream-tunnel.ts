@@ -21,6 +21,7 @@ import { StreamMux } from '../core/streams/mux.ts'
 import { StreamPool } from '../core/streams/pool.ts'
 import { streamAcceptor } from '../core/streams/serve.ts'
 import type { TunnelStream } from '../core/streams/tunnel-stream.ts'
+import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 
 /** How a stream tunnel (tcp now, tls next) opens connections. */
 export interface StreamTransport {
@@ -66,6 +67,8 @@ abstract class StreamTunnelBase {
   protected readonly transport: StreamTransport
   protected readonly opts: StreamTunnelOptions
   readonly wire: Wire | AutoWire
+  /** Caps what one connection may hold in send buffers (src/core/tunnel/bounded-conn.ts). */
+  private readonly bounded: (conn: StreamConn) => StreamConn
   readonly log
   owner!: Owner
   defaultKind: KindValue = Kind.request
@@ -79,6 +82,7 @@ abstract class StreamTunnelBase {
     const wire = transport.wire ?? streamWire(ctx, role, opts.text)
     // uhppoted-tunnel framing has no hello to agree on STARTTLS in: a STARTTLS server never falls back to it.
     this.wire = transport.starttls && isAuto(wire) ? { ...wire, uhppoted: undefined } : wire
+    this.bounded = tunnelBound(ctx, transport.name)
     this.log = ctx.logger.child(transport.name)
     ctx.stats.gauge('tunnel.connections', () => this.up)
   }
@@ -90,7 +94,8 @@ abstract class StreamTunnelBase {
 
   protected newSession(conn: StreamConn, side: 'client' | 'server'): Session {
     const { options } = this.ctx
-    return new Session(conn, {
+    // Every tunnel connection, whatever carries it, gets the same cap on what waits to be sent.
+    return new Session(this.bounded(conn), {
       side,
       wire: this.wire,
       token: options.token,

@@ -12,7 +12,6 @@ import type { HttpHandler, HttpTlsOptions } from '../ports/http.ts'
 import type { SocketAddress, StreamConn } from '../ports/runtime.ts'
 import { fixedCodec, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
-import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../protocol/negotiate.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
@@ -75,7 +74,6 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   if (!rt.serveHttp || !rt.connectWebSocket) throw new RelayError('E_CONFIG', `${text}: WebSocket is not available on the ${rt.name} runtime`)
   for (const key of Object.keys(spec.options)) throw new RelayError('E_CONFIG', `${text}: unknown option '${key}' for ${name}`)
   const wire = negotiatedWire(wireFor(codec), { messageFramed: true })
-  const bound = tunnelBound(ctx, name)
 
   if (role === 'server') {
     const path = spec.path ?? '/'
@@ -97,7 +95,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
             ctx.stats.add('tunnel.refused')
             log.warn(`refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`, { peer: formatAddress(remote) })
           },
-          onOpen: (conn) => onConnection(bound(conn)),
+          onOpen: onConnection,
         }),
       }),
     }
@@ -125,7 +123,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
           headers: token !== undefined ? { authorization: `Bearer ${token}` } : {},
           handshakeTimeoutMs: helloTimeoutMs,
         })
-        return bound(ws)
+        return ws
       } catch (err) {
         const e = err as { serverCode?: string; status?: number; reason?: string; message: string }
         if (e.status !== undefined) {

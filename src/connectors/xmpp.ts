@@ -21,7 +21,6 @@
  */
 import { fixedCodec, type ConnectorFactory, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
-import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
@@ -62,7 +61,6 @@ export function xmppTransport(ctx: HalfContext, spec: ConnectorSpec): StreamTran
     direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs, signal),
     tls: tlsClientOf(ctx, jid.domain),
   })
-  const bound = tunnelBound(ctx, 'xmpp/client')
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   return {
     name: 'xmpp/client',
@@ -72,7 +70,7 @@ export function xmppTransport(ctx: HalfContext, spec: ConnectorSpec): StreamTran
       const abort = () => tls.destroy()
       signal.addEventListener('abort', abort, { once: true })
       try {
-        return bound(await xmppLogin(tls, { jid, password, peer, timeoutMs: helloTimeoutMs, drops: ctx.drops }))
+        return await xmppLogin(tls, { jid, password, peer, timeoutMs: helloTimeoutMs, drops: ctx.drops })
       } finally {
         signal.removeEventListener('abort', abort)
       }

@@ -23,7 +23,6 @@
 import type { HalfContext } from '../core/connector.ts'
 import { endpointOf, fixedCodec } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
-import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { MAX_ENCODED_FRAME } from '../protocol/frame.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
 import { wireFor } from '../protocol/wire-for.ts'
@@ -39,7 +38,6 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   if (codec === 'uhppoted') throw new RelayError('E_CONFIG', `${spec.text}: --codec uhppoted is uhppoted-tunnel's TCP framing; zmq carries edgerelay codecs (protobuf, avro, msgpack)`)
   const tcp = tcpTransport(ctx, role, spec.text, endpointOf(spec))
   const dial = role === 'client' ? tcpClientDial(ctx, name, spec.text, endpointOf(spec), tcp) : undefined
-  const bound = tunnelBound(ctx, name)
   const log = ctx.logger.child(name)
   const zmtp: ZmtpOptions = {
     role,
@@ -54,7 +52,7 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
     name,
     wire: negotiatedWire(wireFor(codec), { messageFramed: true }),
     listen: (addr, port, onConnection) => tcp.listen(addr, port, (raw) => {
-      zmtpHandshake(raw, zmtp).then((conn) => onConnection(bound(conn)), (err: Error) => {
+      zmtpHandshake(raw, zmtp).then((conn) => onConnection(conn), (err: Error) => {
         log.warn(`ZMTP peer ${formatAddress(raw.remote)} not accepted: ${err.message}`, { peer: formatAddress(raw.remote), code: (err as { code?: string }).code })
       })
     }),
@@ -63,7 +61,7 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
       const abort = () => raw.destroy()
       signal.addEventListener('abort', abort, { once: true })
       try {
-        return bound(await zmtpHandshake(raw, zmtp))
+        return await zmtpHandshake(raw, zmtp)
       } finally {
         signal.removeEventListener('abort', abort)
       }

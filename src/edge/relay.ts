@@ -12,7 +12,6 @@
 import { createLogger, type LogLevel, type LogSink } from '../base/logger.ts'
 import { formatAddress, type SocketAddress } from '../base/address.ts'
 import { acceptedTunnelIn } from '../connectors/stream-tunnel.ts'
-import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
 import { webSocketTunnelHandler } from '../connectors/ws.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
 import { wireFor } from '../protocol/wire-for.ts'
@@ -85,7 +84,7 @@ export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
       // Accepted: the half starts (and dials the far half) inside this request, as workerd needs.
       const half = await startHalf({
         ...opts.half,
-        in: { text: `${name} (edge)`, create: (ctx) => acceptedTunnelIn(ctx, name, wire, opened!.then(tunnelBound(ctx, name)), false, opts.out) },
+        in: { text: `${name} (edge)`, create: (ctx) => acceptedTunnelIn(ctx, name, wire, opened!, false, opts.out) },
         out: opts.out,
         codec,
         token: opts.token,

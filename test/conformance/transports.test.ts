@@ -9,6 +9,8 @@ import { grpcWire, lengthPrefixedWire } from '../../src/protocol/wire.ts'
 import { test, waitFor, waitForLine, type TestContext } from '../harness.ts'
 import { half, tunnelOver } from '../helpers/halves.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
+import { rawConnect } from '../helpers/raw-tcp.ts'
+import { encodeClientHello } from '../../src/protocol/hello.ts'
 import { CONFORMANCE, clientSide, serverSide, transport, type Transport } from '../helpers/transports.ts'
 import { echoDevice, roundTrip, text, udpPeer } from '../helpers/udp.ts'
 import { withFreePorts } from '../helpers/with-free-ports.ts'
@@ -131,9 +133,9 @@ for (const tr of CONFORMANCE) {
 }
 
 /**
- * Servers that keep at most a bounded number of bytes queued for a peer that does not read (the
- * transports that carry frames in messages or calls). Each row opens a client that stops
- * reading right away and returns how to send it a request frame.
+ * Servers keep at most a bounded number of bytes queued for a peer that does not read, whatever
+ * carries the tunnel. Each row opens a client that stops reading right away and returns how to
+ * send it a request frame.
  */
 interface StalledClient {
   tr: Transport
@@ -143,6 +145,18 @@ interface StalledClient {
 }
 
 const STALLED: StalledClient[] = [
+  {
+    tr: transport('tcp'),
+    target: 24 * 1024 * 1024,
+    async open(t, port) {
+      const conn = await rawConnect(t, port)
+      conn.write(encodeClientHello({ codec: 'protobuf' }))
+      // Never read: the kernel's buffers fill, then the server's own send buffer.
+      conn.socket.pause()
+      const wire = lengthPrefixedWire(protobufCodec)
+      return (frame) => conn.write(wire.encode(frame))
+    },
+  },
   {
     tr: transport('ws'),
     target: 32 * 1024 * 1024,
