@@ -229,9 +229,8 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
 
   const endpoint = spec.endpoint
   if (!endpoint) throw new RelayError('E_CONFIG', `${text}: needs host:port`)
-  const host = endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
   const authority = `${formatHost(endpoint)}:${endpoint.port}`
-  const hop = firstHop(ctx, name, text, endpoint, { tls: secure, servername: host, alpn: ['h2'], scheme: secure ? 'https' : 'http' })
+  const hop = firstHop(ctx, name, text, endpoint, { tls: secure, alpn: ['h2'], scheme: secure ? 'https' : 'http' })
   const connectHttp2 = rt.connectHttp2.bind(rt)
   const { helloTimeoutMs } = ctx.options
   return {

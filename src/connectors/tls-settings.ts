@@ -39,12 +39,14 @@ export function tlsClientOf(ctx: HalfContext, servername: string | undefined, al
  * or through the proxy the half's settings name for `scheme` (./reach.ts), TLS run through it.
  */
 export function firstHop(ctx: HalfContext, name: string, text: string, endpoint: Endpoint, opts: { tls: boolean; servername?: string; alpn?: string[]; scheme?: ProxyScheme }): (signal: AbortSignal) => Promise<StreamConn> {
-  const dialer = opts.tls ? tlsDialer(ctx, text, opts.servername, opts.alpn) : ctx.runtime
+  // The name the certificate must carry: as given, else the host as written (never what a name resolved to).
+  const servername = opts.servername ?? (endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined)
+  const dialer = opts.tls ? tlsDialer(ctx, text, servername, opts.alpn) : ctx.runtime
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   const limit = connectTimeoutMs + (opts.tls ? helloTimeoutMs : 0)
   return tunnelReach(ctx, name, text, endpoint, {
     scheme: opts.scheme,
     direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, limit, signal),
-    ...(opts.tls ? { tls: tlsClientOf(ctx, opts.servername, opts.alpn) } : {}),
+    ...(opts.tls ? { tls: tlsClientOf(ctx, servername, opts.alpn) } : {}),
   })
 }

@@ -106,8 +106,7 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
   const secure = url.startsWith('wss:')
   const endpoint = spec.endpoint
   if (!endpoint) throw new RelayError('E_CONFIG', `${text}: ws/client needs a host in its URL`)
-  const host = endpoint.hostKind !== 'wildcard' ? endpoint.host : undefined
-  const hop = firstHop(ctx, name, text, endpoint, { tls: secure, servername: host, scheme: secure ? 'wss' : 'ws' })
+  const hop = firstHop(ctx, name, text, endpoint, { tls: secure, scheme: secure ? 'wss' : 'ws' })
   const connectWebSocket = rt.connectWebSocket.bind(rt)
   const { helloTimeoutMs } = ctx.options
   return {

@@ -67,28 +67,24 @@ export async function resolveListen(rt: Runtime, ep: Endpoint, text: string, fam
       }
       return out
     }
-    case 'ipv4':
-    case 'ipv6':
-      checkLiteralFamily(ep, forced, text)
-      return [{ address: literalOf(ep), family: ep.hostKind === 'ipv6' ? 6 : 4 }]
     default:
-      return resolveName(rt, ep.host, forced, text)
+      return resolveHost(rt, ep, text, forced)
   }
 }
 
 /** Addresses to try for a remote endpoint, in resolver order. */
 export async function resolveConnect(rt: Runtime, ep: Endpoint, text: string, family?: Family): Promise<ResolvedAddress[]> {
-  const forced = effectiveFamily(ep, family, text)
-  switch (ep.hostKind) {
-    case 'wildcard':
-      throw new RelayError('E_INVALID_REMOTE', `${text}: '*' means every local address and cannot be a remote`)
-    case 'ipv4':
-    case 'ipv6':
-      checkLiteralFamily(ep, forced, text)
-      return [{ address: literalOf(ep), family: ep.hostKind === 'ipv6' ? 6 : 4 }]
-    default:
-      return resolveName(rt, ep.host, forced, text)
+  if (ep.hostKind === 'wildcard') throw new RelayError('E_INVALID_REMOTE', `${text}: '*' means every local address and cannot be a remote`)
+  return resolveHost(rt, ep, text, effectiveFamily(ep, family, text))
+}
+
+/** A literal as itself (its family checked against a forced one), a name through the resolver. */
+function resolveHost(rt: Runtime, ep: Endpoint, text: string, forced: Family | undefined): Promise<ResolvedAddress[]> | ResolvedAddress[] {
+  if (ep.hostKind === 'ipv4' || ep.hostKind === 'ipv6') {
+    checkLiteralFamily(ep, forced, text)
+    return [{ address: literalOf(ep), family: ep.hostKind === 'ipv6' ? 6 : 4 }]
   }
+  return resolveName(rt, ep.host, forced, text)
 }
 
 async function resolveName(rt: Runtime, name: string, forced: Family | undefined, text: string): Promise<ResolvedAddress[]> {

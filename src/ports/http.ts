@@ -6,7 +6,7 @@
  * themselves (negotiation, gRPC status and framing, the JSON API) live in the connectors;
  * adapters only move bytes and messages.
  */
-import type { Family, SocketAddress, StreamConn, StreamListener } from './sockets.ts'
+import type { Family, ListenTarget, SocketAddress, StreamConn, StreamListener } from './sockets.ts'
 
 /** TLS material for an HTTP or HTTP/2 server (PEM text). */
 export interface HttpTlsOptions {
@@ -46,15 +46,7 @@ export interface HttpRequestInfo {
 /** Answers one request. */
 export type HttpHandler = (request: Request, info: HttpRequestInfo) => Response | Promise<Response>
 
-export interface HttpServeOptions {
-  address: string
-  port: number
-  family: Family
-  ipv6Only?: boolean
-  /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
-  fd?: number
-  /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
-  reusePort?: boolean
+export interface HttpServeOptions extends ListenTarget {
   /** https / wss when present. */
   tls?: HttpTlsOptions
   handler: HttpHandler
@@ -109,15 +101,7 @@ export interface Http2StreamHandlers {
   onClose(err?: Error): void
 }
 
-export interface Http2ServeOptions {
-  address: string
-  port: number
-  family: Family
-  ipv6Only?: boolean
-  /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
-  fd?: number
-  /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
-  reusePort?: boolean
+export interface Http2ServeOptions extends ListenTarget {
   tls?: HttpTlsOptions
   /** Every new stream; `remote` is the peer of its connection. */
   onStream(stream: Http2Stream, remote: SocketAddress, local: SocketAddress): void

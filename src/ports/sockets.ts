@@ -119,17 +119,21 @@ export interface StreamHandlers {
   onDrain?(): void
 }
 
-export interface TcpListenOptions {
+/** Where a listener binds (every kind of listener: TCP, TLS, HTTP, HTTP/2). */
+export interface ListenTarget {
   address: string
   port: number
   family: Family
   ipv6Only?: boolean
-  /** Keep accepted connections writable after the peer's FIN (forwarded TCP streams); default false. */
-  allowHalfOpen?: boolean
   /** An inherited listening socket (systemd socket activation) to use instead of binding; needs capabilities.inheritsSockets. */
   fd?: number
   /** SO_REUSEPORT: several processes share the port (--workers); needs capabilities.reusePort. */
   reusePort?: boolean
+}
+
+export interface TcpListenOptions extends ListenTarget {
+  /** Keep accepted connections writable after the peer's FIN (forwarded TCP streams); default false. */
+  allowHalfOpen?: boolean
   onConnection(conn: StreamConn): void
 }
 

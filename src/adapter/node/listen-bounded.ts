@@ -1,19 +1,8 @@
 import type net from 'node:net'
-import type { Family, StreamListener } from '../../ports/runtime.ts'
+import type { ListenTarget, StreamListener } from '../../ports/runtime.ts'
 
 /** How long a closing listener lets accepted connections finish before cutting them. */
 export const LINGER_MS = 1000
-
-export interface ListenAt {
-  address: string
-  port: number
-  family: Family
-  ipv6Only?: boolean
-  /** An inherited listening socket to serve on instead of binding (systemd socket activation). */
-  fd?: number
-  /** SO_REUSEPORT (Node 22.12+, Bun, Deno): other processes may listen on the same port. */
-  reusePort?: boolean
-}
 
 /**
  * Starts a node:net-style server (net, tls, http, http2) listening and returns it as a
@@ -21,7 +10,7 @@ export interface ListenAt {
  * lets them finish (`closeGently`), then cuts what is left (`cutAll`) after a second: closing a
  * listener is always bounded.
  */
-export function listenBounded(server: net.Server, at: ListenAt, conns: { closeGently?(): void; cutAll(): void }): Promise<StreamListener> {
+export function listenBounded(server: net.Server, at: ListenTarget, conns: { closeGently?(): void; cutAll(): void }): Promise<StreamListener> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(at.fd !== undefined ? { fd: at.fd } : { host: at.address, port: at.port, ipv6Only: at.ipv6Only ?? false, exclusive: true, ...(at.reusePort ? { reusePort: true } : {}) }, () => {
