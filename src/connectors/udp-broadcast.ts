@@ -1,30 +1,18 @@
 import type { UdpSocket } from '../ports/runtime.ts'
 import type { HalfContext, OutConnector, PacketKind } from '../core/connector.ts'
-import type { Flow, FlowState } from '../core/flow.ts'
+import type { Flow } from '../core/flow.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'
 import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
-import { forwardReply, noteSent, type ReplyWindow } from './udp-reply-window.ts'
+import { forwardReply, noteSent, UdpFlowState } from './udp-reply-window.ts'
 
 /** One flow's socket: the flow's out state, released (socket closed) when the flow ends. */
-class FlowSocket implements FlowState, ReplyWindow {
+class FlowSocket extends UdpFlowState {
   socket: UdpSocket | undefined = undefined
   /** Packets that arrived while the socket was still binding. */
   waiting: Uint8Array[] | undefined = []
-  /** The request whose reply window is open, and when it closes. */
-  requestId = 0
-  windowEnd = 0
-  released = false
-  private readonly all: Set<FlowSocket>
 
-  constructor(all: Set<FlowSocket>) {
-    this.all = all
-    all.add(this)
-  }
-
-  release(): void {
-    this.released = true
-    this.all.delete(this)
+  protected closeSockets(): void {
     this.socket?.close()
     this.socket = undefined
     this.waiting = undefined

@@ -9,14 +9,14 @@
 import type { ConnectedUdpSocket, ResolvedAddress } from '../ports/runtime.ts'
 import type { ConnectorFactory, HalfContext, OutConnector, PacketKind } from '../core/connector.ts'
 import { endpointOf } from '../core/connector.ts'
-import type { Flow, FlowState } from '../core/flow.ts'
+import type { Flow } from '../core/flow.ts'
 import { RelayError } from '../base/errors.ts'
 import { hostPort } from '../base/address.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { raceOptionsOf } from '../net/dial.ts'
 import { interleave } from '../net/happy-eyeballs.ts'
 import { resolveConnect } from '../net/resolve.ts'
-import { forwardReply, noteSent, type ReplyWindow } from './udp-reply-window.ts'
+import { forwardReply, noteSent, UdpFlowState } from './udp-reply-window.ts'
 
 /** Datagrams a flow keeps to send to addresses it has not tried yet. */
 const MAX_PENDING = 16
@@ -28,25 +28,14 @@ interface Attempt {
 }
 
 /** One flow's attempts and winner: the flow's out state, released (sockets closed) when the flow ends. */
-class ClientFlow implements FlowState, ReplyWindow {
+class ClientFlow extends UdpFlowState {
   attempts: Attempt[] = []
   winner: Attempt | undefined = undefined
   /** Sent before any reply: replayed to each new address (copies). */
   pending: Uint8Array[] = []
   timer: ReturnType<typeof setTimeout> | undefined = undefined
-  requestId = 0
-  windowEnd = 0
-  released = false
-  private readonly all: Set<ClientFlow>
 
-  constructor(all: Set<ClientFlow>) {
-    this.all = all
-    all.add(this)
-  }
-
-  release(): void {
-    this.released = true
-    this.all.delete(this)
+  protected closeSockets(): void {
     if (this.timer) clearTimeout(this.timer)
     for (const a of this.attempts) a.socket?.close()
     this.attempts = []

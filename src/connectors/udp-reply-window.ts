@@ -1,5 +1,5 @@
 import type { HalfContext, PacketKind } from '../core/connector.ts'
-import type { Flow } from '../core/flow.ts'
+import type { Flow, FlowState } from '../core/flow.ts'
 
 /** The request of a flow whose --udp-timeout window is open, and when it closes. */
 export interface ReplyWindow {
@@ -21,4 +21,30 @@ export function forwardReply(ctx: HalfContext, flow: Flow, w: ReplyWindow, data:
   const inWindow = Date.now() <= w.windowEnd
   ctx.stats.add(inWindow ? 'udp.replies' : 'udp.late_replies')
   flow.reply(inWindow ? w.requestId : 0, data)
+}
+
+/**
+ * The out state of one flow of a UDP out connector: its reply window, and membership in the
+ * connector's set of live states (so closing the connector closes every socket) until released.
+ */
+export abstract class UdpFlowState implements FlowState, ReplyWindow {
+  requestId = 0
+  windowEnd = 0
+  released = false
+  private readonly all: Set<UdpFlowState>
+
+  constructor(all: Set<UdpFlowState>) {
+    this.all = all
+    all.add(this)
+  }
+
+  release(): void {
+    if (this.released) return
+    this.released = true
+    this.all.delete(this)
+    this.closeSockets()
+  }
+
+  /** Closes what the flow holds (its sockets, timers). */
+  protected abstract closeSockets(): void
 }
