@@ -1,4 +1,11 @@
 /**
+ * The largest message a writer builds from gathered writes (a bigger single write, which one frame
+ * never is, goes out alone): the largest legal WebSocket message, so also the most a server
+ * accepts (ws `maxPayload`); a test keeps it above the largest encoded frame.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024
+
+/**
  * Writes gathered during one event-loop turn, to leave as one message (a WebSocket message carries
  * one or more length-prefixed frames). Shared by every runtime's message-socket glue.
  */
@@ -20,17 +27,22 @@ export class MessageBatch {
     const total = this.bytes
     this.clear()
     if (parts.length === 1) return parts[0]!
-    const message = new Uint8Array(total)
-    let off = 0
-    for (const part of parts) {
-      message.set(part, off)
-      off += part.length
-    }
-    return message
+    return concatBytes(parts, total)
   }
 
   clear(): void {
     this.parts = undefined
     this.bytes = 0
   }
+}
+
+/** `parts` as one array of `total` bytes (their summed length). */
+export function concatBytes(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let off = 0
+  for (const part of parts) {
+    out.set(part, off)
+    off += part.length
+  }
+  return out
 }

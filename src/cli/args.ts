@@ -1,4 +1,5 @@
 import { RelayError } from '../base/errors.ts'
+import { LIMIT_OPTIONS } from '../base/limits.ts'
 
 /** An option's value: a flag, a value, or every value of an option given more than once (--in). */
 export type CliOptions = Record<string, string | boolean | string[]>
@@ -28,6 +29,8 @@ const VALUED = new Set([
   'logfile', 'logfilesize', 'pid', 'queue-packets', 'queue-bytes', 'resolver', 'xmpp-password-file', 'rate-limit', 'rate-limit-burst', 'user', 'unit-dir',
   'allow', 'max-streams', 'route',
   'proxy', 'noproxy', 'proxy-user-file', 'proxy-users',
+  // The half's global limits (README "Limits") and the idle timeout of tunnels without heartbeats.
+  'idle-timeout', ...Object.values(LIMIT_OPTIONS),
 ])
 /** Options that may be given more than once: each value is kept (one half with several listeners, routes). */
 const REPEATABLE = new Set(['in', 'out', 'route'])

@@ -2,6 +2,7 @@ import { type CliOptions, scalarOf, valuesOf } from './args.ts'
 import type { HalfSettings } from '../half/start-half.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
+import { LIMIT_OPTIONS, type LimitSettings } from '../base/limits.ts'
 import { isLogFormat, isLogLevel } from '../base/logger.ts'
 import type { TlsMaterial } from '../core/connector.ts'
 import { env, fileExists, readText } from './host.ts'
@@ -18,7 +19,7 @@ export interface SectionExtras {
   note?: (line: string) => void
 }
 
-const DURATIONS = ['udp-timeout', 'flow-idle', 'max-retry-delay', 'hello-timeout', 'connect-timeout', 'heartbeat'] as const
+const DURATIONS = ['udp-timeout', 'flow-idle', 'max-retry-delay', 'hello-timeout', 'connect-timeout', 'heartbeat', 'idle-timeout'] as const
 
 /** Turns merged command-line/config options (uhppoted-tunnel names) into HalfSettings. */
 export function toHalfOptions(o: CliOptions, where: string, extras: SectionExtras = {}): HalfSettings {
@@ -76,6 +77,8 @@ export function toHalfOptions(o: CliOptions, where: string, extras: SectionExtra
     helloTimeout: str('hello-timeout'),
     connectTimeout: str('connect-timeout'),
     heartbeat: str('heartbeat'),
+    idleTimeout: str('idle-timeout'),
+    limits: limitOptions(int),
     queueMaxPackets: int('queue-packets'),
     queueMaxBytes: int('queue-bytes'),
     maxStreams: int('max-streams'),
@@ -93,6 +96,15 @@ export function toHalfOptions(o: CliOptions, where: string, extras: SectionExtra
   if (extras.controllers) settings.controllers = extras.controllers
   if (o.debug === true) settings.dumpPackets = true
   return settings
+}
+
+/** --max-connections and the other limits given (the rest keep their defaults from the descriptor limit). */
+function limitOptions(int: (k: string) => number | undefined): Partial<LimitSettings> | undefined {
+  const given = Object.entries(LIMIT_OPTIONS).flatMap(([key, cli]) => {
+    const v = int(cli)
+    return v === undefined ? [] : [[key, v] as const]
+  })
+  return given.length ? Object.fromEntries(given) : undefined
 }
 
 /** --resolver: `hosts:FILE` is read here (the library takes text); `system` and `host:port` pass on. */

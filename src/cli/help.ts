@@ -74,6 +74,9 @@ Options:
   --connect-timeout 10s   limit for one TCP connect attempt
   --hello-timeout 10s     limit for the TLS handshake and the tunnel hello, on both sides
   --heartbeat 8s          ping a quiet tunnel this often; a peer silent for 3x this is dropped
+  --idle-timeout 5m       close a tunnel without heartbeats (uhppoted framing) that sends nothing this long
+  --max-connections, --max-connections-per-peer, --max-pending, --max-flows, --max-udp-sockets,
+  --max-grpc-calls, --max-http-requests, --max-buffered   the half's global limits (default: from ulimit -n)
   --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
   --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)

@@ -12,7 +12,8 @@
 import { formatAddress } from '../base/address.ts'
 import { listenAt } from '../net/bind-all.ts'
 import type { Http2Stream, Http2StreamHandlers } from '../ports/http.ts'
-import type { SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
+import type { GateTicket, SocketAddress, StreamConn, StreamHandlers } from '../ports/runtime.ts'
+import { peerKey } from '../base/limits.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
 import { fixedCodec, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
@@ -26,9 +27,11 @@ import { firstHop, httpTlsOf } from './tls-settings.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
 
 export const RELAY_PATH = '/edgerelay.v1.Tunnel/Relay'
+/** Calls one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); --max-grpc-calls bounds all of them. */
+const MAX_STREAMS_PER_CONNECTION = 100
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
-export const GrpcStatus = { OK: 0, CANCELLED: 1, INVALID_ARGUMENT: 3, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const
+export const GrpcStatus = { OK: 0, CANCELLED: 1, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const
 
 /** The content-type for a codec. */
 export function grpcContentType(codec: string): string {
@@ -148,21 +151,28 @@ class GrpcConn implements StreamConn {
     if (this.closed) h.onClose(this.closeError)
   }
 
-  end(): void {
+  end(reason?: Error): void {
     if (this.closed) return
-    if (this.side === 'server') this.stream.end({ 'grpc-status': String(GrpcStatus.OK) })
-    else this.stream.end()
+    if (this.side === 'client') this.stream.end()
+    else if (reason) this.stream.end(errorTrailers(reason))
+    else this.stream.end({ 'grpc-status': String(GrpcStatus.OK) })
   }
 
   destroy(err?: Error): void {
     if (this.closed) return
     if (this.side === 'server' && err) {
-      this.stream.end({ 'grpc-status': String(GrpcStatus.INTERNAL), 'grpc-message': encodeGrpcMessage(err.message) })
+      this.stream.end(errorTrailers(err))
       setTimeout(() => this.stream.cancel(), 500)
     } else {
       this.stream.cancel()
     }
   }
+}
+
+/** The trailers of a call the server ends on an error: INTERNAL, the message and its E_* code. */
+function errorTrailers(err: Error): Record<string, string> {
+  const code = (err as RelayError).code ?? 'E_PROTOCOL'
+  return { 'grpc-status': String(GrpcStatus.INTERNAL), 'grpc-message': encodeGrpcMessage(err.message), 'x-edgerelay-error': code }
 }
 
 /** A Trailers-Only response: the call is refused before any message. */
@@ -184,6 +194,7 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
   const wire = codec === 'uhppoted' ? grpcWire(codecByName('uhppoted'), false) : grpcWire(codecByName(codec))
   const contentType = grpcContentType(codec)
   const log = ctx.logger.child(name)
+  const limited = ctx.warnings.through(log)
   const grace = ctx.options.udpTimeoutMs
 
   if (role === 'server') {
@@ -191,11 +202,11 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
     const tls = httpTlsOf(ctx)
     if (secure && !tls) throw new RelayError('E_CONFIG', `${text}: grpc/server with tls needs --cert and --key`)
     const serveHttp2 = rt.serveHttp2.bind(rt)
-    const accept = (stream: Http2Stream, remote: SocketAddress, local: SocketAddress, onConnection: (conn: StreamConn) => void) => {
+    const accept = (stream: Http2Stream, remote: SocketAddress, local: SocketAddress, onConnection: (conn: StreamConn) => void, ticket?: GateTicket) => {
       const h = stream.headers
       const refused = (status: number, code: string, message: string) => {
         ctx.stats.add('tunnel.refused')
-        log.warn(`refused gRPC call from ${remote.address}:${remote.port}: ${message}`, { peer: formatAddress(remote) })
+        limited.warn(`${name} refused call: ${code}`, peerKey(remote.address), `refused gRPC call from ${formatAddress(remote)}: ${message}`, { peer: formatAddress(remote), code })
         refuse(stream, status, code, message)
       }
       const asked = codecOfContentType(h['content-type'])
@@ -213,8 +224,17 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
         if (offered === undefined) return refused(GrpcStatus.UNAUTHENTICATED, 'E_AUTH', 'a token is required: send authorization: Bearer <token> metadata')
         if (!sameSecret(offered, token)) return refused(GrpcStatus.UNAUTHENTICATED, 'E_AUTH', 'wrong token')
       }
+      // Authenticated; one more call within the half's limit?
+      if (!ctx.limits.grpcCalls.take()) {
+        const reason = `too many gRPC calls (${ctx.limits.grpcCalls.used}, the limit set by --max-grpc-calls)`
+        ctx.limits.refused(remote, 'max-grpc-calls', reason, 'gRPC call')
+        return refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, 'E_LIMIT', reason)
+      }
+      ticket?.authenticated()
       stream.respond({ ':status': '200', 'content-type': contentType })
-      onConnection(new GrpcConn(stream, remote, local, 'server', grace))
+      const call = new GrpcConn(stream, remote, local, 'server', grace)
+      call.onFinished = () => ctx.limits.grpcCalls.give()
+      onConnection(call)
     }
     return {
       name,
@@ -222,7 +242,10 @@ export function grpcTransport(ctx: HalfContext, role: 'server' | 'client', spec:
       listen: (addr, port, onConnection) => serveHttp2({
         ...listenAt(addr, port),
         tls,
-        onStream: (stream, remote, local) => accept(stream, remote, local, onConnection),
+        gate: ctx.limits.gate,
+        helloTimeoutMs: ctx.options.helloTimeoutMs,
+        maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION,
+        onStream: (stream, remote, local, ticket) => accept(stream, remote, local, onConnection, ticket),
       }),
     }
   }

@@ -12,8 +12,8 @@
  * Other paths serve static files from --html (no dot-files, no directory listings), and GET
  * /healthz answers with the half's state.
  */
-import type { HttpHandler } from '../ports/http.ts'
-import type { StreamListener } from '../ports/runtime.ts'
+import type { HttpHandler, HttpRequestInfo } from '../ports/http.ts'
+import type { SocketAddress, StreamListener } from '../ports/runtime.ts'
 import type { HalfContext, InConnector, PacketSink } from '../core/connector.ts'
 import { parseDuration } from '../base/duration.ts'
 import { RelayError } from '../base/errors.ts'
@@ -22,7 +22,9 @@ import { MAX_DATAGRAM } from '../protocol/frame.ts'
 import { bindAll, listenAt } from '../net/bind-all.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { resolveListen } from '../net/resolve.ts'
-import { jsonResponse } from './http-response.ts'
+import { jsonResponse, securityHeaders, withHeaders } from './http-response.ts'
+import { warnIfOpen } from './open-server.ts'
+import { concatBytes } from '../base/message-batch.ts'
 import { httpTlsOf } from './tls-settings.ts'
 import { formatAddress } from '../base/address.ts'
 import type { ConnectorFactory } from '../core/connector.ts'
@@ -125,8 +127,39 @@ async function jsonAnswer(req: Request, value: unknown): Promise<Response> {
 }
 
 /** An error answer as Go's http.Error writes it (uhppoted-tunnel's): the text, a newline, plain text in utf-8. */
-function goError(text: string, status: number): Response {
-  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' } })
+function goError(text: string, status: number, headers: Record<string, string> = {}): Response {
+  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers } })
+}
+
+/**
+ * The --html pages' Content-Security-Policy: everything from this server only, nothing framed,
+ * no plugins, no base or form targets elsewhere. Inline scripts and styles stay allowed because
+ * uhppoted-tunnel's own pages use them (inline onclick handlers and a module script).
+ */
+export const PAGE_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+/**
+ * Reads a request body up to `max` bytes as it arrives: a declared or actual length past `max` is
+ * refused without reading (or holding) the rest.
+ */
+export async function readBodyLimited(req: Request, max: number): Promise<Uint8Array | undefined> {
+  const declared = Number(req.headers.get('content-length') ?? 0)
+  if (declared > max) return undefined
+  if (!req.body) return new Uint8Array(0)
+  const reader = req.body.getReader()
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.length
+    if (total > max) {
+      await reader.cancel().catch(() => {})
+      return undefined
+    }
+    parts.push(value)
+  }
+  return concatBytes(parts, total)
 }
 
 export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): InConnector {
@@ -148,14 +181,38 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
   let nextId = 1
   const pending = new Set<() => void>()
 
-  const udp = async (req: Request, path: '/udp/send' | '/udp/broadcast'): Promise<Response> => {
+  const udp = async (req: Request, path: '/udp/send' | '/udp/broadcast', remote: SocketAddress): Promise<Response> => {
     const contentType = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
     if (contentType !== 'application/json') {
       ctx.drops.drop('http_bad_request', `Invalid request content-type (${contentType})`)
       return goError(`Invalid request content-type (${contentType})`, 400)
     }
-    const raw = await req.arrayBuffer()
-    if (raw.byteLength > MAX_BODY) return goError(`Request body larger than ${MAX_BODY} bytes`, 413)
+    // One more request in progress within the half's limit? (Each may hold a UDP socket.)
+    const budget = ctx.limits.httpRequests
+    if (!budget.take()) {
+      const reason = `too many HTTP requests in progress (${budget.used}, the limit set by --max-http-requests)`
+      ctx.limits.refused(remote, 'max-http-requests', reason, 'HTTP request')
+      return goError(reason, 503, { 'retry-after': '1', 'x-edgerelay-error': 'E_LIMIT' })
+    }
+    let held = true
+    // A request answered at once keeps its place while its flow lingers, and gives it back then.
+    const keep = () => {
+      held = false
+      return () => budget.give()
+    }
+    try {
+      const raw = await readBodyLimited(req, MAX_BODY)
+      if (!raw) {
+        ctx.drops.drop('http_body_too_large', `${formatAddress(remote)} sent a ${path} body over ${MAX_BODY} bytes`)
+        return goError(`Request body larger than ${MAX_BODY} bytes`, 413, { connection: 'close' })
+      }
+      return await send(req, path, raw, keep)
+    } finally {
+      if (held) budget.give()
+    }
+  }
+
+  const send = async (req: Request, path: '/udp/send' | '/udp/broadcast', raw: Uint8Array, keep: () => () => void): Promise<Response> => {
     let parsed: UdpRequest
     try {
       parsed = parseUdpRequest(JSON.parse(new TextDecoder().decode(raw)), path)
@@ -180,10 +237,12 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
       // Answered at once, but the flow lives for --udp-timeout: its socket may still be opening,
       // and closing it now would drop the request unsent.
       out.send(flow, 'request', id, parsed.request)
+      const done = keep()
       const linger = () => {
         clearTimeout(timer)
         pending.delete(linger)
         flow.close()
+        done()
       }
       const timer = setTimeout(linger, ctx.options.udpTimeoutMs)
       pending.add(linger)
@@ -223,7 +282,9 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     let entry = await rt.readStatic(html, segments.join('/'))
     let served = segments
     if (entry?.kind === 'directory') {
-      if (!path.endsWith('/')) return new Response(null, { status: 301, headers: { location: `${path}/` } })
+      // Always a path on this server: built from the segments, so `//host/x` cannot become a
+      // protocol-relative Location pointing elsewhere.
+      if (!path.endsWith('/')) return new Response(null, { status: 301, headers: { location: `/${segments.map(encodeURIComponent).join('/')}/` } })
       served = [...segments, 'index.html']
       entry = await rt.readStatic(html, served.join('/'))
       // No directory listings.
@@ -232,25 +293,34 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
     if (!entry || entry.kind !== 'file') return goError('404 page not found', 404)
     const ext = served.at(-1)?.split('.').pop()?.toLowerCase() ?? ''
     return new Response(req.method === 'HEAD' ? null : (entry.data as Uint8Array<ArrayBuffer>), {
-      headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'content-length': String(entry.data.length) },
+      headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'content-length': String(entry.data.length), 'content-security-policy': PAGE_CSP },
     })
   }
 
-  const handler: HttpHandler = (req) => {
+  const answer = (req: Request, info: HttpRequestInfo): Response | Promise<Response> => {
+    // The HTTP API has no token: a peer that sent a request is as authenticated as it gets.
+    info.ticket?.authenticated()
     const pathname = new URL(req.url).pathname
-    if (pathname === '/udp/broadcast' || pathname === '/udp/send') return req.method === 'POST' ? udp(req, pathname) : goError('Invalid request', 405)
+    if (pathname === '/udp/broadcast' || pathname === '/udp/send') return req.method === 'POST' ? udp(req, pathname, info.remote) : goError('Invalid request', 405)
     if (req.method !== 'GET' && req.method !== 'HEAD') return goError('Invalid request', 405)
     if (pathname === '/healthz') return jsonResponse({ status: 'ok', connector: name, requests: ctx.stats.get('http.requests') })
     return files(req, pathname)
   }
+  const headers = securityHeaders(secure)
+  const handler: HttpHandler = async (req, info) => withHeaders(await answer(req, info), headers)
 
   return {
     async start(sink) {
       out = sink
+      // A missing --html folder is a mistake to report now, not a 404 for every page later.
+      if (html !== undefined && (!rt.readStatic || (await rt.readStatic(html, ''))?.kind !== 'directory')) {
+        throw new RelayError('E_CONFIG', `${text}: --html '${html}' is not a folder that can be read (it does not exist, or is a file)`)
+      }
       const addrs = await resolveListen(rt, endpoint, text, ctx.options.family)
       listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
-        serveHttp({ ...listenAt(addr, port), tls, handler }), (m) => log.warn(m))
+        serveHttp({ ...listenAt(addr, port), tls, handler, gate: ctx.limits.gate, helloTimeoutMs: ctx.options.helloTimeoutMs }), (m) => log.warn(m))
       for (const l of listeners) log.info(`listening on ${formatAddress(l.local)}${html ? ` (static files from ${html})` : ''}`)
+      warnIfOpen(ctx, log, name, listeners, '', false)
     },
     async close() {
       for (const wake of [...pending]) wake()

@@ -1,4 +1,4 @@
-import type { ResolvedAddress, SocketAddress, StreamConn, StreamListener } from '../ports/runtime.ts'
+import type { GateTicket, ResolvedAddress, SocketAddress, StreamConn, StreamListener } from '../ports/runtime.ts'
 import { Backoff, sleepUnlessAborted } from '../base/backoff.ts'
 import type { HalfContext, InConnector, OutConnector, OutSide, PacketKind } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
@@ -22,13 +22,21 @@ import { StreamPool } from '../core/streams/pool.ts'
 import { streamAcceptor } from '../core/streams/serve.ts'
 import type { TunnelStream } from '../core/streams/tunnel-stream.ts'
 import { tunnelBound } from '../core/tunnel/bounded-conn.ts'
+import { warnIfOpen } from './open-server.ts'
+import { unbound } from '../core/tunnel/bounded-conn.ts'
+import { peerKey } from '../base/limits.ts'
+import type { WarningLimiter } from '../base/warning-limiter.ts'
 
 /** How a stream tunnel (tcp now, tls next) opens connections. */
 export interface StreamTransport {
   /** Name for logs: `tcp/server`, `tls/client`. */
   name: string
-  /** Servers: listens on one resolved address (bindAll calls it for each). */
-  listen?(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn) => void): Promise<StreamListener>
+  /**
+   * Servers: listens on one resolved address (bindAll calls it for each). A transport that admits
+   * connections through the half's gate hands on each one's ticket (the session marks it
+   * authenticated); WebSocket and gRPC mark theirs at the upgrade or the call.
+   */
+  listen?(addr: ResolvedAddress, port: number, onConnection: (conn: StreamConn, ticket?: GateTicket) => void): Promise<StreamListener>
   /** Clients: one connection to the server the transport was made for, directly or through a proxy (./reach.ts). */
   dial?(signal: AbortSignal): Promise<StreamConn>
   /** The transport's own wire (ws, grpc: negotiated, no hello); default: the codec's stream wire. */
@@ -58,7 +66,7 @@ type Owner = { attach(session: Session): void }
  */
 function attachStreams(ctx: HalfContext, session: Session, side: 'client' | 'server', accept?: (stream: TunnelStream) => void): StreamMux | undefined {
   if (!session.wire!.carriesFlows) return undefined
-  return new StreamMux(session, { side, accept, maxStreams: ctx.options.maxStreams, clock: ctx.deadlines.clock, stats: ctx.stats, drops: ctx.drops, logger: ctx.logger.child('streams') })
+  return new StreamMux(session, { side, accept, maxStreams: ctx.options.maxStreams, halfStreams: ctx.limits.tcpStreams, clock: ctx.deadlines.clock, stats: ctx.stats, drops: ctx.drops, logger: ctx.logger.child('streams') })
 }
 
 /** Common plumbing: sessions over accepted or dialled connections, handed to an owner. */
@@ -70,6 +78,8 @@ abstract class StreamTunnelBase {
   /** Caps what one connection may hold in send buffers (src/core/tunnel/bounded-conn.ts). */
   private readonly bounded: (conn: StreamConn) => StreamConn
   readonly log
+  /** Lines a flood of peers would multiply: rate-limited per kind and peer, written with this side's tag. */
+  protected readonly limited: Pick<WarningLimiter, 'warn' | 'info'>
   owner!: Owner
   defaultKind: KindValue = Kind.request
   /** Tunnel connections past their handshake, open now. */
@@ -84,6 +94,7 @@ abstract class StreamTunnelBase {
     this.wire = transport.starttls && isAuto(wire) ? { ...wire, uhppoted: undefined } : wire
     this.bounded = tunnelBound(ctx, transport.name)
     this.log = ctx.logger.child(transport.name)
+    this.limited = ctx.warnings.through(this.log)
     ctx.stats.gauge('tunnel.connections', () => this.up)
   }
 
@@ -101,11 +112,14 @@ abstract class StreamTunnelBase {
       token: options.token,
       helloTimeoutMs: options.helloTimeoutMs,
       heartbeatMs: options.heartbeatMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      warnings: this.ctx.warnings,
       defaultKind: this.defaultKind,
       logger: this.log,
       stats: this.ctx.stats,
       deadlines: this.ctx.deadlines,
-      ...(this.transport.starttls ? { starttls: (c: StreamConn) => this.transport.starttls!(c) } : {}),
+      // STARTTLS takes over the runtime's socket under the bound; the secure connection is bound again.
+      ...(this.transport.starttls ? { starttls: async (c: StreamConn) => this.bounded(await this.transport.starttls!(unbound(c))) } : {}),
     })
   }
 }
@@ -122,11 +136,12 @@ class ServerSide extends StreamTunnelBase {
     if (!listen) throw new RelayError('E_CONFIG', `${text}: ${this.transport.name} does not listen`)
     const addrs = await resolveListen(this.ctx.runtime, endpoint, text, this.ctx.options.family, (m) => this.log.warn(m))
     this.listeners = await bindAll(text, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) =>
-      listen(addr, port, (conn) => this.accept(conn)), (m) => this.log.warn(m))
+      listen(addr, port, (conn, ticket) => this.accept(conn, ticket)), (m) => this.log.warn(m))
     for (const l of this.listeners) this.log.info(`listening on ${formatAddress(l.local)} (${describeWire(this.wire)}${this.transport.starttls ? ', STARTTLS required' : ''})`)
+    warnIfOpen(this.ctx, this.log, this.transport.name, this.listeners, openServerNote(this.wire))
   }
 
-  accept(conn: StreamConn): void {
+  accept(conn: StreamConn, ticket?: GateTicket): void {
     if (this.ctx.signal.aborted) {
       conn.destroy()
       return
@@ -139,10 +154,14 @@ class ServerSide extends StreamTunnelBase {
       this.sessions.delete(session)
       if (up) this.up--
       if (this.ctx.signal.aborted) return
-      if (!err || (err as RelayError).code === 'E_CLOSED') return this.log.info(`peer ${session.label} disconnected`, { peer: session.label })
+      const peer = session.label
+      // Connects and disconnects are what a flood of peers causes too: a few lines, then a count.
+      if (!err || (err as RelayError).code === 'E_CLOSED') return this.limited.info(`${this.transport.name} disconnected`, peerKey(conn.remote.address), `peer ${peer} disconnected`, { peer })
       // A socket error (a reset from a killed peer) names no peer by itself; say whose it was.
+      // Refusals and broken connections are what a flood of peers causes: rate-limited per kind and peer.
       const message = (err as Error).message
-      this.log.warn(message.includes(session.label) ? message : `peer ${session.label} disconnected: ${message}`, { peer: session.label, code: (err as RelayError).code })
+      const code = (err as RelayError).code
+      this.limited.warn(`${this.transport.name} ${code ?? 'disconnected'}`, peerKey(conn.remote.address), message.includes(peer) ? message : `peer ${peer} disconnected: ${message}`, { peer, code })
     })
     session.ready.then(() => {
       // Closed again before this ran: never counted as up, so never counted down.
@@ -150,7 +169,9 @@ class ServerSide extends StreamTunnelBase {
         up = true
         this.up++
       }
-      this.log.info(`peer ${session.label} connected`, { peer: session.label })
+      // uhppoted-tunnel framing cannot carry a token: such a peer stays counted as not authenticated.
+      if (session.wire!.hello || session.wire!.negotiated) ticket?.authenticated()
+      this.limited.info(`${this.transport.name} connected`, peerKey(conn.remote.address), `peer ${session.label} connected`, { peer: session.label })
       this.owner.attach(session)
     }, (err: Error) => {
       // ready rejects only for a connection closed before its handshake completed.
@@ -408,6 +429,11 @@ export function streamWire(ctx: HalfContext, role: 'server' | 'client', text: st
     uhppoted: ctx.options.token === undefined ? uhppotedWire : undefined,
     silenceMs: AUTO_SILENCE_MS,
   }
+}
+
+/** What an open tcp/tls server with codec auto also accepts (for W_OPEN_SERVER). */
+function openServerNote(wire: Wire | AutoWire): string {
+  return isAuto(wire) && wire.uhppoted ? '; it also takes uhppoted-tunnel framing, which cannot carry a token' : ''
 }
 
 function describeWire(wire: Wire | AutoWire): string {

@@ -6,6 +6,7 @@ import { dualStackRequested } from '../net/resolve.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { listenAt } from '../net/bind-all.ts'
 import { endpointOf } from '../core/connector.ts'
+import { encodeServerReply } from '../protocol/hello.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
 import { tlsClientSettings, tlsServerSettings } from './tls.ts'
 import { RelayError } from '../base/errors.ts'
@@ -42,7 +43,8 @@ export function tcpTransport(ctx: HalfContext, role: 'server' | 'client', text: 
   const dualStack = role === 'server' && endpoint !== undefined && dualStackRequested(endpoint, text)
   return {
     name: `tcp/${role}`,
-    listen: (addr, port, onConnection) => rt.listenTcp({ ...listenAt(addr, port, dualStack), allowHalfOpen, onConnection }),
+    // Admitted through the half's gate; a refused peer reads why in a hello refusal.
+    listen: (addr, port, onConnection) => rt.listenTcp({ ...listenAt(addr, port, dualStack), allowHalfOpen, onConnection, gate: ctx.limits.gate, refusal: (reason) => encodeServerReply(false, reason) }),
     connect: (addresses, port, signal, raceText = text) => {
       const local = endpoint && localBindOf(rt, endpoint, text)
       const targets = filterForLocal(rt, addresses, local, text, warnOnce)

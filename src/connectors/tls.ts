@@ -9,6 +9,7 @@ import { formatAddress } from '../base/address.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
 import { tunnelReach } from './reach.ts'
 import { endpointOf } from '../core/connector.ts'
+import { peerKey } from '../base/limits.ts'
 
 const CLIENT_OPTIONS = new Set(['sni'])
 
@@ -32,7 +33,8 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   if (role === 'server') {
     const tls = tlsServerSettings(ctx, text, name)
     const listenTls = rt.listenTls.bind(rt)
-    return { name, listen: (addr, port, onConnection) => listenTls({ ...listenAt(addr, port), onConnection, tls }) }
+    // Admitted at TCP accept, before the handshake: a refused client is closed unanswered.
+    return { name, listen: (addr, port, onConnection) => listenTls({ ...listenAt(addr, port), onConnection, tls, gate: ctx.limits.gate }) }
   }
   const tls = tlsClientSettings(ctx, spec)
   const connectTls = rt.connectTls.bind(rt)
@@ -58,7 +60,8 @@ export function tlsServerSettings(ctx: HalfContext, text: string, name: string):
   const material = checkedMaterial(ctx, text)
   if (!material.cert || !material.key) throw new RelayError('E_CONFIG', `${text}: a TLS server needs --cert and --key (its certificate and private key, PEM files)`)
   if (material.clientAuth && !material.caCert) throw new RelayError('E_CONFIG', `${text}: --client-auth needs --ca-cert (the CA that signs the client certificates)`)
-  const log = ctx.logger.child(name)
+  // Failed handshakes are what a flood of peers causes: rate-limited per kind and peer.
+  const limited = ctx.warnings.through(ctx.logger.child(name))
   return {
     cert: material.cert,
     key: material.key,
@@ -67,7 +70,8 @@ export function tlsServerSettings(ctx: HalfContext, text: string, name: string):
     handshakeTimeoutMs: ctx.options.helloTimeoutMs,
     onClientError(err, remote) {
       ctx.stats.add('tunnel.tls_refused')
-      log.warn(`refused TLS client ${formatAddress(remote)}: ${describeClientError(err, ctx.options.helloTimeoutMs)}`, { peer: formatAddress(remote) })
+      const why = describeClientError(err, ctx.options.helloTimeoutMs)
+      limited.warn(`${name} refused TLS client: ${why.split(':')[0]}`, peerKey(remote.address), `refused TLS client ${formatAddress(remote)}: ${why}`, { peer: formatAddress(remote) })
     },
   }
 }

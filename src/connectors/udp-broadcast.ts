@@ -5,17 +5,43 @@ import type { Endpoint } from '../net/endpoint.ts'
 import { type UdpSender, udpSender } from './udp-sender.ts'
 import { endpointOf, type ConnectorFactory } from '../core/connector.ts'
 import { forwardReply, noteSent, UdpFlowState } from './udp-reply-window.ts'
+import type { Budget } from '../base/limits.ts'
 
-/** One flow's socket: the flow's out state, released (socket closed) when the flow ends. */
+/**
+ * One flow's socket: the flow's out state, released (socket closed) when the flow ends. It holds a
+ * place in the half's --max-udp-sockets from its creation until its socket is closed, also when
+ * the flow ended while the socket was still opening.
+ */
 class FlowSocket extends UdpFlowState {
   socket: UdpSocket | undefined = undefined
   /** Packets that arrived while the socket was still binding. */
   waiting: Uint8Array[] | undefined = []
+  /** The socket is still being opened: its place is given back once it has come and been closed. */
+  private opening = true
+  private readonly budget: Budget
+
+  constructor(all: Set<UdpFlowState>, budget: Budget) {
+    super(all)
+    this.budget = budget
+  }
+
+  /** The open settled: with a socket, or none (it failed). */
+  opened(socket: UdpSocket | undefined): void {
+    this.opening = false
+    if (this.released) {
+      socket?.close()
+      this.budget.give()
+    } else {
+      this.socket = socket
+    }
+  }
 
   protected closeSockets(): void {
+    this.waiting = undefined
+    if (this.opening) return
     this.socket?.close()
     this.socket = undefined
-    this.waiting = undefined
+    this.budget.give()
   }
 }
 
@@ -34,8 +60,14 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
   let target!: UdpSender
   const port = endpoint.port
 
-  const openFor = (flow: Flow): FlowSocket => {
-    const state = new FlowSocket(open)
+  const limited = ctx.warnings.through(log)
+  const openFor = (flow: Flow): FlowSocket | undefined => {
+    // The newest flow is refused past the half's limit; flow tables evict before it comes to that.
+    if (!ctx.limits.udpSockets.take()) {
+      ctx.drops.drop('udp_socket_limit', `${flow.label}: ${ctx.limits.udpSockets.used} UDP sockets open, the limit set by --max-udp-sockets: packet not sent`)
+      return undefined
+    }
+    const state = new FlowSocket(open, ctx.limits.udpSockets)
     flow.out = state
     target.open({
       onMessage: (data, address, fromPort) => {
@@ -45,21 +77,19 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
         }
         forwardReply(ctx, flow, state, data)
       },
-      onError: (err) => log.warn(`${flow.label}: ${err.message}`),
+      onError: (err) => limited.warn('udp/broadcast socket error', target.address, `${flow.label}: ${err.message}`),
     }).then((socket) => {
-      if (state.released) {
-        socket.close()
-        return
-      }
-      state.socket = socket
+      state.opened(socket)
+      if (state.released) return
       for (const p of state.waiting ?? []) socket.send(p, port, target.address)
       state.waiting = undefined
     }, (err) => {
-      log.warn(`${flow.label}: cannot open a UDP socket: ${(err as Error).message}`)
-      for (const _ of state.waiting ?? []) ctx.drops.drop('udp_socket', `${flow.label}: no socket`)
+      // Counted and logged once a second at most: a flood that runs out of descriptors must not flood the log.
+      ctx.drops.drop('udp_socket', `${flow.label}: cannot open a UDP socket: ${(err as Error).message}`)
       state.waiting = undefined
       if (flow.out === state) flow.out = undefined
       state.release()
+      state.opened(undefined)
     })
     return state
   }
@@ -72,6 +102,7 @@ export function udpBroadcastOut(ctx: HalfContext, endpoint: Endpoint, text: stri
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (flow.closed) return
       const state = (flow.out as FlowSocket | undefined) ?? openFor(flow)
+      if (!state) return
       noteSent(ctx, state, kind, id)
       if (state.socket) {
         state.socket.send(payload, port, target.address)

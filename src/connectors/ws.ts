@@ -8,19 +8,21 @@
  */
 import { listenAt } from '../net/bind-all.ts'
 import type { Runtime, TlsClientOptions } from '../ports/runtime.ts'
-import type { HttpHandler, HttpTlsOptions } from '../ports/http.ts'
+import type { HttpHandler, HttpRequestInfo } from '../ports/http.ts'
 import type { SocketAddress, StreamConn } from '../ports/runtime.ts'
 import { fixedCodec, type HalfContext } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import { negotiateWebSocket, refusalHeaders, subprotocolFor, type Refusal } from '../protocol/negotiate.ts'
 import { negotiatedWire } from '../protocol/wire.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
-import { jsonResponse, textResponse } from './http-response.ts'
+import { jsonResponse, securityHeaders, textResponse, withHeaders } from './http-response.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { firstHop, httpTlsOf } from './tls-settings.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import { formatAddress } from '../base/address.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
+import { peerKey } from '../base/limits.ts'
+import { MAX_BATCH_BYTES } from '../base/message-batch.ts'
 
 /** The WebSocket status of a refusal, in words users can act on. */
 function refusalResponse(r: Refusal): Response {
@@ -38,6 +40,8 @@ export interface WebSocketTunnelHandlerOptions {
   onRefused(refusal: Refusal, remote: SocketAddress): void
   /** An accepted tunnel connection, once the WebSocket is open. */
   onOpen(conn: StreamConn): void
+  /** Served over TLS (wss): every answer carries HSTS. */
+  secure?: boolean
 }
 
 /**
@@ -48,7 +52,8 @@ export interface WebSocketTunnelHandlerOptions {
  */
 export function webSocketTunnelHandler(o: WebSocketTunnelHandlerOptions): HttpHandler {
   const subprotocol = subprotocolFor(o.codec)
-  return (req, info) => {
+  const headers = securityHeaders(o.secure ?? false)
+  const answer = (req: Request, info: HttpRequestInfo): Response => {
     const url = new URL(req.url)
     const readOnly = req.method === 'GET' || req.method === 'HEAD'
     if (url.pathname === '/healthz' && readOnly) return jsonResponse({ status: 'ok', connector: o.name, codec: o.codec, subprotocol })
@@ -61,8 +66,11 @@ export function webSocketTunnelHandler(o: WebSocketTunnelHandlerOptions): HttpHa
       o.onRefused(verdict, info.remote)
       return refusalResponse(verdict)
     }
+    // Negotiated and authenticated: only now does the connection stop counting as pending.
+    info.ticket?.authenticated()
     return info.upgrade({ protocol: verdict.protocol, onOpen: o.onOpen })
   }
+  return (req, info) => withHeaders(answer(req, info), headers)
 }
 
 export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: ConnectorSpec): StreamTransport {
@@ -80,20 +88,25 @@ export function wsTransport(ctx: HalfContext, role: 'server' | 'client', spec: C
     const tls = httpTlsOf(ctx)
     const serveHttp = rt.serveHttp.bind(rt)
     const log = ctx.logger.child(name)
+    const limited = ctx.warnings.through(log)
     return {
       name,
       wire,
       listen: (addr, port, onConnection) => serveHttp({
         ...listenAt(addr, port),
         tls,
+        gate: ctx.limits.gate,
+        helloTimeoutMs: ctx.options.helloTimeoutMs,
+        maxMessageBytes: MAX_BATCH_BYTES,
         handler: webSocketTunnelHandler({
           name,
           path,
           codec,
           token,
+          secure: tls !== undefined,
           onRefused(refusal, remote) {
             ctx.stats.add('tunnel.refused')
-            log.warn(`refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`, { peer: formatAddress(remote) })
+            limited.warn(`${name} refused upgrade: ${refusal.code}`, peerKey(remote.address), `refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`, { peer: formatAddress(remote), code: refusal.code })
           },
           onOpen: onConnection,
         }),

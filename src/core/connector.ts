@@ -10,6 +10,9 @@ import type { StreamOpener } from './streams/byte-stream.ts'
 import type { Allowlist } from '../net/allowlist.ts'
 import type { ProxyPolicy } from '../net/dialers/proxy-choice.ts'
 import type { ProxyUsers } from './proxy-users.ts'
+import type { LimitSettings } from '../base/limits.ts'
+import type { WarningLimiter } from '../base/warning-limiter.ts'
+import type { HalfLimits } from './half-limits.ts'
 
 export type PacketKind = 'request' | 'event'
 
@@ -64,6 +67,10 @@ export interface HalfContext {
   logger: Logger
   stats: Stats
   drops: DropReporter
+  /** Warnings a peer can cause (refusals, failed handshakes): rate-limited per kind and peer. */
+  warnings: WarningLimiter
+  /** The half's global limits: the connection gate, the flow budget, the other counts. */
+  limits: HalfLimits
   /** Aborted when the half stops. */
   signal: AbortSignal
   /** Stops the half with an error a connector cannot recover from (retries used up). */
@@ -89,6 +96,10 @@ export interface HalfOptionsResolved {
   maxRetryDelayMs: number
   /** Interval for pings on an idle tunnel; a peer silent for 3× this is declared dead. */
   heartbeatMs: number
+  /** A tunnel connection without heartbeats (uhppoted framing) that receives nothing this long is closed; 0: never. */
+  idleTimeoutMs: number
+  /** The half's global limits (src/base/limits.ts), defaults from the descriptor limit. */
+  limits: LimitSettings
   /** Bound on packets queued while no tunnel is up. */
   queueMaxPackets: number
   queueMaxBytes: number

@@ -11,19 +11,25 @@
  */
 import { unrefTimer } from '../base/clock.ts'
 import { Flow, type FlowOwner } from './flow.ts'
+import type { BudgetedTable, FlowBudget } from './flow-budget.ts'
 
 export interface FlowTableOptions {
   /** Idle time after which a flow is closed. */
   idleMs: number
   /** Most flows at once (each may hold a socket); default unbounded. */
   maxSize?: number
-  /** Told about each flow evicted to make room (for the drop counter and its log line). */
-  onEvict?(flow: Flow): void
+  /**
+   * Told about each flow evicted to make room (for the drop counter and its log line): `half` when
+   * the half's FlowBudget was full and this table held the most flows, `table` for its own bound.
+   */
+  onEvict?(flow: Flow, cause: 'table' | 'half'): void
+  /** The half's bound across all its tables (FlowBudget); the table registers until closeAll(). */
+  budget?: FlowBudget
   /** Told about each flow closed for being idle (a counter and a debug line: an ended flow is never silent). */
   onIdle?(flow: Flow): void
 }
 
-export class FlowTable<K> implements FlowOwner {
+export class FlowTable<K> implements FlowOwner, BudgetedTable {
   /** Oldest placement first (a Map iterates in insertion order). */
   private readonly flows = new Map<K, Flow>()
   private readonly opts: FlowTableOptions
@@ -37,6 +43,7 @@ export class FlowTable<K> implements FlowOwner {
     this.opts = opts
     this.max = opts.maxSize ?? Infinity
     this.youngSpan = Math.floor(this.max / 2)
+    opts.budget?.register(this)
   }
 
   get size(): number {
@@ -54,18 +61,22 @@ export class FlowTable<K> implements FlowOwner {
 
   /** Takes ownership of `flow` under `key`, evicting the least recently used flow if the table is full. */
   add(key: K, flow: Flow): void {
-    while (this.flows.size >= this.max) this.evictOne()
+    while (this.flows.size >= this.max) this.evictOne('table')
+    this.opts.budget?.makeRoom(this)
     flow.owner = this
     flow.key = key
     flow.placed = ++this.placements
     this.flows.set(key, flow)
+    this.opts.budget?.adjust(1)
     this.timer ??= unrefTimer(setInterval(() => this.sweep(Date.now()), Math.max(50, this.opts.idleMs / 4)))
   }
 
   /** @internal FlowOwner: the flow closed. */
   forget(flow: Flow): void {
     const key = flow.key as K
-    if (this.flows.get(key) === flow) this.flows.delete(key)
+    if (this.flows.get(key) !== flow) return
+    this.flows.delete(key)
+    this.opts.budget?.adjust(-1)
   }
 
   /** @internal FlowOwner: traffic on `flow`. */
@@ -77,13 +88,19 @@ export class FlowTable<K> implements FlowOwner {
     this.flows.set(key, flow)
   }
 
+  /** @internal BudgetedTable: the half is at its bound and this table holds the most flows. */
+  evictLeastRecent(): void {
+    this.evictOne('half')
+  }
+
   /** The oldest placement goes: a flow not used since it drifted into the older half. */
-  private evictOne(): void {
+  private evictOne(cause: 'table' | 'half'): void {
     const oldest = this.flows.values().next().value
     if (!oldest) return
     this.flows.delete(oldest.key as K)
+    this.opts.budget?.adjust(-1)
     oldest.owner = undefined
-    this.opts.onEvict?.(oldest)
+    this.opts.onEvict?.(oldest, cause)
     oldest.close()
   }
 
@@ -104,5 +121,6 @@ export class FlowTable<K> implements FlowOwner {
     for (const flow of this.all()) flow.close()
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
+    this.opts.budget?.unregister(this)
   }
 }

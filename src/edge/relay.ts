@@ -10,6 +10,7 @@
  * connection to the far half, and both end together.
  */
 import { createLogger, type LogLevel, type LogSink } from '../base/logger.ts'
+import { WarningLimiter } from '../base/warning-limiter.ts'
 import { formatAddress, type SocketAddress } from '../base/address.ts'
 import { acceptedTunnelIn } from '../connectors/stream-tunnel.ts'
 import { webSocketTunnelHandler } from '../connectors/ws.ts'
@@ -40,6 +41,9 @@ export interface EdgeRelay {
 }
 
 const unknownPeer: SocketAddress = { address: '', port: 0, family: 4 }
+
+/** Lines at their level's console method (console.debug, .info, .warn, .error). */
+export const consoleLevelSink: LogSink = (level, line) => console[level](line)
 const served: SocketAddress = { address: '0.0.0.0', port: 0, family: 4 }
 
 export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
@@ -47,7 +51,12 @@ export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
   if (!path.startsWith('/')) throw new Error(`edge relay path must start with '/', not ${path}`)
   const codec = opts.codec ?? 'protobuf'
   const logLevel = opts.logLevel ?? 'info'
-  const log = createLogger(logLevel, opts.logger).child('ws/server')
+  // Each level through its own console method: workerd shows console.error as [ERROR], so a
+  // single method made every line look like an error.
+  const sink: LogSink = opts.logger ?? consoleLevelSink
+  const log = createLogger(logLevel, sink).child('ws/server')
+  // Refusals are what a storm of bad requests causes: a few lines per interval, then a count.
+  const warnings = new WarningLimiter((m, f, level) => log[level](m, f))
   const wire = negotiatedWire(wireFor(codec), { messageFramed: true })
   const runtime = edgeRuntime(host)
   const name = 'ws/server'
@@ -62,7 +71,8 @@ export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
         path,
         codec,
         token: opts.token,
-        onRefused: (refusal) => log.warn(`refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`),
+        onRefused: (refusal) => warnings.warn(`refused upgrade: ${refusal.code}`, remote.address || 'unknown', `refused WebSocket upgrade from ${formatAddress(remote)}: ${refusal.reason}`, { peer: formatAddress(remote), code: refusal.code }),
+        secure: new URL(request.url).protocol === 'https:',
         onOpen: () => {},
       })
       const response = await handler(request, {
@@ -91,7 +101,7 @@ export function edgeRelay(host: EdgeHost, opts: EdgeRelayOptions): EdgeRelay {
         udpTimeout: opts.udpTimeout,
         heartbeat: opts.heartbeat,
         logLevel,
-        ...(opts.logger ? { logger: opts.logger } : {}),
+        logger: sink,
         runtime,
         // The edge cannot retry forever on behalf of one WebSocket: a dead far half ends it.
         maxRetries: opts.half?.maxRetries ?? 3,

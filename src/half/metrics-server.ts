@@ -5,6 +5,8 @@
  */
 import { formatAddress } from '../base/address.ts'
 import { RelayError } from '../base/errors.ts'
+import { ConnectionLimits, peerKey } from '../base/limits.ts'
+import { WarningLimiter } from '../base/warning-limiter.ts'
 import type { Runtime, SocketAddress, StreamListener } from '../ports/runtime.ts'
 import { bindAll, listenAt } from '../net/bind-all.ts'
 import { parseHostPort } from '../net/endpoint.ts'
@@ -60,8 +62,12 @@ export async function serveMetrics(o: MetricsServerOptions): Promise<MetricsServ
     return text('not found: try /metrics or /healthz\n', 404)
   }
   const serve = rt.serveHttp.bind(rt)
+  // Its own small limits (it belongs to no half): a scraper needs a connection or two.
+  const refusals = new WarningLimiter((m) => o.warn?.(m))
+  const gate = new ConnectionLimits({ maxConnections: 64, maxConnectionsPerPeer: 16, maxPending: 32 }, (remote, limit, reason) =>
+    refusals.warn(limit, peerKey(remote.address), `--metrics refused a connection from ${formatAddress(remote)}: ${reason}`))
   const addrs = await resolveListen(rt, endpoint, what)
-  const listeners: StreamListener[] = await bindAll(what, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) => serve({ ...listenAt(addr, port), handler }), o.warn ?? (() => {}))
+  const listeners: StreamListener[] = await bindAll(what, addrs, endpoint.port, endpoint.hostKind === 'wildcard', (addr, port) => serve({ ...listenAt(addr, port), handler, gate, helloTimeoutMs: 10_000 }), o.warn ?? (() => {}))
   return {
     addresses: () => listeners.map((l) => l.local),
     close: async () => void (await Promise.all(listeners.map((l) => l.close()))),

@@ -1,11 +1,14 @@
 import type { Runtime, SocketAddress } from '../ports/runtime.ts'
 import { codecByName } from '../protocol/codecs/index.ts'
 import type { HalfContext, HalfOptionsResolved, InConnector, OutConnector, OutSide, TlsMaterial } from '../core/connector.ts'
-import { parseDuration } from '../base/duration.ts'
+import * as check from './checks.ts'
 import { RelayError } from '../base/errors.ts'
 import { createLogger, type LogFormat, type LogLevel, type Logger, type LogSink } from '../base/logger.ts'
 import { DropReporter, Stats } from '../base/stats.ts'
 import { Deadlines } from '../base/deadlines.ts'
+import { DEFAULT_DESCRIPTOR_LIMIT, type LimitSettings } from '../base/limits.ts'
+import { WarningLimiter } from '../base/warning-limiter.ts'
+import { HalfLimits } from '../core/half-limits.ts'
 import { parseConnector, type ConnectorSpec } from '../net/connector-string.ts'
 import { createIn, createOut } from '../connectors/registry.ts'
 import { preflight } from '../net/family.ts'
@@ -55,6 +58,14 @@ export interface HalfSettings {
   helloTimeout?: string | number
   connectTimeout?: string | number
   heartbeat?: string | number
+  /** A tunnel connection without heartbeats (uhppoted framing) that receives nothing this long is closed (default 5m; 0: never). */
+  idleTimeout?: string | number
+  /**
+   * The half's global limits (README "Limits"): connections in total, per source address and not
+   * yet authenticated, flows, UDP sockets, gRPC calls, HTTP requests, buffered bytes. Defaults
+   * derive from the descriptor limit (`ulimit -n`).
+   */
+  limits?: Partial<LimitSettings>
   queueMaxPackets?: number
   queueMaxBytes?: number
   /** Flows per tunnel connection on the receiving side (default 16,384). */
@@ -135,24 +146,27 @@ export interface Half extends AsyncDisposable {
 export function resolveOptions(o: HalfOptions): HalfOptionsResolved {
   const codec = o.codec
   if (codec !== undefined && codec !== 'auto' && codec !== 'uhppoted') codecByName(codec)
-  const udpTimeoutMs = parseDuration(o.udpTimeout ?? '5s', 'udp-timeout')
-  const flowIdleMs = Math.max(udpTimeoutMs, parseDuration(o.flowIdle ?? '60s', 'flow-idle'))
+  const HOUR = 3_600_000
+  const udpTimeoutMs = check.duration(o.udpTimeout, '5s', 'udp-timeout', 'udpTimeout', 1, HOUR)
+  const flowIdleMs = Math.max(udpTimeoutMs, check.duration(o.flowIdle, '60s', 'flow-idle', 'flowIdle', 1, 24 * HOUR))
   const maxRetries = o.maxRetries ?? -1
-  if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new RelayError('E_CONFIG', `max-retries must be -1 (forever) or a count, not ${maxRetries}`)
+  if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new RelayError('E_CONFIG', `--max-retries (maxRetries) must be -1 (forever) or a count, not ${maxRetries}`)
   return {
     codec,
     udpTimeoutMs,
     flowIdleMs,
-    token: o.token,
-    helloTimeoutMs: parseDuration(o.helloTimeout ?? '10s', 'hello-timeout'),
-    connectTimeoutMs: parseDuration(o.connectTimeout ?? '10s', 'connect-timeout'),
+    token: check.token(o.token),
+    helloTimeoutMs: check.duration(o.helloTimeout, '10s', 'hello-timeout', 'helloTimeout', 100, 10 * 60_000),
+    connectTimeoutMs: check.duration(o.connectTimeout, '10s', 'connect-timeout', 'connectTimeout', 100, 10 * 60_000),
     maxRetries,
-    maxRetryDelayMs: parseDuration(o.maxRetryDelay ?? '5m', 'max-retry-delay'),
-    heartbeatMs: parseDuration(o.heartbeat ?? '8s', 'heartbeat'),
-    queueMaxPackets: o.queueMaxPackets ?? 1024,
-    queueMaxBytes: o.queueMaxBytes ?? 4 << 20,
-    maxFlowsPerTunnel: o.maxFlowsPerTunnel ?? 16_384,
-    maxReplyWindows: o.maxReplyWindows ?? 1024,
+    maxRetryDelayMs: check.duration(o.maxRetryDelay, '5m', 'max-retry-delay', 'maxRetryDelay', 1, 24 * HOUR),
+    heartbeatMs: check.duration(o.heartbeat, '8s', 'heartbeat', 'heartbeat', 100, HOUR, 'no heartbeats'),
+    idleTimeoutMs: check.duration(o.idleTimeout, '5m', 'idle-timeout', 'idleTimeout', 1000, 7 * 24 * HOUR, 'never'),
+    queueMaxPackets: check.count(o.queueMaxPackets, 1024, 'queue-packets', 'queueMaxPackets', 0, 1 << 20, 'packets held while no tunnel is up'),
+    queueMaxBytes: check.count(o.queueMaxBytes, 4 << 20, 'queue-bytes', 'queueMaxBytes', 0, 1 << 30, 'bytes held while no tunnel is up'),
+    maxFlowsPerTunnel: check.count(o.maxFlowsPerTunnel, 16_384, 'max-flows-per-tunnel', 'maxFlowsPerTunnel', 1, 1 << 24, 'flows per tunnel connection'),
+    maxReplyWindows: check.count(o.maxReplyWindows, 1024, 'max-reply-windows', 'maxReplyWindows', 1, 1 << 20, 'requests awaiting replies per connection'),
+    limits: check.limits(o.limits, o.runtime.descriptorLimit?.()),
     maxStreams: positive(o.maxStreams ?? 1024, 'max-streams'),
     allow: o.allow === undefined ? undefined : Allowlist.parse(o.allow),
     proxy: o.proxy === undefined ? undefined : new ProxyPolicy(typeof o.proxy === 'string' ? { url: o.proxy } : o.proxy),
@@ -230,17 +244,24 @@ export async function startHalf(o: HalfOptions): Promise<Half> {
       controller.abort()
       for (const c of inConns) await c.close().catch((e) => logger.warn(`closing --in: ${(e as Error).message}`))
       for (const c of outConns) await c.close().catch((e) => logger.warn(`closing --out: ${(e as Error).message}`))
+      warnings.flush()
       settle()
     })()
     return closing
   }
 
+  if (o.runtime.descriptorLimit && o.runtime.descriptorLimit() === undefined && o.limits === undefined) {
+    logger.info(`the descriptor limit (ulimit -n) could not be read (on Deno, /proc/self/limits needs -A): the limits assume ${DEFAULT_DESCRIPTOR_LIMIT} (README, Limits)`)
+  }
+  const warnings = new WarningLimiter((m, f, level) => logger[level](m, f))
   const ctx: HalfContext = {
     runtime,
     deadlines: new Deadlines(),
     logger,
     stats,
     drops: new DropReporter(stats, (m, f) => logger.warn(m, f)),
+    warnings,
+    limits: new HalfLimits(options.limits, stats, warnings),
     signal: controller.signal,
     options,
     fatal(err) {

@@ -6,7 +6,7 @@
  * themselves (negotiation, gRPC status and framing, the JSON API) live in the connectors;
  * adapters only move bytes and messages.
  */
-import type { Family, ListenTarget, SocketAddress, StreamConn, StreamListener } from './sockets.ts'
+import type { ConnectionGate, Family, GateTicket, ListenTarget, SocketAddress, StreamConn, StreamListener } from './sockets.ts'
 
 /** TLS material for an HTTP or HTTP/2 server (PEM text). */
 export interface HttpTlsOptions {
@@ -41,6 +41,8 @@ export interface HttpRequestInfo {
    * client gets that whole response (status, headers, body).
    */
   upgrade?(accept: WebSocketAccept): Response
+  /** The connection's ticket from the server's gate: mark it authenticated once the request is accepted. */
+  ticket?: GateTicket
 }
 
 /** Answers one request. */
@@ -50,6 +52,16 @@ export interface HttpServeOptions extends ListenTarget {
   /** https / wss when present. */
   tls?: HttpTlsOptions
   handler: HttpHandler
+  /** Admits each accepted connection (the half's global limits); a refused one gets a 503 (plain HTTP) or is closed. */
+  gate?: ConnectionGate
+  /**
+   * A connection must have sent a request's headers (TLS handshake included) within this time, or
+   * it is closed. Later requests have the same limit for their headers; idle kept-alive
+   * connections are closed after a few seconds.
+   */
+  helloTimeoutMs: number
+  /** The largest WebSocket message accepted (default 64 KiB); a bigger one closes the WebSocket (1009) as it arrives. */
+  maxMessageBytes?: number
 }
 
 export interface WebSocketConnectOptions {
@@ -103,8 +115,14 @@ export interface Http2StreamHandlers {
 
 export interface Http2ServeOptions extends ListenTarget {
   tls?: HttpTlsOptions
-  /** Every new stream; `remote` is the peer of its connection. */
-  onStream(stream: Http2Stream, remote: SocketAddress, local: SocketAddress): void
+  /** Every new stream; `remote` is the peer of its connection, `ticket` that connection's (mark it authenticated for an accepted call). */
+  onStream(stream: Http2Stream, remote: SocketAddress, local: SocketAddress, ticket?: GateTicket): void
+  /** Admits each accepted connection (the half's global limits); a refused one is closed at once. */
+  gate?: ConnectionGate
+  /** A connection must have opened its first stream (TLS handshake included) within this time. */
+  helloTimeoutMs: number
+  /** Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number
 }
 
 export interface Http2ConnectOptions {

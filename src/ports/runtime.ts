@@ -52,4 +52,6 @@ export interface Runtime extends HttpRuntime {
   bindMulticast?(opts: MulticastBindOptions): Promise<MulticastSocket>
   /** getaddrinfo-style lookup honouring /etc/hosts; results in resolver order. */
   lookup(name: string, family?: Family): Promise<ResolvedAddress[]>
+  /** The process's descriptor limit (`ulimit -n`), where the runtime can tell: the global limits' defaults derive from it. */
+  descriptorLimit?(): number | undefined
 }

@@ -3,8 +3,10 @@
  * TLS options, interface addresses. Implemented by each runtime's adapter (src/adapter/<runtime>/).
  */
 import type { Family, SocketAddress } from '../base/address.ts'
+import type { ConnectionGate, GateTicket } from '../base/limits.ts'
 
 export type { Family, SocketAddress } from '../base/address.ts'
+export type { ConnectionGate, GateTicket } from '../base/limits.ts'
 
 export interface UdpBindOptions {
   /** Literal address to bind (`0.0.0.0`, `::`, `127.0.0.1`, `fe80::1%eth0`). */
@@ -96,8 +98,11 @@ export interface StreamConn {
   readonly bufferedAmount: number
   /** Sets the handlers; data chunks may be views into buffers the adapter reuses. */
   setHandlers(h: StreamHandlers): void
-  /** Half-close after flushing queued writes. */
-  end(): void
+  /**
+   * Half-close after flushing queued writes. With `reason`, a transport that can carry one tells
+   * the peer why (gRPC: an error status in the trailers; WebSocket: close code 1008 and the text).
+   */
+  end(reason?: Error): void
   /** Immediate close; queued writes are dropped. */
   destroy(err?: Error): void
   /** Immediate close that the peer sees as a reset (TCP RST) where the runtime can send one; else destroy(). */
@@ -134,7 +139,15 @@ export interface ListenTarget {
 export interface TcpListenOptions extends ListenTarget {
   /** Keep accepted connections writable after the peer's FIN (forwarded TCP streams); default false. */
   allowHalfOpen?: boolean
-  onConnection(conn: StreamConn): void
+  /**
+   * A connection, with its ticket from `gate` when one was given (the owner marks it authenticated;
+   * the adapter lets it leave when the connection closes).
+   */
+  onConnection(conn: StreamConn, ticket?: GateTicket): void
+  /** Admits each accepted connection before anything else is done for it (the half's global limits). */
+  gate?: ConnectionGate
+  /** Bytes written to a connection the gate refused, before it is closed (plain TCP only). */
+  refusal?(reason: string): Uint8Array
 }
 
 export interface StreamListener {
@@ -155,7 +168,11 @@ export interface TcpConnectOptions {
   allowHalfOpen?: boolean
 }
 
-/** TLS material and checks for a listening socket (PEM strings: the CLI reads the files). */
+/**
+ * TLS material and checks for a listening socket (PEM strings: the CLI reads the files). Every TLS
+ * server of an adapter takes its strict profile: TLS 1.3, or TLS 1.2 with ECDHE and AEAD suites
+ * only, and no renegotiation.
+ */
 export interface TlsServerOptions {
   cert: string
   key: string

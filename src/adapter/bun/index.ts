@@ -1,8 +1,9 @@
 /**
  * @module
- * The Bun adapter: Bun.udpSocket for UDP and multicast (the measured fast path) and Bun.serve for
- * HTTP/WebSocket; everything else is the node:* implementation, which Bun runs as is (node:tls
- * builds on node:net).
+ * The Bun adapter: Bun.udpSocket for UDP and multicast (the measured fast path); everything else is
+ * the node:* implementation, which Bun runs as is (node:tls builds on node:net). HTTP and WebSocket
+ * too: Bun.serve has no hook for a raw connection, so it could neither refuse one past the half's
+ * limits nor close one that never sends a request (docs/runtimes.md#websocket).
  */
 import type { Runtime } from '../../ports/runtime.ts'
 import { nodeRuntime } from '../node/index.ts'
@@ -18,8 +19,6 @@ export const bunRuntime: Runtime = {
   capabilities: { udpIpv6Only: true, keepsZoneOnReceive: true, inheritsSockets: false, startTls: true, reusePort: { tcp: true, udp: false } },
   bindUdp,
   bindMulticast,
-  // Loaded on first use: a tcp/udp half never parses hono.
-  serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
 }
 
 /** This runtime's adapter under the name every runtime's index exports (package.json `#runtime`). */

@@ -1,8 +1,10 @@
 /**
  * @module
  * The Deno adapter: Deno.listenDatagram for UDP (needs --unstable-net, else node:dgram), its own
- * TCP dial (keeps link-local zones) and Deno.serve for HTTP/WebSocket; everything else is the
- * node:* implementation (node:tls for mTLS, SNI and handshake timeouts; verbatim DNS order).
+ * TCP dial (keeps link-local zones); everything else is the node:* implementation (node:tls for
+ * mTLS, SNI and handshake timeouts; verbatim DNS order; node:http for HTTP and WebSocket, because
+ * Deno.serve keeps idle connections forever, has no hook to refuse one past the half's limits, and
+ * stopped with the process when descriptors ran out: docs/runtimes.md#websocket).
  */
 import type { Runtime } from '../../ports/runtime.ts'
 import { nodeRuntime } from '../node/index.ts'
@@ -29,8 +31,6 @@ export const denoRuntime: Runtime = {
   bindUdp,
   bindMulticast,
   connectTcp,
-  // Loaded on first use: a tcp/udp half never parses hono.
-  serveHttp: async (o) => (await import('./http.ts')).serveHttp(o),
 }
 
 /** This runtime's adapter under the name every runtime's index exports (package.json `#runtime`). */

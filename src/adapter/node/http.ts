@@ -1,12 +1,15 @@
 /**
- * HTTP and WebSocket server on Node: node:http (node:https for TLS) with @hono/node-server's
- * request listener turning IncomingMessage into a web Request and the Response back, and the ws
- * package for upgrades (docs/runtimes.md#websocket). The upgrade wiring is ours: per-connection closures
- * (as @hono/node-ws had) kept the whole request alive as long as the tunnel.
+ * HTTP and WebSocket server on every runtime: node:http (with node:tls in front for https) and
+ * @hono/node-server's request listener turning IncomingMessage into a web Request and the Response
+ * back, and the ws package for upgrades (docs/runtimes.md#websocket). Each raw connection is
+ * admitted through the half's gate and has a hello deadline (./guard.ts). The upgrade wiring is
+ * ours: per-connection closures (as @hono/node-ws had) kept the whole request alive as long as the
+ * tunnel.
  */
 import { listenBounded } from './listen-bounded.ts'
+import { ConnectionGuard, TLS_PROFILE } from './guard.ts'
 import http from 'node:http'
-import https from 'node:https'
+import tls from 'node:tls'
 import type net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { getRequestListener, type HttpBindings, type Http2Bindings } from '@hono/node-server'
@@ -91,6 +94,19 @@ function requestOf(req: http.IncomingMessage): Request {
 
 const ends = (s: net.Socket) => ({ remote: addressOf(s.remoteAddress, s.remotePort), local: addressOf(s.localAddress, s.localPort) })
 
+/** Idle time of a kept-alive connection between requests. */
+const KEEP_ALIVE_MS = 5000
+/** The whole of a request (headers and body) must have arrived within this time. */
+const REQUEST_MS = 30_000
+const STATUS_503 = 'HTTP/1.1 503 Service Unavailable'
+
+/** The answer to a connection the gate refused, written before its request is read (plain HTTP). */
+function refusalResponse(reason: string): Uint8Array {
+  const body = Buffer.from(`${reason}\n`)
+  const head = [STATUS_503, 'content-type: text/plain; charset=utf-8', 'retry-after: 10', 'x-edgerelay-error: E_LIMIT', 'connection: close', `content-length: ${body.length}`, '', ''].join('\r\n')
+  return Buffer.concat([Buffer.from(head), body])
+}
+
 function ignore(): void {}
 function forget(this: net.Socket & { [OPEN]: Set<net.Socket> }): void {
   this[OPEN].delete(this)
@@ -98,18 +114,35 @@ function forget(this: net.Socket & { [OPEN]: Set<net.Socket> }): void {
 
 export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
   const handler = opts.handler
-  const listener = getRequestListener((request: Request, env: HttpBindings | Http2Bindings) => handler(request, ends(env.incoming.socket as net.Socket)), {
+  // Admission and the hello deadline (the TLS handshake and the first request's headers).
+  const guard = new ConnectionGuard({ gate: opts.gate, helloTimeoutMs: opts.helloTimeoutMs, refusal: opts.tls ? undefined : refusalResponse })
+  const listener = getRequestListener((request: Request, env: HttpBindings | Http2Bindings) => {
+    const socket = env.incoming.socket as net.Socket
+    return handler(request, { ...ends(socket), ticket: guard.started(socket) })
+  }, {
     overrideGlobalObjects: false,
     errorHandler: () => new Response('internal error\n', { status: 500 }),
   })
-  const server = opts.tls
-    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, minVersion: 'TLSv1.2' }, listener)
-    : http.createServer(listener)
+  const timeouts = {
+    headersTimeout: opts.helloTimeoutMs,
+    requestTimeout: Math.max(REQUEST_MS, opts.helloTimeoutMs + 1000),
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    // How often Node checks headersTimeout and requestTimeout (default 30 s).
+    connectionsCheckingInterval: 1000,
+  }
+  const server = http.createServer(timeouts, listener)
+  // HTTPS is node:tls in front of the HTTP server, which gets each TLS socket as a connection:
+  // Bun's node:https reports no raw connection (so the gate could not admit one) and has no
+  // handshake timeout; node:tls has both on every runtime.
+  const front: net.Server = opts.tls
+    ? tls.createServer({ ...TLS_PROFILE, cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, handshakeTimeout: opts.helloTimeoutMs, ALPNProtocols: ['http/1.1'] }, (s) => server.emit('connection', s))
+    : server
   // The subprotocol the handler chose for each request, read back by ws's handleProtocols.
   const chosen = new WeakMap<http.IncomingMessage, string>()
   // clientTracking off: ws would add one more close listener (a closure) per connection; `open`
   // tracks them through the shared one instead.
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, handleProtocols: (_offered: Set<string>, req: http.IncomingMessage) => chosen.get(req) ?? false })
+  // maxPayload: a bigger message than any legal one closes the WebSocket (1009) as it arrives.
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: Math.max(1, opts.maxMessageBytes ?? 65_536), handleProtocols: (_offered: Set<string>, req: http.IncomingMessage) => chosen.get(req) ?? false })
   const open = new Set<WsSocket>()
   const upgrade = async (req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const { remote, local } = ends(socket as net.Socket)
@@ -121,7 +154,7 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
     }
     let res: Response
     try {
-      res = await handler(requestOf(req), { remote, local, upgrade: upgradeTo })
+      res = await handler(requestOf(req), { remote, local, upgrade: upgradeTo, ticket: guard.started(socket as net.Socket) })
     } catch {
       res = new Response('internal error\n', { status: 500 })
     }
@@ -140,20 +173,22 @@ export function serveHttp(opts: HttpServeOptions): Promise<StreamListener> {
     upgrade(req, socket, head).catch(() => socket.destroy())
   })
   const sockets = new Set<net.Socket>()
-  server.on('connection', (s: net.Socket & { [OPEN]: Set<net.Socket> }) => {
-    s.setNoDelay(true)
+  // Raw TCP connections (under TLS too), admitted before anything else.
+  front.on('connection', (s: net.Socket & { [OPEN]: Set<net.Socket> }) => {
     s.on('error', ignore)
+    if (!guard.accept(s)) return
+    s.setNoDelay(true)
     sockets.add(s)
     s[OPEN] = sockets
     s.on('close', forget)
   })
-  server.on('secureConnection', (s: net.Socket) => s.on('error', ignore))
+  front.on('secureConnection', (s: net.Socket) => s.on('error', ignore))
   // A client whose handshake failed (no or a foreign certificate) is cut at once; left alone, the
   // connection stayed open now and then and the client waited for an answer that never came.
-  server.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
+  front.on('tlsClientError', (_err: Error, s: net.Socket) => s.destroy())
   server.on('clientError', (_err, s: Duplex) => s.destroy())
   return new Promise((resolve, reject) => {
-    listenBounded(server, opts, {
+    listenBounded(front, opts, {
       closeGently: () => {
         for (const ws of open) ws.terminate()
         server.closeIdleConnections?.()

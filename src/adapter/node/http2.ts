@@ -4,6 +4,7 @@
  * and gRPC needs trailers. Only bytes and headers here; gRPC itself is in src/connectors/grpc.ts.
  */
 import { LINGER_MS, listenBounded } from './listen-bounded.ts'
+import { ConnectionGuard, TLS_PROFILE } from './guard.ts'
 import http2 from 'node:http2'
 import type net from 'node:net'
 import type { Http2ConnectOptions, Http2ServeOptions, Http2Session, Http2Stream, Http2StreamHandlers } from '../../ports/http.ts'
@@ -90,24 +91,60 @@ function wrapStream(stream: http2.Http2Stream, headers: Record<string, string>):
   return wrapped
 }
 
+/** A connection with no open stream for this long is closed (GOAWAY): clients reconnect when they need to. */
+const IDLE_MS = 30_000
+/** Streams one connection may open in its life before it is closed gently (see 'stream' below). */
+const STREAMS_PER_CONNECTION = 100
+
+function idleSession(session: http2.ServerHttp2Session): void {
+  if (!session.closed && !session.destroyed) session.close()
+}
+
 export function serveHttp2(opts: Http2ServeOptions): Promise<StreamListener> {
   const sessions = new Set<http2.ServerHttp2Session>()
+  // Admission and the hello deadline (the TLS handshake, the preface and the first stream).
+  const guard = new ConnectionGuard({ gate: opts.gate, helloTimeoutMs: opts.helloTimeoutMs })
+  const settings = { maxConcurrentStreams: opts.maxConcurrentStreams }
   const server = opts.tls
-    ? http2.createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, ALPNProtocols: ['h2'], allowHTTP1: false, minVersion: 'TLSv1.2' })
-    : http2.createServer()
+    ? http2.createSecureServer({ ...TLS_PROFILE, settings, cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false, ALPNProtocols: ['h2'], allowHTTP1: false, handshakeTimeout: opts.helloTimeoutMs } as http2.SecureServerOptions)
+    : http2.createServer({ settings })
   server.on('session', (session: http2.ServerHttp2Session) => {
+    session.on('error', () => {})
     sessions.add(session)
     session.on('close', () => sessions.delete(session))
-    session.on('error', () => {})
+    // Idle: no open stream for IDLE_MS. Open streams are tunnels, with their own heartbeats.
+    let open = 0
+    let total = 0
+    let idle: ReturnType<typeof setTimeout> | undefined
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      open++
+      // Deno's node:http2 aborts the process (an nghttp2 assertion, or free(): invalid pointer)
+      // when a client drops a connection that carried a few hundred streams: after
+      // STREAMS_PER_CONNECTION the connection is closed gently (GOAWAY; open calls go on, clients
+      // reconnect for new ones), on every runtime alike (docs/runtimes.md#http2-on-deno).
+      if (++total === STREAMS_PER_CONNECTION) session.close()
+      if (idle !== undefined) clearTimeout(idle)
+      idle = undefined
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed) idle = setTimeout(idleSession, IDLE_MS, session)
+      })
+    })
+    session.once('close', () => {
+      if (idle !== undefined) clearTimeout(idle)
+    })
   })
   server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     stream.on('error', () => {})
     const socket = stream.session?.socket as net.Socket | undefined
-    opts.onStream(wrapStream(stream, plainHeaders(headers)), addressOf(socket?.remoteAddress, socket?.remotePort), addressOf(socket?.localAddress, socket?.localPort))
+    opts.onStream(wrapStream(stream, plainHeaders(headers)), addressOf(socket?.remoteAddress, socket?.remotePort), addressOf(socket?.localAddress, socket?.localPort), guard.started(socket))
   })
   server.on('connection', (s: net.Socket) => {
-    s.setNoDelay(true)
     s.on('error', () => {})
+    // A refused connection is closed at once, unanswered: under TLS nothing can be said before
+    // the handshake, and on h2c a GOAWAY with the reason would keep the descriptor until it is
+    // written (Bun and Deno accept a whole burst before they write anything). The log says why.
+    if (!guard.accept(s)) return
+    s.setNoDelay(true)
   })
   server.on('secureConnection', (s: net.Socket) => s.on('error', () => {}))
   server.on('unknownProtocol', (s: net.Socket) => s.destroy())

@@ -12,6 +12,7 @@ import { connectTls, listenTls } from './tls.ts'
 import { startTls } from './starttls.ts'
 import { bindUdp } from './udp.ts'
 import { connectUdp } from './udp-connected.ts'
+import { descriptorLimit } from './descriptors.ts'
 
 /** node:net and node:dgram take `reusePort` from Node 22.12 (and 23.1) on. */
 const nodeReusePort = ((major: number, minor: number) => major > 22 || (major === 22 && minor >= 12))(...(process.versions.node.split('.').map(Number) as [number, number]))
@@ -37,6 +38,7 @@ export const nodeRuntime: Runtime = {
   networkInterfaces,
   interfaceIndex,
   bindMulticast,
+  descriptorLimit,
 }
 
 /** This runtime's adapter under the name every runtime's index exports (package.json `#runtime`). */

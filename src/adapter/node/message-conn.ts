@@ -9,11 +9,11 @@
  * V8, several hundred bytes each.
  */
 import { setImmediate, setTimeout } from 'node:timers'
-import { MessageBatch } from '../../base/message-batch.ts'
+import { MAX_BATCH_BYTES, MessageBatch } from '../../base/message-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 
 /** Largest message we build from gathered writes; a bigger write goes out alone. */
-const MAX_MESSAGE = 256 * 1024
+const MAX_MESSAGE = MAX_BATCH_BYTES
 /** Above this many bytes buffered, write() reports backpressure (callers may drop). */
 const HIGH_WATER = 1 << 20
 
@@ -105,17 +105,19 @@ class MessageConn implements StreamConn, MessageConnControl {
     if (this.isClosed) h.onClose(this.closeError)
   }
 
-  end(): void {
+  end(reason?: Error): void {
     if (this.isClosed || this.ending) return
     this.ending = true
     this.flush()
-    this.sock.close(1000, '')
+    // 1008 (policy violation) with the reason, which a peer reads as the close reason (at most 123 bytes).
+    if (reason) this.sock.close(1008, closeReason(reason))
+    else this.sock.close(1000, '')
   }
 
   destroy(err?: Error): void {
     if (this.isClosed) return
     this.batch.clear()
-    if (err) this.sock.close(1011, err.message.slice(0, 120))
+    if (err) this.sock.close(1011, closeReason(err))
     else this.sock.terminate()
   }
 
@@ -145,6 +147,13 @@ class MessageConn implements StreamConn, MessageConnControl {
   drained(): void {
     this.handlers?.onDrain?.()
   }
+}
+
+/** A close frame's reason: at most 123 bytes of UTF-8. */
+export function closeReason(err: Error): string {
+  let text = err.message.slice(0, 123)
+  while (new TextEncoder().encode(text).length > 123) text = text.slice(0, -1)
+  return text
 }
 
 export function messageConn(sock: MessageSocket, remote: SocketAddress, local: SocketAddress): MessageConnControl {

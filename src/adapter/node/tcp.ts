@@ -1,5 +1,6 @@
 import net from 'node:net'
 import { listenBounded } from './listen-bounded.ts'
+import { ConnectionGuard } from './guard.ts'
 import type { Family, SocketAddress, StreamConn, StreamHandlers, StreamListener, TcpConnectOptions, TcpListenOptions } from '../../ports/runtime.ts'
 import { socketAddress } from '../../base/address.ts'
 
@@ -175,15 +176,18 @@ const ignore = (): void => {}
 
 export function listenTcp(opts: TcpListenOptions): Promise<StreamListener> {
   const sockets = new Set<net.Socket>()
+  // The hello deadline is the session's; the guard only admits.
+  const guard = new ConnectionGuard({ gate: opts.gate, refusal: opts.refusal })
   const forget = function (this: net.Socket) {
     sockets.delete(this)
   }
   const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: opts.allowHalfOpen ?? false }, (socket) => {
     // A reset before we look at it must not surface as an unhandled error.
     socket.on('error', ignore)
+    if (!guard.accept(socket)) return
     sockets.add(socket)
     socket.on('close', forget)
-    opts.onConnection(wrapSocket(socket))
+    opts.onConnection(wrapSocket(socket), guard.started(socket))
   })
   return listenBounded(server, opts, { cutAll: () => sockets.forEach((s) => s.destroy()) })
 }

@@ -3,13 +3,14 @@
  * TLS, SNI and handshake timeouts on all three runtimes (docs/runtimes.md#tls).
  */
 import { listenBounded } from './listen-bounded.ts'
+import { ConnectionGuard, TLS_PROFILE } from './guard.ts'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Family, SocketAddress, StreamConn, StreamListener, TlsClientOptions, TlsConnectOptions, TlsListenOptions, TlsServerOptions } from '../../ports/runtime.ts'
 import { wrapSocket } from './tcp.ts'
 import { socketAddress } from '../../base/address.ts'
 
-const MIN_VERSION: tls.SecureVersion = 'TLSv1.2'
+const MIN_VERSION: tls.SecureVersion = TLS_PROFILE.minVersion
 
 const addressOf = socketAddress
 
@@ -35,10 +36,11 @@ export class TlsDialError extends Error {
  * certificate checks passed; failed handshakes go to `t.onClientError` with the peer's address.
  * Throws when the certificate or key cannot be used.
  */
-export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSocket) => void): tls.Server {
+export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSocket) => void, guard?: ConnectionGuard): tls.Server {
   let server: tls.Server
   try {
     server = tls.createServer({
+      ...TLS_PROFILE,
       cert: t.cert,
       key: t.key,
       ca: t.ca,
@@ -47,7 +49,6 @@ export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSock
       // (the client gets an alert), rather than a connection that is accepted and then cut.
       rejectUnauthorized: t.requestCert ?? false,
       handshakeTimeout: t.handshakeTimeoutMs,
-      minVersion: MIN_VERSION,
     }, (socket) => {
       socket.on('error', () => {})
       onSecure(socket)
@@ -56,8 +57,11 @@ export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSock
     throw new Error(`the TLS certificate or key cannot be used: ${(err as Error).message}`, { cause: err })
   }
   const peers = new WeakMap<object, SocketAddress>()
+  const refused = new WeakSet<object>()
   server.on('connection', (raw: net.Socket) => {
     raw.on('error', () => {})
+    // Before TLS nothing can be said to a refused client: it is closed at once (the gate logged why).
+    if (guard && !guard.accept(raw)) return void refused.add(raw)
     // Remember the peer now: once a handshake fails, Node no longer knows it.
     peers.set(raw, addressOf(raw.remoteAddress, raw.remotePort))
   })
@@ -65,6 +69,7 @@ export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSock
     // A foreign client certificate surfaces as a bare hang-up on Node and Deno; the reason is
     // in authorizationError. After the failure, Node and Deno know the peer only via _parent.
     const s = socket as tls.TLSSocket & { _parent?: net.Socket; authorizationError?: string }
+    if (refused.has(s) || (s._parent && refused.has(s._parent))) return void socket.destroy()
     const why = s.authorizationError
     const reported = why
       ? Object.assign(new Error(`certificate verification failed: ${why.toLowerCase().replaceAll('_', ' ')}`), { code: why })
@@ -77,15 +82,23 @@ export function tlsServerFor(t: TlsServerOptions, onSecure: (socket: tls.TLSSock
 }
 
 export function listenTls(opts: TlsListenOptions): Promise<StreamListener> {
+  // The handshake has its own limit (handshakeTimeout), the hello the session's: the guard admits.
+  const guard = new ConnectionGuard({ gate: opts.gate })
   let server: tls.Server
   try {
-    server = tlsServerFor(opts.tls, (socket) => opts.onConnection(wrapSocket(socket)))
+    server = tlsServerFor(opts.tls, (socket) => {
+      const ticket = guard.started(socket)
+      // A verified client certificate authenticates the peer (the hello may still carry a token).
+      if (opts.tls.requestCert && socket.authorized) ticket?.authenticated()
+      opts.onConnection(wrapSocket(socket), ticket)
+    }, guard)
   } catch (err) {
     return Promise.reject(err)
   }
   // Raw TCP connections, tracked from accept so handshakes in progress are cut on close too.
   const sockets = new Set<net.Socket>()
   server.on('connection', (raw: net.Socket) => {
+    if (raw.destroyed) return
     sockets.add(raw)
     raw.on('close', () => sockets.delete(raw))
   })

@@ -5,11 +5,11 @@
  * (docs/wire-protocol.md); every received binary message is handed on whole and in order, whether
  * the runtime delivers it as an ArrayBuffer, a view or a Blob (workerd: docs/runtimes.md).
  */
-import { MessageBatch } from '../../base/message-batch.ts'
+import { MAX_BATCH_BYTES, MessageBatch } from '../../base/message-batch.ts'
 import type { SocketAddress, StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 
 /** Largest message built from gathered writes; a bigger write goes out alone. */
-const MAX_MESSAGE = 256 * 1024
+const MAX_MESSAGE = MAX_BATCH_BYTES
 /** Above this many bytes buffered, write() reports backpressure (callers may drop). */
 const HIGH_WATER = 1 << 20
 
@@ -115,12 +115,14 @@ export function webSocketConn(ws: StandardWebSocket, remote: SocketAddress, loca
       for (const m of early.splice(0)) h.onData(m)
       if (isClosed) h.onClose()
     },
-    end() {
+    end(reason) {
       if (isClosed || ending) return
       ending = true
       flush()
       try {
-        ws.close(1000, '')
+        // 1008 with the reason (at most 123 bytes), which the peer reads as the close reason.
+        if (reason) ws.close(1008, reason.message.slice(0, 100))
+        else ws.close(1000, '')
       } catch {
         // already closing
       }

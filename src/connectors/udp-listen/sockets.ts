@@ -47,7 +47,10 @@ export class ListenSockets {
     this.flows = new FlowTable<string>({
       idleMs: ctx.options.flowIdleMs,
       maxSize: maxFlows,
-      onEvict: (flow) => ctx.drops.drop('flow_evicted', `${flow.label}: more than ${maxFlows} local flows, closed the least recently used`),
+      budget: ctx.limits.flows,
+      onEvict: (flow, cause) => ctx.drops.drop('flow_evicted', cause === 'half'
+        ? `${flow.label}: the half holds ${ctx.limits.flows.max} flows (--max-flows), the most of them local: closed the least recently used`
+        : `${flow.label}: more than ${maxFlows} local flows, closed the least recently used`),
       onIdle: (flow) => {
         ctx.stats.add('udp.flows_idle_closed')
         this.log.debug(`flow ${flow.label} idle for ${ctx.options.flowIdleMs} ms: closed`)

@@ -13,6 +13,7 @@ import type { Clock } from '../../base/clock.ts'
 import type { Logger } from '../../base/logger.ts'
 import type { DropReporter, Stats } from '../../base/stats.ts'
 import { RelayError } from '../../base/errors.ts'
+import type { Budget } from '../../base/limits.ts'
 import { Kind, type Frame } from '../../protocol/frame.ts'
 import type { Session, SessionStreams } from '../tunnel/session.ts'
 import { MAX_BUFFERED } from '../tunnel/bounded-conn.ts'
@@ -47,6 +48,11 @@ export interface MuxOptions {
   accept?: (stream: TunnelStream) => void
   /** Receive-window budget of the connection (default MAX_CONNECTION_WINDOW). */
   budget?: WindowBudget
+  /**
+   * The half's bound on streams the peers open, across all its connections (--max-tcp-streams):
+   * each one the half accepts dials a connection of its own.
+   */
+  halfStreams?: Budget
 }
 
 export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
@@ -59,6 +65,8 @@ export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
   readonly budget: WindowBudget
   readonly clock: Clock
   private readonly streams = new Map<number, TunnelStream>()
+  /** Incoming streams holding a place in the half's budget. */
+  private readonly counted = new Set<TunnelStream>()
   private nextId: number
   private readonly room = new Set<TunnelStream>()
   private control: Frame[] = []
@@ -204,6 +212,7 @@ export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
 
   finished(stream: TunnelStream, err: StreamError | undefined, sentReset: boolean): void {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id)
+    if (this.counted.delete(stream)) this.opts.halfStreams!.give()
     if (stream.inRoomQueue) {
       this.room.delete(stream)
       stream.inRoomQueue = false
@@ -244,7 +253,13 @@ export class StreamMux implements SessionStreams, MuxLink, WindowEnv {
       this.opts.drops.drop('stream_limit', `peer ${this.label} opened stream ${id} past the limit of ${this.maxStreams} streams on one connection: refused`)
       return refuse(new StreamError('too_many', `the tunnel connection already carries ${this.maxStreams} streams`))
     }
+    const half = this.opts.halfStreams
+    if (half && !half.take()) {
+      this.opts.drops.drop('stream_limit', `peer ${this.label} opened stream ${id} past the half's limit of ${half.max} streams (--max-tcp-streams): refused`)
+      return refuse(new StreamError('too_many', `the half already carries ${half.max} streams (--max-tcp-streams)`))
+    }
     const stream = new TunnelStream(this, id, 'pending', this.window(), { dst: frame.dst, src: frame.src, credit: frame.id })
+    if (half) this.counted.add(stream)
     this.streams.set(id, stream)
     this.opts.stats.max('streams.active_peak', this.streams.size)
     this.opts.stats.add('streams.incoming')

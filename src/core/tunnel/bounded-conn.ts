@@ -23,19 +23,44 @@ interface Limits {
   maxBuffered: number
 }
 
+/**
+ * The connection under a bound one, for code that needs the runtime's own (STARTTLS takes over its
+ * socket); its bytes leave the half's count.
+ */
+export function unbound(conn: StreamConn): StreamConn {
+  return conn instanceof BoundedConn ? conn.detach() : conn
+}
+
 // A class, not an object literal: a literal with a getter is a dictionary-mode object in V8, and
 // one of these lives as long as each tunnel connection.
-class BoundedConn implements StreamConn {
+class BoundedConn implements StreamConn, StreamHandlers {
   readonly remote: StreamConn['remote']
   readonly local: StreamConn['local']
   private readonly conn: StreamConn
   private readonly limits: Limits
+  /** This connection's share of the half's buffered bytes (--max-buffered), as last seen. */
+  private counted = 0
+  private handlers: StreamHandlers | undefined = undefined
 
   constructor(conn: StreamConn, limits: Limits) {
     this.remote = conn.remote
     this.local = conn.local
     this.conn = conn
     this.limits = limits
+  }
+
+  /** @internal unbound(): the inner connection, no longer counted. */
+  detach(): StreamConn {
+    this.limits.ctx.limits.buffered.total -= this.counted
+    this.counted = 0
+    return this.conn
+  }
+
+  /** Brings this connection's share of the half's total up to date. */
+  private recount(): void {
+    const now = this.conn.bufferedAmount
+    this.limits.ctx.limits.buffered.total += now - this.counted
+    this.counted = now
   }
 
   write(data: Uint8Array): boolean {
@@ -46,8 +71,15 @@ class BoundedConn implements StreamConn {
       ctx.drops.drop('backpressure', `${name} peer ${conn.remote.address}:${conn.remote.port} is not reading (${buffered} bytes buffered): frame of ${data.length} bytes not sent`)
       return false
     }
+    // The half's total: past it, a connection that already has bytes waiting gets no more.
+    const all = ctx.limits.buffered
+    if (buffered > 0 && all.total > all.max) {
+      ctx.drops.drop('backpressure', `${name} peer ${conn.remote.address}:${conn.remote.port}: the half's send buffers hold ${all.total} bytes (--max-buffered ${all.max}): frame of ${data.length} bytes not sent`)
+      return false
+    }
     const ok = conn.write(data)
-    ctx.stats.max('tunnel.buffered_peak', conn.bufferedAmount)
+    this.recount()
+    ctx.stats.max('tunnel.buffered_peak', this.counted)
     return ok
   }
 
@@ -56,11 +88,29 @@ class BoundedConn implements StreamConn {
   }
 
   setHandlers(h: StreamHandlers): void {
-    this.conn.setHandlers(h)
+    this.handlers = h
+    this.conn.setHandlers(this)
   }
 
-  end(): void {
-    this.conn.end()
+  // --- StreamHandlers: passed on, keeping the half's count of buffered bytes right ---
+
+  onData(chunk: Uint8Array): void {
+    this.handlers!.onData(chunk)
+  }
+
+  onDrain(): void {
+    this.recount()
+    this.handlers!.onDrain?.()
+  }
+
+  onClose(err?: Error): void {
+    this.limits.ctx.limits.buffered.total -= this.counted
+    this.counted = 0
+    this.handlers!.onClose(err)
+  }
+
+  end(reason?: Error): void {
+    this.conn.end(reason)
   }
 
   destroy(err?: Error): void {

@@ -28,10 +28,15 @@ export class Downstream {
     const { flowIdleMs, udpTimeoutMs, maxFlowsPerTunnel, maxReplyWindows } = this.ctx.options
     const carriesFlows = session.wire!.carriesFlows
     const max = carriesFlows ? maxFlowsPerTunnel : maxReplyWindows
+    const budget = this.ctx.limits.flows
     const table = new FlowTable<number>({
       idleMs: carriesFlows ? flowIdleMs : udpTimeoutMs + 1000,
       maxSize: max,
-      onEvict: (flow) => this.ctx.drops.drop(carriesFlows ? 'flow_evicted' : 'reply_window_evicted', `${flow.label}: more than ${max} ${carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the least recently used`),
+      // The half's bound across all connections: at it, the connection holding most flows gives one up.
+      budget,
+      onEvict: (flow, cause) => this.ctx.drops.drop(carriesFlows ? 'flow_evicted' : 'reply_window_evicted', cause === 'half'
+        ? `${flow.label}: the half holds ${budget.max} flows (--max-flows) and this connection the most: closed its least recently used`
+        : `${flow.label}: more than ${max} ${carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the least recently used`),
       onIdle: (flow) => {
         this.ctx.stats.add(carriesFlows ? 'tunnel.flows_idle_closed' : 'tunnel.reply_windows_ended')
         if (carriesFlows) this.ctx.logger.debug(`${flow.label} idle: closed`)

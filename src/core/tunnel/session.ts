@@ -26,6 +26,7 @@ import type { Deadline, Deadlines } from '../../base/deadlines.ts'
 import { RelayError } from '../../base/errors.ts'
 import { ByteQueue } from '../../base/byte-queue.ts'
 import type { Logger } from '../../base/logger.ts'
+import type { WarningLimiter } from '../../base/warning-limiter.ts'
 import type { Stats } from '../../base/stats.ts'
 import { formatAddress } from '../../base/address.ts'
 import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
@@ -57,6 +58,10 @@ export interface SessionOptions {
   helloTimeoutMs: number
   /** Ping interval on a quiet connection (edgerelay wires only); 0 disables. */
   heartbeatMs: number
+  /** Server side, a wire without heartbeats (uhppoted framing): closed after receiving nothing this long; 0 or absent: never. */
+  idleTimeoutMs?: number
+  /** Warnings a peer can cause (its error frames), rate-limited per peer; absent: logged as they come. */
+  warnings?: WarningLimiter
   /** Kind given to frames of a wire that carries no kind (uhppoted). */
   defaultKind: KindValue
   logger: Logger
@@ -434,7 +439,8 @@ export class Session implements Deadline {
     this.wire = wire
     this.state = 'open'
     this.reader = wire.reader((frame) => this.dispatch(frame), this.opts.defaultKind)
-    if (wire.carriesFlows && this.opts.heartbeatMs > 0) this.schedule(this.clock.now() + this.heartbeatCheckMs())
+    if (this.heartbeats) this.schedule(this.clock.now() + this.heartbeatCheckMs())
+    else if (this.idleLimit > 0) this.schedule(this.lastReceived + this.idleLimit)
     else this.opts.deadlines.clear(this)
     this.resolveReady()
   }
@@ -451,7 +457,9 @@ export class Session implements Deadline {
         this.opts.stats.add('tunnel.error_frames')
         if (frame.flow !== 0 && this.streams?.peerError(frame)) return
         if (this.onPeerError) return this.onPeerError(frame.error ?? '(no text)', frame)
-        this.opts.logger.warn(`peer ${this.label} reported an error${frame.flow ? ` on flow ${frame.flow}` : ''}: ${frame.error ?? '(no text)'}`)
+        const said = `peer ${this.label} reported an error${frame.flow ? ` on flow ${frame.flow}` : ''}: ${(frame.error ?? '(no text)').slice(0, 500)}`
+        if (this.opts.warnings) this.opts.warnings.warn('peer error frame', this.conn.remote.address, said, { peer: this.label })
+        else this.opts.logger.warn(said, { peer: this.label })
         return
       case Kind.request:
       case Kind.reply:
@@ -479,9 +487,24 @@ export class Session implements Deadline {
     return Math.max(10, this.opts.heartbeatMs / 4)
   }
 
+  /** Whether this connection is pinged (edgerelay wires) or, without heartbeats, closed when idle. */
+  private get heartbeats(): boolean {
+    return this.wire!.carriesFlows && this.opts.heartbeatMs > 0
+  }
+
+  private get idleLimit(): number {
+    return this.opts.side === 'server' ? (this.opts.idleTimeoutMs ?? 0) : 0
+  }
+
   private checkHeartbeat(now: number): void {
-    const every = this.opts.heartbeatMs
     const quiet = now - this.lastReceived
+    if (!this.heartbeats) {
+      if (quiet < this.idleLimit) return this.schedule(this.lastReceived + this.idleLimit)
+      this.opts.stats.add('tunnel.idle_closed')
+      this.fail(new RelayError('E_IDLE', `peer ${this.label} sent nothing for ${quiet} ms (--idle-timeout; its framing has no heartbeat): connection closed`))
+      return
+    }
+    const every = this.opts.heartbeatMs
     if (quiet >= every * 3) {
       this.opts.stats.add('tunnel.dead_peers')
       this.fail(new RelayError('E_PEER_DEAD', `peer ${this.label} silent for ${quiet} ms (no heartbeat): connection dropped`))
@@ -507,7 +530,8 @@ export class Session implements Deadline {
   private fail(err: Error): void {
     if (this.isClosed) return
     this.enterClosing(FAIL_GRACE_MS, err)
-    this.conn.end()
+    // With the reason: a gRPC call then ends with an error status, a WebSocket with 1008 and the text.
+    this.conn.end(err)
   }
 
   private enterClosing(graceMs: number, err?: Error): void {
