@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun')
 export const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno')
-export const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--unstable-net']
+// The README's Deno command: --allow-write for the default lockfile (without it a half warns that it has none).
+export const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', '--unstable-net']
 
 /**
  * Runs a TypeScript file of this repository (path relative to ROOT, the cwd) on `runtime` (node
