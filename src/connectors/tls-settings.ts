@@ -4,9 +4,9 @@
  */
 import { RelayError } from '../base/errors.ts'
 import type { HalfContext } from '../core/connector.ts'
-import { dialFirst } from '../net/dial.ts'
+import { dialFrom } from '../net/dial-from.ts'
 import type { HttpTlsOptions } from '../ports/http.ts'
-import type { Runtime, StreamConn, TlsClientOptions } from '../ports/runtime.ts'
+import type { ResolvedAddress, Runtime, StreamConn, TlsClientOptions } from '../ports/runtime.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import type { ProxyScheme } from '../net/dialers/proxy-choice.ts'
 import { tunnelReach } from './reach.ts'
@@ -44,9 +44,22 @@ export function firstHop(ctx: HalfContext, name: string, text: string, endpoint:
   const dialer = opts.tls ? tlsDialer(ctx, text, servername, opts.alpn) : ctx.runtime
   const { connectTimeoutMs, helloTimeoutMs } = ctx.options
   const limit = connectTimeoutMs + (opts.tls ? helloTimeoutMs : 0)
+  const warn = warnOnce(ctx, name)
   return tunnelReach(ctx, name, text, endpoint, {
     scheme: opts.scheme,
-    direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, limit, signal),
+    // From the interface of the `::eth0:` prefix (iface=) when one is named, as tcp/client.
+    direct: (addresses, port, signal) => dialFrom(ctx.runtime, dialer, endpoint, text, addresses, port, limit, signal, warn),
+    ...(endpoint.iface !== undefined ? { connect: (addresses: ResolvedAddress[], port: number, signal: AbortSignal, raceText: string) => dialFrom(ctx.runtime, ctx.runtime, endpoint, raceText, addresses, port, ctx.options.connectTimeoutMs, signal, warn) } : {}),
     ...(opts.tls ? { tls: tlsClientOf(ctx, servername, opts.alpn) } : {}),
   })
+}
+
+/** A warning said once per connector (an address the interface cannot reach, each retry). */
+export function warnOnce(ctx: HalfContext, name: string): (m: string) => void {
+  const log = ctx.logger.child(name)
+  let said = false
+  return (m) => {
+    if (!said) log.warn(m)
+    said = true
+  }
 }

@@ -1,9 +1,10 @@
 import { listenAt } from '../net/bind-all.ts'
-import type { SocketAddress, TlsClientOptions, TlsServerOptions } from '../ports/runtime.ts'
+import type { ResolvedAddress, SocketAddress, TlsClientOptions, TlsServerOptions } from '../ports/runtime.ts'
 import type { HalfContext, TlsMaterial } from '../core/connector.ts'
 import { RelayError } from '../base/errors.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
-import { dialFirst } from '../net/dial.ts'
+import { dialFrom } from '../net/dial-from.ts'
+import { warnOnce } from './tls-settings.ts'
 import type { StreamTransport } from './stream-tunnel.ts'
 import { formatAddress } from '../base/address.ts'
 import { tunnelConnector } from './stream-tunnel.ts'
@@ -42,10 +43,14 @@ export function tlsTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   // Whatever dialling strategy the core uses, each attempt is a TCP connect plus a handshake,
   // each with its own limit and its own message; the dialer's own limit covers both.
   const dialer = { ...rt, connectTcp: (o: Parameters<typeof rt.connectTcp>[0]) => connectTls({ ...o, tls, connectTimeoutMs }) }
+  const endpoint = endpointOf(spec)
+  const warn = warnOnce(ctx, name)
   return {
     name,
-    dial: tunnelReach(ctx, name, text, endpointOf(spec), {
-      direct: (addresses, port, signal) => dialFirst(dialer, text, addresses, port, connectTimeoutMs + helloTimeoutMs + 1000, signal),
+    dial: tunnelReach(ctx, name, text, endpoint, {
+      // From the interface of the `::eth0:` prefix (iface=) when one is named, as tcp/client.
+      direct: (addresses, port, signal) => dialFrom(rt, dialer, endpoint, text, addresses, port, connectTimeoutMs + helloTimeoutMs + 1000, signal, warn),
+      ...(endpoint.iface !== undefined ? { connect: (addresses: ResolvedAddress[], port: number, signal: AbortSignal, raceText: string) => dialFrom(rt, rt, endpoint, raceText, addresses, port, connectTimeoutMs, signal, warn) } : {}),
       tls,
     }),
   }

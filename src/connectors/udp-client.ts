@@ -11,6 +11,7 @@ import type { ConnectorFactory, HalfContext, OutConnector, PacketKind } from '..
 import { endpointOf } from '../core/connector.ts'
 import type { Flow } from '../core/flow.ts'
 import { RelayError } from '../base/errors.ts'
+import type { Budget } from '../base/limits.ts'
 import { hostPort } from '../base/address.ts'
 import type { Endpoint } from '../net/endpoint.ts'
 import { raceOptionsOf } from '../net/dial.ts'
@@ -34,8 +35,12 @@ class ClientFlow extends UdpFlowState {
   /** Sent before any reply: replayed to each new address (copies). */
   pending: Uint8Array[] = []
   timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** The half's --max-udp-sockets: one place per flow (its attempts are few, one per address), given back on release. */
+  budget: Budget | undefined = undefined
 
   protected closeSockets(): void {
+    this.budget?.give()
+    this.budget = undefined
     if (this.timer) clearTimeout(this.timer)
     for (const a of this.attempts) a.socket?.close()
     this.attempts = []
@@ -112,8 +117,14 @@ export function udpClientOut(ctx: HalfContext, endpoint: Endpoint, text: string,
     state.timer = setTimeout(() => next(flow, state), delayMs)
   }
 
-  const open = (flow: Flow): ClientFlow => {
+  const open = (flow: Flow): ClientFlow | undefined => {
+    // The newest flow is refused past the half's limit; flow tables evict before it comes to that.
+    if (!ctx.limits.udpSockets.take()) {
+      ctx.drops.drop('udp_socket_limit', `${flow.label}: ${ctx.limits.udpSockets.used} UDP sockets open, the limit set by --max-udp-sockets: packet not sent`)
+      return undefined
+    }
     const state = new ClientFlow(flows)
+    state.budget = ctx.limits.udpSockets
     flow.out = state
     return state
   }
@@ -128,6 +139,7 @@ export function udpClientOut(ctx: HalfContext, endpoint: Endpoint, text: string,
     send(flow: Flow, kind: PacketKind, id: number, payload: Uint8Array) {
       if (flow.closed) return
       const state = (flow.out as ClientFlow | undefined) ?? open(flow)
+      if (!state) return
       noteSent(ctx, state, kind, id)
       if (state.winner) return state.winner.socket!.send(payload)
       if (state.pending.length >= MAX_PENDING) return ctx.drops.drop('udp_unanswered', `${flow.label}: no address answered yet and ${MAX_PENDING} datagrams wait`)

@@ -4,6 +4,7 @@ import { echoServer, exchange, httpServer, sha256 } from '../helpers/tcp-streams
 import { RECORDS, dig, startDnsmasq } from '../helpers/dns.ts'
 import { half } from '../helpers/halves.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
+import { wrongTokenStorm } from '../helpers/edge-storm.ts'
 import { CLI, ROOT, cleanExit, startOnFreePort, startOnFreePorts } from '../helpers/processes.ts'
 
 // The Deno Deploy entry (examples/deno-deploy/main.ts, `export default { fetch }`) under
@@ -25,6 +26,7 @@ test('dig through a Deno Deploy style entry started with deno serve', async (t) 
   // A wrong token is refused by the same negotiation as the CLI's ws/server.
   const refused = await rawWebSocket(t, edgePort, { path: '/tunnel', protocols: ['edgerelay.v1.protobuf'], headers: { authorization: 'Bearer wrong' } })
   assert.equal(refused.status, 401)
+  await wrongTokenStorm(edgePort, far, edge.output, async () => assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example']))
   assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
   assert.match(edge.output(), /ws\/server.*peer .* connected/)
 }, { timeout: 40_000 })

@@ -9,6 +9,7 @@ import { half } from '../helpers/halves.ts'
 import { withFreePorts } from '../helpers/with-free-ports.ts'
 import { CLI, ROOT, cleanExit, run, startOnFreePort, startOnFreePorts, startProcess, type Proc } from '../helpers/processes.ts'
 import { rawWebSocket } from '../helpers/raw-ws.ts'
+import { wrongTokenStorm } from '../helpers/edge-storm.ts'
 
 // The Cloudflare Worker (examples/edge) under `wrangler dev` (workerd from npm), offline on
 // loopback, as a hop: dig → near half (ws/client, this runtime's CLI) → worker (ws/server in
@@ -77,7 +78,7 @@ test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t)
   const dns = await startDnsmasq(t)
   const far = await half(t, { in: 'tcp/server:127.0.0.1:0', out: `udp/broadcast:127.0.0.1:${dns}`, token: 'worker-secret' })
   const farPort = far.inAddresses()[0]!.port
-  const { port: edgePort } = await startWrangler(t, [`EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, 'EDGERELAY_TOKEN:worker-secret'])
+  const { port: edgePort, proc: edge } = await startWrangler(t, [`EDGERELAY_OUT:tcp/client:127.0.0.1:${farPort}`, 'EDGERELAY_TOKEN:worker-secret'])
   const bundle = readFileSync(join(ROOT, 'examples/edge/dist/worker.js'), 'utf8')
   assert.doesNotMatch(bundle, /(from|import\()\s*["']node:/, 'the worker bundle must not import Node built-ins')
   const health = await fetch(`http://127.0.0.1:${edgePort}/healthz`)
@@ -89,6 +90,9 @@ test('dig through the Cloudflare Worker under wrangler dev (workerd)', async (t)
   assert.equal(await dig(nearPort, 'many.example'), RECORDS['many.example'])
   const refused = await rawWebSocket(t, edgePort, { path: '/tunnel', protocols: ['edgerelay.v1.protobuf'], headers: { authorization: 'Bearer wrong' } })
   assert.equal(refused.status, 401)
+  await wrongTokenStorm(edgePort, far, edge.output, async () => assert.equal(await dig(nearPort, 'other.example'), RECORDS['other.example']))
+  // Levels keep their console method: a refusal is a warning, a connect is not an error.
+  assert.doesNotMatch(edge.output(), /\[ERROR\].*peer .* connected|ERROR.*INFO /)
   assert.ok(cleanExit(await near.stop(), near.output(), t.runtime), near.output())
 }, { timeout: 90_000 })
 

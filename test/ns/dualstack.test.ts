@@ -85,6 +85,15 @@ ns('C1-C3, C5: IPv6 silently dropped, IPv4 working: a tcp/client to a dual-stack
   assert.equal(v.reply, 'reply:hi')
 }, 90_000)
 
+ns('C9: tls/client, ws/client and grpc/client dial from the interface of their ::v1: prefix', async (t) => {
+  const v = await value(t, 'c9-iface')
+  for (const kind of ['tls', 'ws', 'grpc']) {
+    assert.match(v[kind].peer, /^10\.9\.0\.2:\d+$/, `${kind}: ${JSON.stringify(v[kind])}`)
+    assert.equal(v[kind].reply, `reply:${kind}`)
+  }
+  assert.match(v['ws-without'].peer, /^10\.9\.0\.1:\d+$/, 'the control: without the prefix the source is the server\'s own address')
+})
+
 ns('C3: IPv6 slow but working and IPv4 blackholed: connects over IPv6 at ~1 s (Node\'s own racing gives up at 250 ms)', async (t) => {
   const v = await value(t, 'he-v6-slow-v4-blackholed')
   assert.match(v.events.find((e: string) => /winner/.test(e)), /winner \[2001:db8:1::5\]/, v.events.join('\n'))

@@ -162,6 +162,31 @@ await check('tcp-udp-same-port', async () => {
   return { tcp: await tcpConnects('::1', 47300), udp: await connectedRequest('::1', 47300, 'same port'), ports: [tcp.inAddresses()[0]!.port, udp.inAddresses()[0]!.port] }
 })
 
+await check('c9-iface', async () => {
+  // C9: tls/, ws/ and grpc/client with the ::v1: prefix dial from v1's address (10.9.0.2); without
+  // it the kernel picks 10.9.0.1, the server's own address, as the source.
+  const { testCerts } = await import('../../helpers/certs.ts')
+  const certs = testCerts().pem
+  const device = await echoDevice()
+  const out: Record<string, unknown> = {}
+  for (const [kind, server, client] of [
+    ['tls', 'tls/server:10.9.0.1:0', (p: number) => `tls/client::v1:10.9.0.1:${p},sni=localhost`],
+    ['ws', 'ws/server:10.9.0.1:0/t', (p: number) => `ws/client::v1:ws://10.9.0.1:${p}/t`],
+    ['grpc', 'grpc/server:10.9.0.1:0', (p: number) => `grpc/client::v1:10.9.0.1:${p}`],
+    ['ws-without', 'ws/server:10.9.0.1:0/t', (p: number) => `ws/client:ws://10.9.0.1:${p}/t`],
+  ] as const) {
+    // Certificates for tls/ only: with them ws/ and grpc/ servers would speak TLS too.
+    const far = await half({ in: server, out: `udp/broadcast:127.0.0.1:${device.port}`, ...(kind === 'tls' ? { tls: { cert: certs.serverCert, key: certs.serverKey } } : {}) })
+    const near = await half({ in: 'udp/listen:127.0.0.1:0', out: client(far.inAddresses()[0]!.port), tls: { caCert: certs.ca } })
+    await waitForLine(far.lines, /peer \S+ connected/, { timeoutMs: 5000 }).catch((err) => {
+      throw new Error(`${kind}: ${err.message}\n${[...far.lines, ...near.lines].join('\n')}`)
+    })
+    const r = await request('127.0.0.1', near.inAddresses()[0]!.port, kind)
+    out[kind] = { peer: /peer (\S+) connected/.exec(far.lines.find((l) => /peer \S+ connected/.test(l))!)![1], reply: r?.reply }
+  }
+  return out
+}, 25_000)
+
 // --- U: UDP reply source ---
 
 await check('udp-star', async () => {
