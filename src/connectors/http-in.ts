@@ -184,7 +184,7 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
   const udp = async (req: Request, path: '/udp/send' | '/udp/broadcast', remote: SocketAddress): Promise<Response> => {
     const contentType = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
     if (contentType !== 'application/json') {
-      ctx.drops.drop('http_bad_request', `Invalid request content-type (${contentType})`)
+      ctx.drops.drop('http_bad_request', `${formatAddress(remote)}: Invalid request content-type (${contentType})`)
       return goError(`Invalid request content-type (${contentType})`, 400)
     }
     // One more request in progress within the half's limit? (Each may hold a UDP socket.)
@@ -206,19 +206,19 @@ export function httpIn(ctx: HalfContext, spec: ConnectorSpec, secure: boolean): 
         ctx.drops.drop('http_body_too_large', `${formatAddress(remote)} sent a ${path} body over ${MAX_BODY} bytes`)
         return goError(`Request body larger than ${MAX_BODY} bytes`, 413, { connection: 'close' })
       }
-      return await send(req, path, raw, keep)
+      return await send(req, path, raw, keep, remote)
     } finally {
       if (held) budget.give()
     }
   }
 
-  const send = async (req: Request, path: '/udp/send' | '/udp/broadcast', raw: Uint8Array, keep: () => () => void): Promise<Response> => {
+  const send = async (req: Request, path: '/udp/send' | '/udp/broadcast', raw: Uint8Array, keep: () => () => void, remote: SocketAddress): Promise<Response> => {
     let parsed: UdpRequest
     try {
       parsed = parseUdpRequest(JSON.parse(new TextDecoder().decode(raw)), path)
     } catch (err) {
       // uhppoted-tunnel's body for every unreadable request; the reason goes to the log.
-      ctx.drops.drop('http_bad_request', `${path}: ${(err as Error).message}`)
+      ctx.drops.drop('http_bad_request', `${formatAddress(remote)} ${path}: ${(err as Error).message}`)
       ctx.stats.add('http.bad_requests')
       return goError('Invalid request body', 400)
     }

@@ -28,6 +28,7 @@ import { negotiatedWire } from '../protocol/wire.ts'
 import { wireFor } from '../protocol/wire-for.ts'
 import type { ConnectorSpec } from '../net/connector-string.ts'
 import { formatAddress } from '../base/address.ts'
+import { peerKey } from '../base/limits.ts'
 import { tcpClientDial, tcpTransport } from './tcp.ts'
 import { tunnelConnector, type StreamTransport } from './stream-tunnel.ts'
 import { zmtpHandshake, type ZmtpOptions } from './zmtp-conn.ts'
@@ -39,6 +40,7 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   const tcp = tcpTransport(ctx, role, spec.text, endpointOf(spec))
   const dial = role === 'client' ? tcpClientDial(ctx, name, spec.text, endpointOf(spec), tcp) : undefined
   const log = ctx.logger.child(name)
+  const limited = ctx.warnings.through(log)
   const zmtp: ZmtpOptions = {
     role,
     codec,
@@ -51,9 +53,13 @@ export function zmqTransport(ctx: HalfContext, role: 'server' | 'client', spec: 
   return {
     name,
     wire: negotiatedWire(wireFor(codec), { messageFramed: true }),
-    listen: (addr, port, onConnection) => tcp.listen(addr, port, (raw) => {
-      zmtpHandshake(raw, zmtp).then((conn) => onConnection(conn), (err: Error) => {
-        log.warn(`ZMTP peer ${formatAddress(raw.remote)} not accepted: ${err.message}`, { peer: formatAddress(raw.remote), code: (err as { code?: string }).code })
+    // The gate's ticket goes on with the connection: its session marks it authenticated (the
+    // handshake checked the token).
+    listen: (addr, port, onConnection) => tcp.listen(addr, port, (raw, ticket) => {
+      zmtpHandshake(raw, zmtp).then((conn) => onConnection(conn, ticket), (err: Error) => {
+        // Refused handshakes are what a flood of peers causes: rate-limited per kind and peer.
+        const code = (err as { code?: string }).code
+        limited.warn(`${name} refused ${code ?? 'handshake'}`, peerKey(raw.remote.address), `ZMTP peer ${formatAddress(raw.remote)} not accepted: ${err.message}`, { peer: formatAddress(raw.remote), code })
       })
     }),
     async dial(signal) {
