@@ -76,7 +76,7 @@ Options:
   --heartbeat 8s          ping a quiet tunnel this often; a peer silent for 3x this is dropped
   --idle-timeout 5m       close a tunnel without heartbeats (uhppoted framing) that sends nothing this long
   --max-connections, --max-connections-per-peer, --max-pending, --max-flows, --max-udp-sockets,
-  --max-grpc-calls, --max-http-requests, --max-buffered   the half's global limits (default: from ulimit -n)
+  --max-grpc-calls, --max-tcp-streams, --max-http-requests, --max-buffered   the half's global limits (default: from ulimit -n)
   --queue-packets 1024, --queue-bytes 4194304   what waits while no tunnel is up (the rest is dropped, counted)
   --ipv4 | --ipv6         resolve and listen on one family only
   --xmpp-password-file <file>  xmpp/client: the account password (or EDGERELAY_XMPP_PASSWORD)
