@@ -26,6 +26,7 @@ import { warnIfOpen } from './open-server.ts'
 import { unbound } from '../core/tunnel/bounded-conn.ts'
 import { peerKey } from '../base/limits.ts'
 import type { WarningLimiter } from '../base/warning-limiter.ts'
+import type { Logger } from '../base/logger.ts'
 
 /** How a stream tunnel (tcp now, tls next) opens connections. */
 export interface StreamTransport {
@@ -66,7 +67,22 @@ type Owner = { attach(session: Session): void }
  */
 function attachStreams(ctx: HalfContext, session: Session, side: 'client' | 'server', accept?: (stream: TunnelStream) => void): StreamMux | undefined {
   if (!session.wire!.carriesFlows) return undefined
-  return new StreamMux(session, { side, accept, maxStreams: ctx.options.maxStreams, halfStreams: ctx.limits.tcpStreams, clock: ctx.deadlines.clock, stats: ctx.stats, drops: ctx.drops, logger: ctx.logger.child('streams') })
+  return new StreamMux(session, { side, accept, maxStreams: ctx.options.maxStreams, halfStreams: ctx.limits.tcpStreams, clock: ctx.deadlines.clock, stats: ctx.stats, drops: ctx.drops, logger: streamsLogger(ctx) })
+}
+
+/** The peer's opens are served by a multiplexer built on the first stream frame (Session.streamsOnDemand). */
+function acceptStreams(ctx: HalfContext, session: Session, side: 'client' | 'server', accept: (stream: TunnelStream) => void): void {
+  if (!session.wire!.carriesFlows) return
+  session.streamsOnDemand = () => attachStreams(ctx, session, side, accept)!
+}
+
+const streamLoggers = new WeakMap<HalfContext, Logger>()
+
+/** One 'streams' logger per half, not one per connection. */
+function streamsLogger(ctx: HalfContext): Logger {
+  let logger = streamLoggers.get(ctx)
+  if (!logger) streamLoggers.set(ctx, (logger = ctx.logger.child('streams')))
+  return logger
 }
 
 /** Common plumbing: sessions over accepted or dialled connections, handed to an owner. */
@@ -287,7 +303,7 @@ export function streamTunnelIn(ctx: HalfContext, transport: StreamTransport, opt
       side.defaultKind = opts.eventsIn ? Kind.event : Kind.request
       side.owner = {
         attach(session) {
-          attachStreams(ctx, session, role, accept)
+          acceptStreams(ctx, session, role, accept)
           packets.attach(session)
         },
       }
@@ -367,7 +383,7 @@ export function acceptedTunnelIn(ctx: HalfContext, name: string, wire: Wire, con
       side.defaultKind = eventsIn ? Kind.event : Kind.request
       side.owner = {
         attach(session) {
-          attachStreams(ctx, session, 'server', accept)
+          acceptStreams(ctx, session, 'server', accept)
           packets.attach(session)
         },
       }

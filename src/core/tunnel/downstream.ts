@@ -29,22 +29,29 @@ export class Downstream {
     const carriesFlows = session.wire!.carriesFlows
     const max = carriesFlows ? maxFlowsPerTunnel : maxReplyWindows
     const budget = this.ctx.limits.flows
-    const table = new FlowTable<number>({
-      idleMs: carriesFlows ? flowIdleMs : udpTimeoutMs + 1000,
-      maxSize: max,
-      // The half's bound across all connections: at it, the connection holding most flows gives one up.
-      budget,
-      onEvict: (flow, cause) => this.ctx.drops.drop(carriesFlows ? 'flow_evicted' : 'reply_window_evicted', cause === 'half'
-        ? `${flow.label}: the half holds ${budget.max} flows (--max-flows) and this connection the most: closed its least recently used`
-        : `${flow.label}: more than ${max} ${carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the least recently used`),
-      onIdle: (flow) => {
-        this.ctx.stats.add(carriesFlows ? 'tunnel.flows_idle_closed' : 'tunnel.reply_windows_ended')
-        if (carriesFlows) this.ctx.logger.debug(`${flow.label} idle: closed`)
-      },
-    })
-    this.tables.add(table)
-    session.onFrame = (frame) => this.onFrame(session, carriesFlows, table, frame)
+    // Built on the first datagram: an idle connection that never carries one costs no table.
+    let table: FlowTable<number> | undefined
+    const tableFor = () => {
+      if (table) return table
+      table = new FlowTable<number>({
+        idleMs: carriesFlows ? flowIdleMs : udpTimeoutMs + 1000,
+        maxSize: max,
+        // The half's bound across all connections: at it, the connection holding most flows gives one up.
+        budget,
+        onEvict: (flow, cause) => this.ctx.drops.drop(carriesFlows ? 'flow_evicted' : 'reply_window_evicted', cause === 'half'
+          ? `${flow.label}: the half holds ${budget.max} flows (--max-flows) and this connection the most: closed its least recently used`
+          : `${flow.label}: more than ${max} ${carriesFlows ? 'flows' : 'requests awaiting replies'} on one tunnel connection, closed the least recently used`),
+        onIdle: (flow) => {
+          this.ctx.stats.add(carriesFlows ? 'tunnel.flows_idle_closed' : 'tunnel.reply_windows_ended')
+          if (carriesFlows) this.ctx.logger.debug(`${flow.label} idle: closed`)
+        },
+      })
+      this.tables.add(table)
+      return table
+    }
+    session.onFrame = (frame) => this.onFrame(session, carriesFlows, tableFor, frame)
     session.onClose(() => {
+      if (!table) return
       table.closeAll()
       this.tables.delete(table)
     })
@@ -61,7 +68,7 @@ export class Downstream {
     return n
   }
 
-  private onFrame(session: Session, carriesFlows: boolean, table: FlowTable<number>, frame: Frame): void {
+  private onFrame(session: Session, carriesFlows: boolean, tableFor: () => FlowTable<number>, frame: Frame): void {
     if (frame.kind !== Kind.request && frame.kind !== Kind.event) {
       this.ctx.drops.drop('unexpected_kind', `peer ${session.label} sent a reply to the receiving side of the tunnel`)
       return
@@ -71,6 +78,7 @@ export class Downstream {
       return
     }
     const key = carriesFlows ? frame.flow : frame.id
+    const table = tableFor()
     let flow = table.get(key)
     if (frame.dst !== undefined && !this.out.takesDestinations) {
       this.ctx.drops.drop('destination_unsupported', `peer ${session.label} sent a datagram for ${frame.dst.slice(0, 300)} (a SOCKS5 UDP association): this half's --out sends datagrams to its own destination; the far half of a SOCKS5 listener runs --out tcp/dial`)

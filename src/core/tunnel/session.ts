@@ -151,6 +151,11 @@ export class Session implements Deadline {
   private frameHandler: ((frame: Frame) => void) | undefined
   /** The connection's streams, when its owner carries them (set before onFrame). */
   streams: SessionStreams | undefined
+  /**
+   * Builds `streams` when the first stream frame arrives, so an idle connection that never
+   * carries a stream costs no multiplexer (a listening half may hold thousands of them).
+   */
+  streamsOnDemand: (() => SessionStreams) | undefined
   /** Error frames from the peer go here when set (the browser client); otherwise they are logged. */
   onPeerError: ((message: string, frame: Frame) => void) | undefined
   /** Frames that arrived with the hello, before the owner attached (payloads copied). */
@@ -471,7 +476,8 @@ export class Session implements Deadline {
       case Kind.data:
       case Kind.close:
       case Kind.window:
-        if (this.streams) return this.streams.frame(frame)
+        const streams = this.streams ?? this.streamsOnDemand?.()
+        if (streams) return streams.frame(frame)
         // Before the owner attached (frames that came with the hello): held like the datagrams.
         if (!this.frameHandler) return void (this.early ??= []).push({ ...frame, payload: frame.payload.slice() })
       // falls through: this connection carries no streams
