@@ -31,8 +31,8 @@ const echo = net.createServer((s) => {
 await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r))
 const echoPort = (echo.address() as net.AddressInfo).port
 const logger = () => {}
-const far = await startHalf({ in: 'tcp/server:127.0.0.1:0', out: `tcp/connect:127.0.0.1:${echoPort}`, logger, maxStreams: 4096 })
-const near = await startHalf({ in: 'tcp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, logger, maxStreams: 4096 })
+const far = await startHalf({ in: 'tcp/server:127.0.0.1:0', out: `tcp/connect:127.0.0.1:${echoPort}`, logger, maxStreams: 4096, limits: { maxTcpStreams: 4096 } })
+const near = await startHalf({ in: 'tcp/listen:127.0.0.1:0', out: `tcp/client:127.0.0.1:${far.inAddresses()[0]!.port}`, logger, maxStreams: 4096, limits: { maxTcpStreams: 4096 } })
 const nearPort = near.inAddresses()[0]!.port
 await new Promise((r) => setTimeout(r, 300))
 

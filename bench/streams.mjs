@@ -133,7 +133,9 @@ async function heapKiB(child) {
  */
 async function halves(runtime, tunnel, dst, { heapSnapshots = false, socks = false } = {}) {
   const [t, n] = [await freePort(), await freePort()]
-  const common = ['--log-level', 'warn', '--max-streams', '4096']
+  // 1,000 concurrent streams: the per-connection limit and the half's global one (by default a
+  // quarter of the descriptors, and Deno, unable to read ulimit -n without -A, assumes 1,024).
+  const common = ['--log-level', 'warn', '--max-streams', '4096', '--max-tcp-streams', '4096']
   const command = (args) => {
     const [cmd, full] = halfCommand(runtime, args)
     return runtime === 'node' && heapSnapshots ? [cmd, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`, ...full]] : [cmd, full]
