@@ -7,7 +7,8 @@ import { Histogram } from './histogram.ts'
  * what. Gauges are read when asked (flows open, queue depth); histograms time requests.
  */
 export class Stats {
-  readonly counters: Map<string, number> = new Map()
+  /** What was counted here (a scope's counts are added to its parent's when read, not when counted: the hot path updates one map). */
+  private readonly own = new Map<string, number>()
   /** Names kept by max(): peaks, shown as gauges rather than counters. */
   readonly peaks: Set<string> = new Set()
   readonly histograms: Map<string, Histogram> = new Map()
@@ -20,19 +21,36 @@ export class Stats {
   }
 
   add(name: string, n = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + n)
-    this.parent?.add(name, n)
+    this.own.set(name, (this.own.get(name) ?? 0) + n)
   }
 
   /** Keeps the largest value seen (a gauge's peak, e.g. bytes buffered for a slow peer). */
   max(name: string, n: number): void {
-    this.peaks.add(name)
-    if (n > (this.counters.get(name) ?? 0)) this.counters.set(name, n)
-    this.parent?.max(name, n)
+    if (!this.peaks.has(name)) this.markPeak(name)
+    if (n > (this.own.get(name) ?? 0)) this.own.set(name, n)
   }
 
+  private markPeak(name: string): void {
+    this.peaks.add(name)
+    this.parent?.markPeak(name)
+  }
+
+  /** This one's count plus its scopes' (for a peak: the largest). */
   get(name: string): number {
-    return this.counters.get(name) ?? 0
+    let value = this.own.get(name) ?? 0
+    const peak = this.peaks.has(name)
+    for (const scope of this.scopes.values()) {
+      const v = scope.get(name)
+      value = peak ? Math.max(value, v) : value + v
+    }
+    return value
+  }
+
+  /** Every counter with its value (scopes included), as get() gives them. */
+  get counters(): Map<string, number> {
+    const names = new Set(this.own.keys())
+    for (const scope of this.scopes.values()) for (const name of scope.counters.keys()) names.add(name)
+    return new Map([...names].map((name) => [name, this.get(name)]))
   }
 
   /** Counters as a plain object, sorted by name. */

@@ -40,6 +40,8 @@ class BoundedConn implements StreamConn, StreamHandlers {
   private readonly limits: Limits
   /** This connection's share of the half's buffered bytes (--max-buffered), as last seen. */
   private counted = 0
+  /** The most this connection has had buffered. */
+  private peak = 0
   private handlers: StreamHandlers | undefined = undefined
 
   constructor(conn: StreamConn, limits: Limits) {
@@ -79,7 +81,8 @@ class BoundedConn implements StreamConn, StreamHandlers {
     }
     const ok = conn.write(data)
     this.recount()
-    ctx.stats.max('tunnel.buffered_peak', this.counted)
+    // The half's peak is the largest any connection reached: only a new peak of this one can raise it.
+    if (this.counted > this.peak) ctx.stats.max('tunnel.buffered_peak', (this.peak = this.counted))
     return ok
   }
 
