@@ -214,5 +214,7 @@ if (!process.argv.includes('--no-write')) {
     '',
     ...wsVerdicts.map((v) => `- ${v}`),
     '',
+    "On every runtime the half serves WebSocket with `node:http` and the `ws` package: Bun.serve and Deno.serve offer no hook to count and refuse a raw connection before it authenticates (README, Limits), and Deno.serve aborted the process at EMFILE. Bun's figure was 12,050 B with Bun.serve (2026-11-30). Deno's `node:http` compatibility layer holds about twice what Node does per connection.",
+    '',
   ].join('\n'))
 }
