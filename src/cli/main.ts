@@ -13,6 +13,7 @@ import { type ConfigSection, DEFAULT_CONFIG_FILE, loadConfig, splitConfigArg } f
 import { daemonize, undaemonize } from './daemonize.ts'
 import { cliLine, useLogFormat } from './cli-lines.ts'
 import { startMetrics } from './metrics-option.ts'
+import { watchUdpDrops } from './udp-drops.ts'
 import { activatedRuntime } from './socket-activation.ts'
 import { reloader, reloadRoute, requestReload } from './reload.ts'
 import { RunningHalves, type HalfConfig } from './running-halves.ts'
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
     log,
   }, stop.signal)
   let metrics: Awaited<ReturnType<typeof startMetrics>>
+  const udpDrops = watchUdpDrops(log, stop.signal)
   onShutdownSignal(async (signal) => {
     stop.abort()
     printError(cliLine('info', `${signal} received, shutting down`))
@@ -245,7 +247,7 @@ async function main(): Promise<void> {
   try {
     // A worker serves its metrics on loopback for its primary, which serves them all at --metrics.
     const metricsOptions = worker !== undefined && args.options.metrics !== undefined ? { ...args.options, metrics: '127.0.0.1:0' } : args.options
-    metrics = await startMetrics(metricsOptions, () => running.halves(), log, activated.runtime, { 'POST /reload': reloadRoute(reloadFile) })
+    metrics = await startMetrics(metricsOptions, () => running.halves(), log, activated.runtime, { 'POST /reload': reloadRoute(reloadFile) }, udpDrops)
     if (worker !== undefined && metrics) announceWorkerMetrics(metrics.addresses())
     activated.reportUnused()
   } catch (err) {

@@ -11,7 +11,7 @@ import type { Runtime, SocketAddress, StreamListener } from '../ports/runtime.ts
 import { bindAll, listenAt } from '../net/bind-all.ts'
 import { parseHostPort } from '../net/endpoint.ts'
 import { resolveListen } from '../net/resolve.ts'
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.ts'
+import { METRICS_CONTENT_TYPE, renderMetrics, type ProcessMetric } from './metrics.ts'
 import type { Half } from './start-half.ts'
 
 export interface MetricsServerOptions {
@@ -24,6 +24,8 @@ export interface MetricsServerOptions {
   collect?: () => Promise<{ text: string; notReady: string[] }>
   /** Labels of edgerelay_build_info (version, runtime). */
   info?: Record<string, string>
+  /** Series of the whole process, read at every request. */
+  processMetrics?: () => ProcessMetric[]
   /** Labels on every series (a worker's number). */
   labels?: Record<string, string>
   /** Extra routes (POST /reload), answered before the 404. */
@@ -53,7 +55,7 @@ export async function serveMetrics(o: MetricsServerOptions): Promise<MetricsServ
     const route = o.routes?.[`${request.method} ${path}`]
     if (route) return route(request)
     if (request.method !== 'GET' && request.method !== 'HEAD') return text('only GET /metrics and GET /healthz here\n', 405)
-    if (path === '/metrics') return text(o.collect ? (await o.collect()).text : renderMetrics(o.halves(), o.info, o.labels), 200, METRICS_CONTENT_TYPE)
+    if (path === '/metrics') return text(o.collect ? (await o.collect()).text : renderMetrics(o.halves(), o.info, o.labels, o.processMetrics?.()), 200, METRICS_CONTENT_TYPE)
     if (path === '/healthz') {
       const halves = o.halves()
       const problems = o.collect ? (await o.collect()).notReady : halves.length === 0 ? ['no half is running'] : notReady(halves)

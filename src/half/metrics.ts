@@ -138,10 +138,19 @@ function addScope(x: Exposition, stats: Stats, labels: Labels): void {
   }
 }
 
-/** What /metrics shows: build information, then every half's readiness and per-connector series. */
-export function renderMetrics(halves: readonly Half[], info: Labels = {}, common: Labels = {}): string {
+/** A series of the whole process rather than of one half (kernel drops on its UDP sockets). */
+export interface ProcessMetric {
+  name: string
+  type: 'counter' | 'gauge'
+  help: string
+  value: number
+}
+
+/** What /metrics shows: build information, the process's own series, then every half's readiness and per-connector series. */
+export function renderMetrics(halves: readonly Half[], info: Labels = {}, common: Labels = {}, processMetrics: readonly ProcessMetric[] = []): string {
   const x = new Exposition()
   if (Object.keys(info).length) x.add('edgerelay_build_info', 'gauge', 'Always 1; the labels say which edgerelay and runtime this is.', { ...common, ...info }, 1)
+  for (const m of processMetrics) x.add(m.name, m.type, m.help, common, m.value)
   for (const half of halves) x.add('edgerelay_half_ready', 'gauge', '1 when the half can carry requests now, 0 while a tunnel it needs has no connection.', { ...common, half: half.name }, half.ready() ? 1 : 0)
   for (const half of halves) {
     for (const [side, stats] of half.stats.scoped()) {

@@ -146,3 +146,32 @@ test('the metrics port answers 404 and 405 elsewhere; a bad --metrics address ex
   const bad = await run([...cli, '--in', 'udp/listen:127.0.0.1:0', '--out', 'udp/broadcast:127.0.0.1:9', '--metrics', '127.0.0.1'])
   assert.equal(bad.code, 2, bad.stderr)
 }, { timeout: 30_000 })
+
+test('datagrams the kernel drops for a full receive buffer are counted in the metrics and logged once per period', async (t) => {
+  // Deno reads /proc only with --allow-all; without it the half says at start that it cannot count them.
+  const cli = t.runtime === 'deno' ? [CLI.deno[0]!, 'run', '-A', '--unstable-net', CLI.deno.at(-1)!] : CLI[t.runtime]
+  if (t.runtime === 'deno') {
+    const limited = startProcess(t, [...CLI.deno, '--in', 'udp/listen:127.0.0.1:0', '--out', 'tcp/client:127.0.0.1:9'])
+    await limited.waitFor(/kernel drops on full UDP receive buffers are not counted: .*--allow-all/)
+  }
+  // No far half: the tunnel keeps retrying, which does not matter to a socket that is not read.
+  const { proc: half, ports: [listen, metricsPort] } = await startOnFreePorts(t, 2, ([listen, metricsPort]) => [...cli, '--in', `udp/listen:127.0.0.1:${listen}`, '--out', 'tcp/client:127.0.0.1:9', '--metrics', `127.0.0.1:${metricsPort}`], /metrics on/)
+  // The control: the series is there and says 0 before the flood.
+  assert.equal(sample((await get(metricsPort, '/metrics')).body, 'edgerelay_udp_receive_buffer_drops_total'), 0)
+  const sender = await udpPeer(t)
+  const pid = half.child.pid!
+  process.kill(pid, 'SIGSTOP')
+  try {
+    // A stopped process reads nothing: 2,000 datagrams of 1,000 bytes overflow the socket's default receive buffer (about 208 KiB).
+    const data = new Uint8Array(1000).fill(0x61)
+    for (let i = 0; i < 2000; i++) sender.send(data, listen)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+  const drops = sample((await get(metricsPort, '/metrics')).body, 'edgerelay_udp_receive_buffer_drops_total')!
+  assert.ok(drops > 0 && drops <= 2000, `drops ${drops}`)
+  const line = await half.waitFor(/the kernel dropped (\d+) datagrams for full UDP receive buffers/, 15_000)
+  assert.ok(Number(/dropped (\d+)/.exec(line)![1]) <= 2000, line)
+  assert.equal(half.output().match(/the kernel dropped/g)!.length, 1)
+}, { timeout: 30_000 })
