@@ -11,7 +11,8 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { arg, BUN, buildPackage, DENO, DENO_FLAGS, freePort, ROOT } from './script-tools.mjs'
+import { arg, BUN, buildPackage, DENO, DENO_FLAGS, ROOT } from './script-tools.mjs'
+import { freePort } from '../test/helpers/free-ports.mjs'
 import { NODE22_PATH as NODE22 } from '../test/helpers/node22.mjs'
 
 const ROUNDS = Number(arg('rounds', '10'))
