@@ -67,6 +67,29 @@ test('npm pack ships compiled JS, declarations, the bin, README and LICENSE, and
   assert.deepEqual(missing, [], 'exports/imports/bin targets not in the tarball')
 }, { timeout: 150_000 })
 
+test('the installed edgerelay command is the bundled CLI, whose static imports reach no HTTP, WebSocket or Hono code', async () => {
+  const { project } = await install()
+  const root = join(project, 'node_modules', 'edgerelay')
+  assert.match(readFileSync(join(root, 'bin', 'edgerelay.mjs'), 'utf8'), /import\('\.\.\/lib\/cli\/main\.js'\)/)
+  // Statically imported modules from lib/cli/main.js: what any half loads before it picks its connectors.
+  const seen = new Set<string>()
+  const external: string[] = []
+  const walk = (file: string): void => {
+    if (seen.has(file)) return
+    seen.add(file)
+    for (const m of readFileSync(file, 'utf8').matchAll(/^import\s(?:[^;]*?\sfrom\s)?"([^"]+)"/gm)) {
+      if (m[1]!.startsWith('.')) walk(join(file, '..', m[1]!))
+      else external.push(m[1]!)
+    }
+  }
+  walk(join(root, 'lib', 'cli', 'main.js'))
+  assert.ok(seen.size > 1 && external.includes('node:dgram'), `the walk found the bundle's imports: ${[...seen].join(', ')}`)
+  const heavy = external.filter((s) => /^(ws|hono|@hono\/|node:http|node:https|node:http2)/.test(s))
+  assert.deepEqual(heavy, [], 'loaded by every half')
+  // The connectors that need them are chunks loaded on demand.
+  assert.match(readFileSync(join(root, 'lib', 'cli', 'main.js'), 'utf8'), /import\("\.\/chunks\/ws-[\w-]+\.js"\)/)
+}, { timeout: 150_000 })
+
 test('the installed package imports and relays through a real tunnel on this runtime (on Node: 20 and 22), with no loader', async (t) => {
   const { project } = await install()
   const commands: [string, string[]][] = t.runtime === 'node'
