@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, waitFor } from '../harness.ts'
 import { half } from '../helpers/halves.ts'
 import { needPeers } from '../helpers/peers.ts'
-import { ROOT, run } from '../helpers/processes.ts'
+import { ROOT, run, startProcess } from '../helpers/processes.ts'
 import { PYTHON } from '../helpers/python.ts'
 import { proxyHalves, rawProxyExchange, silentPort } from '../helpers/proxies.ts'
 import { echoServer, httpServer, sha256, transports } from '../helpers/tcp-streams.ts'
@@ -97,9 +97,16 @@ test('UDP ASSOCIATE to a far half whose --out is not tcp/dial: the addressed dat
   const far = await half(t, { in: tr.server, out: `udp/broadcast:127.0.0.1:${device.port}` })
   const near = await half(t, { in: 'socks5/listen:127.0.0.1:0', out: tr.client(far.inAddresses()[0]!.port) })
   await waitFor(() => near.stats.get('tunnel.connected') >= 1, 'the near half to connect')
-  const r = await run([PYTHON, join(ROOT, 'test/interop/socks_udp.py'), String(near.inAddresses()[0]!.port), '-', '-', `!127.0.0.1:${device.port}`], 20_000)
-  assert.equal(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}').error, null, r.stderr)
+  // The client keeps its association open until the far half has counted the drops: closing it
+  // ends the association, and datagrams still in the near half's socket would go with it.
+  const dir = mkdtempSync(join(tmpdir(), 'edgerelay-socks-udp-'))
+  t.defer(() => rmSync(dir, { recursive: true, force: true }))
+  const release = join(dir, 'release')
+  const client = startProcess(t, [PYTHON, join(ROOT, 'test/interop/socks_udp.py'), String(near.inAddresses()[0]!.port), '-', '-', `!127.0.0.1:${device.port}`], { env: { HOLD_FILE: release } })
   await waitFor(() => far.stats.get('dropped.destination_unsupported') === 3, 'the far half to drop the three datagrams')
+  writeFileSync(release, '')
+  assert.equal(await client.exited, 0, client.output())
+  assert.equal(JSON.parse(client.output().trim().split('\n').pop() ?? '{}').error, null, client.output())
   assert.deepEqual(device.answered, [])
   assert.ok(far.lines.some((l) => /a SOCKS5 UDP association.*runs --out tcp\/dial/.test(l)))
 }, { timeout: 30_000 })

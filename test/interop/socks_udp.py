@@ -4,9 +4,12 @@ Usage: socks_udp.py <proxy port> <user|-> <password|-> [!]<host:port> [[!]<host:
 
 Sends three datagrams to each destination through one association (one UDP socket), in the order
 given, and collects replies until one has come for each datagram sent to a destination not marked
-with '!' (no answer expected), or 8 s have passed. Prints one JSON line:
+with '!' (no answer expected), or 8 s have passed. With HOLD_FILE set in the environment it then
+keeps the association (its TCP connection) open until that file exists, at most 8 s more, so the
+test decides when it ends rather than racing the datagrams still on their way. Prints one JSON line:
 {"replies": [[text, host, port], ...], "error": null | "..."}.
 """
+import os
 import json
 import socket
 import sys
@@ -41,6 +44,10 @@ try:
         except socket.timeout:
             continue
         replies.append([data.decode(), host.decode() if isinstance(host, bytes) else host, p])
+    hold = os.environ.get('HOLD_FILE')
+    until = time.time() + 8
+    while hold and not os.path.exists(hold) and time.time() < until:
+        time.sleep(0.02)
 except Exception as e:  # the proxy refused, a timeout in the handshake, ...
     error = f'{type(e).__name__}: {e}'
 print(json.dumps({'replies': replies, 'error': error}))
