@@ -21,6 +21,7 @@ import path from 'node:path'
 import { freePort } from '../test/helpers/free-ports.mjs'
 import { sleep } from '../test/helpers/timing.mjs'
 import { arg, BUN, buildPackage, DENO, DENO_FLAGS, ROOT, scriptCommand } from './script-tools.mjs'
+import { streamsChart } from './streams-chart.mjs'
 
 const RESULTS = path.join(ROOT, 'bench', 'results')
 const SECONDS = Number(arg('seconds', '4'))
@@ -346,7 +347,7 @@ function markdown(r) {
   if (r.throughput) {
     const direct = r.throughput.find((x) => x.path === 'direct')
     const socat = r.throughput.find((x) => x.path === 'socat')
-    out.push(`### Throughput (iperf3, ${SECONDS} s after 1 s omitted)`, '', '| path | runtime | 1 stream, Gbit/s | 8 streams, Gbit/s | 1 stream ÷ socat | 1 stream ÷ direct | target |', '|---|---|---|---|---|---|---|')
+    out.push(`### Throughput (iperf3, ${SECONDS} s after 1 s omitted)`, '', '![TCP streams throughput per path and runtime](bench/results/streams.svg)', '', '| path | runtime | 1 stream, Gbit/s | 8 streams, Gbit/s | 1 stream ÷ socat | 1 stream ÷ direct | target |', '|---|---|---|---|---|---|---|')
     for (const x of r.throughput) {
       const tunnel = x.path.endsWith('tunnel')
       const goal = x.runtime === 'deno' ? 0.5 : 0.7
@@ -388,6 +389,7 @@ async function main() {
     // Rewrites streams.md from the last streams.json (the notes or the layout changed, not the numbers).
     const last = JSON.parse(fs.readFileSync(path.join(RESULTS, 'streams.json'), 'utf8'))
     fs.writeFileSync(path.join(RESULTS, 'streams.md'), markdown(last))
+    fs.writeFileSync(path.join(RESULTS, 'streams.svg'), streamsChart(last))
     return
   }
   const results = { startedAt: new Date().toISOString(), load: { before: os.loadavg() }, seconds: SECONDS, runtimes: RUNTIMES }
@@ -401,7 +403,8 @@ async function main() {
   fs.mkdirSync(RESULTS, { recursive: true })
   fs.writeFileSync(path.join(RESULTS, 'streams.json'), JSON.stringify(results, null, 2) + '\n')
   fs.writeFileSync(path.join(RESULTS, 'streams.md'), markdown(results))
-  console.log('\nWrote bench/results/streams.json, bench/results/streams.md')
+  fs.writeFileSync(path.join(RESULTS, 'streams.svg'), streamsChart(results))
+  console.log('\nWrote bench/results/streams.json, bench/results/streams.md, bench/results/streams.svg')
 }
 
 main().then(() => process.exit(0), (err) => {
