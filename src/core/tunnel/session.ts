@@ -31,8 +31,9 @@ import type { Stats } from '../../base/stats.ts'
 import { formatAddress } from '../../base/address.ts'
 import type { StreamConn, StreamHandlers } from '../../ports/runtime.ts'
 import { Kind, KIND_NAMES, type Frame, type KindValue } from '../../protocol/frame.ts'
-import { encodeClientHello, encodeServerReply, FLAG_STARTTLS, parseClientHello, parseServerReply, sameSecret, startsWithMagic } from '../../protocol/hello.ts'
+import { encodeClientHello, encodeServerReply, FLAG_STARTTLS, parseClientHello, parseServerReply } from '../../protocol/hello.ts'
 import type { FrameReader, Wire } from '../../protocol/wire.ts'
+import { detectFraming, helloTimeoutError, judgeClientHello, judgeServerReply, sniffMistakenHello } from './hello-rules.ts'
 
 export type SessionState = 'hello' | 'upgrading' | 'open' | 'closing' | 'closed'
 
@@ -79,12 +80,6 @@ const ignore = (): void => {}
 const EMPTY = new Uint8Array(0)
 /** Grace for a closing connection to flush: after close() (our decision) and after a failure. */
 const CLOSE_GRACE_MS = 2000
-/**
- * auto: the largest first frame taken for uhppoted-tunnel framing. uhppoted-tunnel reads at most
- * 2,048 bytes at a time and carries 64-byte controller packets, so a bigger length field means the
- * peer speaks something else (a TLS ClientHello, HTTP, noise): refused, not waited for.
- */
-const UHPPOTED_FIRST_FRAME_MAX = 2048
 const FAIL_GRACE_MS = 500
 
 /** The conn's handlers for a session: a small object instead of two closures per connection. */
@@ -258,7 +253,7 @@ export class Session implements Deadline {
           this.schedule(this.started + this.opts.helloTimeoutMs)
           return
         }
-        this.fail(this.helloTimeout())
+        this.fail(helloTimeoutError(this.opts.side, this.label, this.opts.helloTimeoutMs))
         return
       case 'open':
         this.checkHeartbeat(now)
@@ -303,23 +298,16 @@ export class Session implements Deadline {
     buf.append(chunk)
     const data = buf.view()
     if (this.detecting) {
-      if (data.length < 4 && startsWithMagic(data)) return
-      if (!startsWithMagic(data)) {
-        if (data.length < 2) return
-        const uhppoted = (this.opts.wire as AutoWire).uhppoted
-        const length = (data[0]! << 8) | data[1]!
-        if (!uhppoted) throw new RelayError('E_HELLO_MAGIC', `not an edgerelay hello (bad magic ${hex(data.subarray(0, 4))}); uhppoted-tunnel framing is refused because this half requires a token (--token), which that framing cannot carry`)
-        if (length === 0 || length > UHPPOTED_FIRST_FRAME_MAX) {
-          throw new RelayError('E_HELLO_MAGIC', `first bytes ${hex(data.subarray(0, 4))} are neither an edgerelay hello (bad magic) nor a uhppoted-tunnel frame (length ${length}, expected 1-${UHPPOTED_FIRST_FRAME_MAX})`)
-        }
+      const framing = detectFraming(data, (this.opts.wire as AutoWire).uhppoted)
+      if (framing === 'wait') return
+      this.detecting = false
+      if (framing === 'uhppoted') {
         // uhppoted-tunnel framing from the first byte.
-        this.detecting = false
         this.pending = undefined
-        this.open(uhppoted)
+        this.open((this.opts.wire as AutoWire).uhppoted!)
         this.reader!.push(data.slice())
         return
       }
-      this.detecting = false
       // An edgerelay hello: from now on the usual hello limit, counted from the connection's start.
       this.schedule(this.started + this.opts.helloTimeoutMs)
     }
@@ -331,46 +319,44 @@ export class Session implements Deadline {
     const parsed = parseClientHello(data)
     if (!parsed) return
     const { hello, length } = parsed
-    const offered = (hello.flags & FLAG_STARTTLS) !== 0
-    if (this.plainHello && !offered) {
-      this.opts.stats.add('tunnel.starttls_missing')
-      return this.refuse('this server requires STARTTLS (tcp/server with ,starttls) and the client did not offer it: run the client with ,starttls, or something on the path removed the offer', 'E_STARTTLS_REQUIRED')
-    }
-    if (offered && !this.plainHello) return this.refuse('STARTTLS offered but not done here: this server has no ,starttls (or the offer came again inside TLS)', 'E_STARTTLS_REFUSED')
     const auto = isAuto(this.opts.wire) ? this.opts.wire : undefined
-    const wire = auto ? auto.wireFor(hello.codec) : this.wire!
-    if (!wire || wire.name !== hello.codec) {
-      const speaks = auto ? 'every edgerelay codec this half has and uhppoted-tunnel framing' : `'${this.wire!.name}'`
-      return this.refuse(`codec mismatch: this half speaks ${speaks}, the client asked for '${hello.codec}'`, 'E_CODEC_MISMATCH')
+    const decision = judgeClientHello(hello, {
+      plainHello: this.plainHello,
+      wireFor: (codec) => (auto ? auto.wireFor(codec) : this.wire),
+      speaks: auto ? 'every edgerelay codec this half has and uhppoted-tunnel framing' : `'${this.wire!.name}'`,
+      token: this.opts.token,
+    })
+    if ('refuse' in decision) {
+      if (decision.starttlsMissing) this.opts.stats.add('tunnel.starttls_missing')
+      return this.refuse(decision.refuse, decision.code)
     }
-    if (this.plainHello) {
+    if (decision.starttls) {
       // The agreement: TLS starts with the next byte, so nothing may follow the hello.
       if (data.length > length) throw new RelayError('E_STARTTLS_PROTOCOL', 'bytes after the STARTTLS offer, before TLS started')
       this.conn.write(encodeServerReply(true, '', FLAG_STARTTLS))
       return this.upgrade()
     }
-    if (this.opts.token !== undefined && !sameSecret(hello.token, this.opts.token)) {
-      return this.refuse(hello.token === undefined ? 'a token is required' : 'wrong token', 'E_AUTH')
-    }
     this.conn.write(encodeServerReply(true))
     this.pending = undefined
-    this.open(wire)
+    this.open(decision.accept)
     if (data.length > length) this.reader!.push(data.slice(length))
   }
 
   private clientHello(data: Uint8Array): void {
     const parsed = parseServerReply(data)
     if (!parsed) return
-    if (!parsed.reply.accepted) return this.fail(new RelayError(refusalCode(parsed.reply.reason), `server refused the tunnel: ${parsed.reply.reason}`))
-    const agreed = (parsed.reply.flags & FLAG_STARTTLS) !== 0
-    if (this.plainHello) {
-      if (!agreed) {
-        return this.fail(new RelayError('E_STARTTLS_REFUSED', `${this.label} accepted the tunnel without agreeing to STARTTLS (a server without ,starttls, or something on the path removed the offer): not sending anything in plain text`))
-      }
+    let next: 'open' | 'upgrade'
+    try {
+      next = judgeServerReply(parsed.reply, this.plainHello, this.label)
+    } catch (err) {
+      // A refusal or a missing agreement stops this side: failed, not a protocol error.
+      if ((err as RelayError).code === 'E_STARTTLS_PROTOCOL') throw err
+      return this.fail(err as RelayError)
+    }
+    if (next === 'upgrade') {
       if (data.length > parsed.length) throw new RelayError('E_STARTTLS_PROTOCOL', 'bytes after the STARTTLS agreement, before TLS started')
       return this.upgrade()
     }
-    if (agreed) throw new RelayError('E_STARTTLS_PROTOCOL', 'the server agreed to a STARTTLS that was not offered')
     this.pending = undefined
     this.open(this.wire!)
     if (data.length > parsed.length) this.reader!.push(data.slice(parsed.length))
@@ -399,14 +385,6 @@ export class Session implements Deadline {
     })
   }
 
-  private helloTimeout(): RelayError {
-    const ms = this.opts.helloTimeoutMs
-    if (this.opts.side === 'client') {
-      return new RelayError('E_HELLO_TIMEOUT', `no hello reply from the server within ${ms} ms: the server may be uhppoted-tunnel (or an edgerelay half with --codec uhppoted), which has no hello; if so, run this half with --codec uhppoted`)
-    }
-    return new RelayError('E_HELLO_TIMEOUT', `peer ${this.label} did not complete the hello within ${ms} ms`)
-  }
-
   private refuse(reason: string, code = 'E_HELLO_REFUSED'): void {
     this.opts.stats.add('tunnel.refused')
     this.conn.write(encodeServerReply(false, reason))
@@ -425,16 +403,12 @@ export class Session implements Deadline {
     const buf = this.pending!
     buf.append(chunk)
     const data = buf.view()
-    if (data.length < 6 && startsWithMagic(data)) return true
+    const seen = sniffMistakenHello(data)
+    if (seen === 'wait') return true
     this.sniffing = false
     this.pending = undefined
-    if (startsWithMagic(data) && data[4] === 1 && data[5] === 1) {
-      const parsed = safeParseClientHello(data)
-      const asked = parsed ? `'${parsed.hello.codec}'` : 'an edgerelay codec'
-      this.refuse(`codec mismatch: this half speaks uhppoted-tunnel framing (--codec uhppoted), the client asked for ${asked}`, 'E_CODEC_MISMATCH')
-      return true
-    }
-    this.reader!.push(data.slice())
+    if (seen === 'frames') this.reader!.push(data.slice())
+    else this.refuse(seen.refuse, 'E_CODEC_MISMATCH')
     return true
   }
 
@@ -558,23 +532,4 @@ export class Session implements Deadline {
   private schedule(at: number): void {
     this.opts.deadlines.set(this, at)
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ')
-}
-
-function safeParseClientHello(data: Uint8Array) {
-  try {
-    return parseClientHello(data)
-  } catch {
-    return undefined
-  }
-}
-
-function refusalCode(reason: string): string {
-  if (reason.startsWith('codec mismatch')) return 'E_CODEC_MISMATCH'
-  if (reason.includes('STARTTLS')) return 'E_STARTTLS_REFUSED'
-  if (reason.includes('token')) return 'E_AUTH'
-  return 'E_HELLO_REFUSED'
 }
