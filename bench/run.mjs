@@ -28,6 +28,7 @@ import { freePort as sharedFreePort } from '../test/helpers/free-ports.mjs'
 import { sleep } from '../test/helpers/timing.mjs'
 import { format as formatProfile, summarise as summariseProfile } from './profile-summary.mjs'
 import { BUN, buildPackage, DENO, DENO_FLAGS, ROOT, scriptCommand } from './script-tools.mjs'
+import { chartFoot, chartHead, COLORS, esc, referenceLine } from './chart-parts.mjs'
 
 const RESULTS = path.join(ROOT, 'bench', 'results')
 const PROFILES = path.join(os.tmpdir(), 'edgerelay-bench-profiles')
@@ -779,8 +780,6 @@ function codecTable(codecs) {
   return { head, rows }
 }
 
-const COLORS = { direct: '#6b7280', socat: '#374151', node: '#3c873a', bun: '#c2410c', deno: '#2563eb' }
-
 function svgChart(a, meta) {
   const bars = a.rows.filter((r) => Number.isFinite(r.qps)).map((r) => ({
     label: r.path === 'tcp' ? `${r.runtime} · ${r.codec}` : r.path === 'hop' ? `${r.runtime} hop` : r.path,
@@ -796,29 +795,15 @@ function svgChart(a, meta) {
   const H = top + bars.length * rowH + 46
   const max = Math.max(...bars.map((b) => b.value), 1)
   const scale = (v) => ((W - left - right) * v) / max
-  const esc = (s) => String(s).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">UDP request/reply: dnsperf queries/s with ${HIGH_Q} outstanding (tcp tunnel)</text>`,
-    `<text x="${W / 2}" y="40" text-anchor="middle" fill="#555">${esc(meta)}</text>`,
-  ]
-  const socatX = left + scale(a.socat.highQps)
-  const yEnd = top + bars.length * rowH
-  parts.push(`<line x1="${socatX.toFixed(1)}" y1="${top - 4}" x2="${socatX.toFixed(1)}" y2="${yEnd}" stroke="#9ca3af" stroke-dasharray="4 3"/>`)
-  parts.push(`<text x="${socatX.toFixed(1)}" y="${yEnd + 14}" text-anchor="middle" fill="#374151">socat</text>`)
+  const parts = chartHead(W, H, `UDP request/reply: dnsperf queries/s with ${HIGH_Q} outstanding (tcp tunnel)`, meta)
+  parts.push(...referenceLine(left + scale(a.socat.highQps), top, top + bars.length * rowH, 'socat'))
   bars.forEach((b, i) => {
     const y = top + i * rowH
     parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`)
     parts.push(`<rect x="${left}" y="${y + 3}" width="${scale(b.value).toFixed(1)}" height="${rowH - 7}" fill="${b.color}" rx="2"/>`)
     parts.push(`<text x="${(left + scale(b.value) + 6).toFixed(1)}" y="${y + 15}" fill="#111">${esc(fmtInt(b.value))}  (${esc(fmtX(b.ratio))} socat)</text>`)
   })
-  let lx = left
-  for (const [name, color] of Object.entries(COLORS)) {
-    parts.push(`<rect x="${lx}" y="${H - 20}" width="12" height="12" fill="${color}"/><text x="${lx + 16}" y="${H - 10}">${name}</text>`)
-    lx += 90
-  }
-  parts.push('</svg>')
+  parts.push(...chartFoot(H, left))
   return parts.join('\n') + '\n'
 }
 
