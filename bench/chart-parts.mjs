@@ -1,6 +1,17 @@
 /** What the bench's SVG bar charts share (qps.svg from run.mjs, streams.svg from streams-chart.mjs). */
 export const COLORS = { direct: '#6b7280', socat: '#374151', node: '#3c873a', bun: '#c2410c', deno: '#2563eb' }
 
+/**
+ * Where a chart of `count` bar rows puts things: `left` px of labels, as much room on the right for
+ * the values, and `scale` mapping a value up to `max` onto the bar area.
+ */
+export function chartFrame(count, { left, rowH, max }) {
+  const W = 760
+  const top = 58
+  const bottom = top + count * rowH
+  return { W, H: bottom + 46, left, rowH, top, bottom, scale: (v) => ((W - 2 * left) * v) / Math.max(max, 1) }
+}
+
 export const esc = (s) => String(s).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 
 /** The opening of a chart: the svg element, a white background, the title and a grey subtitle. */

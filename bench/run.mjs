@@ -28,7 +28,7 @@ import { freePort as sharedFreePort } from '../test/helpers/free-ports.mjs'
 import { sleep } from '../test/helpers/timing.mjs'
 import { format as formatProfile, summarise as summariseProfile } from './profile-summary.mjs'
 import { BUN, buildPackage, DENO, DENO_FLAGS, ROOT, scriptCommand } from './script-tools.mjs'
-import { chartFoot, chartHead, COLORS, esc, referenceLine } from './chart-parts.mjs'
+import { chartFoot, chartFrame, chartHead, COLORS, esc, referenceLine } from './chart-parts.mjs'
 
 const RESULTS = path.join(ROOT, 'bench', 'results')
 const PROFILES = path.join(os.tmpdir(), 'edgerelay-bench-profiles')
@@ -787,16 +787,9 @@ function svgChart(a, meta) {
     color: COLORS[r.path === 'tcp' || r.path === 'hop' ? r.runtime : r.path],
     ratio: r.qpsXSocat,
   }))
-  const W = 760
-  const left = 150
-  const right = 150
-  const rowH = 24
-  const top = 58
-  const H = top + bars.length * rowH + 46
-  const max = Math.max(...bars.map((b) => b.value), 1)
-  const scale = (v) => ((W - left - right) * v) / max
+  const { W, H, left, rowH, top, bottom, scale } = chartFrame(bars.length, { left: 150, rowH: 24, max: Math.max(...bars.map((b) => b.value)) })
   const parts = chartHead(W, H, `UDP request/reply: dnsperf queries/s with ${HIGH_Q} outstanding (tcp tunnel)`, meta)
-  parts.push(...referenceLine(left + scale(a.socat.highQps), top, top + bars.length * rowH, 'socat'))
+  parts.push(...referenceLine(left + scale(a.socat.highQps), top, bottom, 'socat'))
   bars.forEach((b, i) => {
     const y = top + i * rowH
     parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`)

@@ -3,21 +3,14 @@
  * BENCHMARKS.md): one stream and eight streams per path and runtime, with socat's single stream as
  * a dashed line, from the `throughput` rows of bench/results/streams.json.
  */
-import { chartFoot, chartHead, COLORS, esc, referenceLine } from './chart-parts.mjs'
+import { chartFoot, chartFrame, chartHead, COLORS, esc, referenceLine } from './chart-parts.mjs'
 
 export function streamsChart(results) {
   const rows = (results.throughput ?? []).filter((r) => Number.isFinite(r.one))
   const socat = rows.find((r) => r.path === 'socat')
-  const W = 760
-  const left = 170
-  const right = 170
-  const rowH = 30
-  const top = 58
-  const H = top + rows.length * rowH + 46
-  const max = Math.max(...rows.flatMap((r) => [r.one, r.eight ?? 0]), 1)
-  const scale = (v) => ((W - left - right) * v) / max
+  const { W, H, left, rowH, top, bottom, scale } = chartFrame(rows.length, { left: 170, rowH: 30, max: Math.max(...rows.flatMap((r) => [r.one, r.eight ?? 0])) })
   const parts = chartHead(W, H, 'TCP streams: iperf3 Gbit/s, 1 stream (dark) and 8 streams (light)', `${results.startedAt ?? ''} · 2 shared cores · ${results.seconds ?? '?'} s per run`)
-  if (socat) parts.push(...referenceLine(left + scale(socat.one), top, top + rows.length * rowH, 'socat, 1 stream'))
+  if (socat) parts.push(...referenceLine(left + scale(socat.one), top, bottom, 'socat, 1 stream'))
   rows.forEach((r, i) => {
     const y = top + i * rowH
     const color = COLORS[r.runtime] ?? COLORS[r.path] ?? '#6b7280'
